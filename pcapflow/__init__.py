@@ -1,0 +1,25 @@
+"""pcapflow: packet captures in, socket conversations out, as pandas DataFrames.
+
+Pipeline: capture reading (:mod:`pcapflow.capture`) -> packet decoding (:mod:`pcapflow.decode`)
+-> DataFrames (:mod:`pcapflow.schema`). See the README for the column reference.
+"""
+
+from pcapflow.api import read_packets
+from pcapflow.decode import DecodeStatus
+from pcapflow.errors import CaptureError, OptionsError, PcapflowError, UnsupportedLinkTypeError
+from pcapflow.reader import PacketReader
+from pcapflow.report import CaptureReport
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "read_packets",
+    "PacketReader",
+    "CaptureReport",
+    "DecodeStatus",
+    "PcapflowError",
+    "CaptureError",
+    "UnsupportedLinkTypeError",
+    "OptionsError",
+    "__version__",
+]

@@ -1,0 +1,57 @@
+"""Capture reading: files in, :class:`RawBatch` records out.
+
+Contract
+--------
+``open_capture(path)`` sniffs the file (never trusting its suffix), undoes gzip/bzip2/xz/zstd
+compression, and returns a :class:`CaptureFile` whose ``batches()`` yields :class:`RawBatch`
+objects of at most about ``chunk_bytes`` of file data each, in file order. Its ``report``
+(:class:`FileReport`) is filled in as the batches are read: format, compression, link types
+of the interfaces, records read, and how the file ended (``truncated_tail``, ``corrupt_at``,
+``damage``).
+
+What raises: a file that is unusable as a whole (empty, not a capture, header cut short, an
+unsupported format version, no readable record before the damage) raises
+:class:`~pcapflow.errors.CaptureError` naming the file, the problem and the byte offset.
+``OSError`` (missing file, permissions) propagates unchanged. Damage after at least one good
+record never raises: the good records are yielded and the report says what happened.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+from pcapflow.capture.batch import PAD, FileReport, RawBatch
+from pcapflow.capture.pcap import PcapWalker
+from pcapflow.capture.pcapng import PcapngWalker
+from pcapflow.capture.source import open_capture_stream
+from pcapflow.capture.walk import DEFAULT_CHUNK_BYTES, walk_file
+
+__all__ = ["PAD", "CaptureFile", "FileReport", "RawBatch", "open_capture", "DEFAULT_CHUNK_BYTES"]
+
+
+class CaptureFile:
+    """One opened capture file; use as a context manager or call :meth:`close`."""
+
+    def __init__(self, path: str | os.PathLike[str], file_index: int = 0):
+        self._opened = open_capture_stream(path)
+        self.report = FileReport(self._opened.path, self._opened.format, self._opened.compression)
+        walker_class = PcapngWalker if self._opened.format == "pcapng" else PcapWalker
+        self._walker = walker_class(self._opened.path, file_index)
+
+    def batches(self, chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> Iterator[RawBatch]:
+        return walk_file(self._opened, self._walker, self.report, chunk_bytes)
+
+    def close(self) -> None:
+        self._opened.stream.close()
+
+    def __enter__(self) -> CaptureFile:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def open_capture(path: str | os.PathLike[str], file_index: int = 0) -> CaptureFile:
+    """Open a pcap or pcapng file (optionally compressed); see the module docstring."""
+    return CaptureFile(path, file_index)

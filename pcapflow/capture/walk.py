@@ -1,0 +1,118 @@
+"""The chunked read loop shared by the pcap and pcapng walkers.
+
+A file is read ``chunk_bytes`` at a time. The walker of its format finds the complete records in
+the bytes held so far and returns them as a :class:`RawBatch`; the bytes of a record that is not
+complete yet are carried over to the next chunk. Memory is therefore bounded by the chunk size
+plus the largest record the walkers accept, whatever the file size.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from pcapflow.capture.batch import PAD, FileReport, RawBatch
+from pcapflow.capture.source import DECOMPRESSION_ERRORS, OpenedCapture
+from pcapflow.errors import CaptureError
+
+#: Largest packet record accepted whatever a file's snaplen says (Wireshark's bound, 256 KiB).
+MAX_RECORD_BYTES = 262_144
+
+#: Default amount of file bytes read per batch.
+DEFAULT_CHUNK_BYTES = 8 << 20
+
+class WalkState(enum.Enum):
+    NEED_MORE = "need more bytes"  # the held bytes end inside a record (or exactly at its end)
+    TRUNCATED = "truncated"  # end of file inside a record
+    CORRUPT = "corrupt"  # a record or block length makes no sense: stop reading
+
+
+@dataclass(slots=True)
+class Walk:
+    """What one walk over the held bytes found."""
+
+    batches: list[RawBatch]
+    consumed: int  # bytes of the held buffer that are done with
+    state: WalkState
+    damage: str | None = None
+
+
+@dataclass(slots=True)
+class BatchColumns:
+    """Per-record columns a walker gathered, before they are tied to their buffer."""
+
+    data_offset: np.ndarray
+    caplen: np.ndarray
+    wirelen: np.ndarray
+    ts_ns: np.ndarray
+    linktype: np.ndarray
+    bad_record: np.ndarray
+
+    def to_batch(self, buffer: np.ndarray, first_record: int, file_index: int) -> RawBatch:
+        return RawBatch(
+            buffer=buffer,
+            data_offset=self.data_offset,
+            caplen=self.caplen,
+            wirelen=self.wirelen,
+            ts_ns=self.ts_ns,
+            linktype=self.linktype,
+            bad_record=self.bad_record,
+            record_index=np.arange(first_record, first_record + len(self.data_offset), dtype=np.int64),
+            file_index=file_index,
+        )
+
+
+class Walker(Protocol):
+    records: int
+    linktypes: list[int]
+    skipped_blocks: int
+
+    def walk(self, buf: bytearray, end: int, file_offset: int, at_eof: bool) -> Walk: ...
+
+
+def walk_file(
+    opened: OpenedCapture, walker: Walker, report: FileReport, chunk_bytes: int = DEFAULT_CHUNK_BYTES
+) -> Iterator[RawBatch]:
+    """Yield the records of one opened capture in batches, filling ``report`` as it goes."""
+    held = opened.head  # bytes not consumed yet; opened.stream continues after them
+    file_offset = 0  # offset in the (decompressed) file of held[0]
+    stream_damage = None
+    at_eof = False
+    while True:
+        # one fresh buffer per chunk (batches handed out keep theirs); it starts with the
+        # carried-over bytes and ends with zero padding
+        buf = bytearray(len(held) + (0 if at_eof else chunk_bytes) + PAD)
+        buf[: len(held)] = held
+        read = 0
+        if not at_eof:
+            try:
+                read = opened.stream.readinto(memoryview(buf)[len(held) : len(held) + chunk_bytes])
+            except DECOMPRESSION_ERRORS as exc:
+                stream_damage = (
+                    f"{opened.compression} data is corrupt or cut short after byte {file_offset + len(held)}: {exc}"
+                )
+            at_eof = not read
+        end = len(held) + read
+        walk = walker.walk(buf, end, file_offset, at_eof)
+        report.records = walker.records
+        report.linktypes = list(walker.linktypes)
+        report.skipped_blocks = walker.skipped_blocks
+        yield from walk.batches
+        held = buf[walk.consumed : end]
+        file_offset += walk.consumed
+        if walk.state is WalkState.CORRUPT:
+            report.corrupt_at = file_offset
+            report.damage = walk.damage
+            break
+        if walk.state is WalkState.TRUNCATED or (at_eof and stream_damage):
+            report.truncated_tail = True
+            report.damage = stream_damage or walk.damage
+            break
+        if at_eof:
+            break
+    if report.records == 0 and report.damage:
+        raise CaptureError(opened.path, f"no readable record: {report.damage}", file_offset)

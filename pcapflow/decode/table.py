@@ -1,0 +1,127 @@
+"""The packet table: one row per capture record, as numpy columns (decode's output contract).
+
+Every record gets a row, whatever happened to it; ``status`` says whether it can be tracked
+(``OK``, ``PORTS_ONLY``, ``FRAGMENT``), is out of scope (not IP, unsupported link type) or is
+malformed, and why. Addresses are 128-bit, split in two uint64 halves; IPv4 addresses are stored
+IPv4-mapped (``::ffff:a.b.c.d``) so that one code path sorts and keys both families.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, fields
+
+import numpy as np
+
+
+class DecodeStatus(enum.IntEnum):
+    """Why a record can or cannot be tracked. Values below 10 are tracked."""
+
+    OK = 0
+    PORTS_ONLY = 1  # transport header cut after the ports (snaplen): tracked, flags/payload unknown
+    FRAGMENT = 2  # non-first IP fragment: tracked through the first fragment of its datagram
+    NOT_IP = 10  # ARP, LLDP, 802.3/LLC... (out of scope)
+    UNSUPPORTED_LINKTYPE = 11  # out of scope
+    BAD_RECORD = 20  # the capture record contradicts itself (malformed from here on)
+    TRUNCATED_LINK = 21
+    TRUNCATED_IP = 22
+    BAD_IP_HEADER = 23  # wrong version, IHL < 5, lengths that contradict the header or the frame
+    TRUNCATED_TRANSPORT = 24  # not even the ports are present
+    BAD_TRANSPORT_HEADER = 25  # TCP data offset < 5, UDP length beyond its datagram...
+
+    @property
+    def kind(self) -> str:
+        """``"tracked"``, ``"out_of_scope"`` or ``"malformed"``."""
+        if self < 10:
+            return "tracked"
+        return "out_of_scope" if self < 20 else "malformed"
+
+
+#: Sentinel of the ``vlan_id`` column: the frame carried no VLAN tag.
+NO_VLAN = 0xFFFF
+
+
+@dataclass(slots=True)
+class PacketTable:
+    """Decoded header fields of a batch of records, one numpy array per column."""
+
+    file_index: np.ndarray  # uint16: position of the file among the paths read together
+    record_index: np.ndarray  # int64: 0-based record position within its file
+    ts_ns: np.ndarray  # int64: ns since the epoch
+    linktype: np.ndarray  # uint16
+    caplen: np.ndarray  # uint32: bytes captured
+    wirelen: np.ndarray  # uint32: frame length on the wire (tshark's bytes)
+    status: np.ndarray  # uint8: DecodeStatus
+    vlan_id: np.ndarray  # uint16: outermost VLAN id, NO_VLAN when untagged
+    ip_version: np.ndarray  # uint8: 4, 6 or 0
+    src_ip_hi: np.ndarray  # uint64
+    src_ip_lo: np.ndarray  # uint64
+    dst_ip_hi: np.ndarray  # uint64
+    dst_ip_lo: np.ndarray  # uint64
+    ip_proto: np.ndarray  # uint8: transport protocol (after IPv6 extension headers)
+    ip_bytes: np.ndarray  # uint32: IPv4 total length, or 40 + IPv6 payload length
+    ip_id: np.ndarray  # uint32: IPv4 identification or IPv6 fragment identification
+    frag_offset: np.ndarray  # uint16: fragment offset in bytes
+    more_fragments: np.ndarray  # bool
+    src_port: np.ndarray  # uint16 (TCP, UDP, SCTP)
+    dst_port: np.ndarray  # uint16
+    tcp_flags: np.ndarray  # uint16: the 9 TCP flag bits
+    tcp_seq: np.ndarray  # uint32
+    tcp_ack: np.ndarray  # uint32
+    icmp_type: np.ndarray  # uint8 (ICMP and ICMPv6)
+    icmp_code: np.ndarray  # uint8
+    payload_bytes: np.ndarray  # uint32: transport payload from header lengths, not caplen
+
+    def __len__(self) -> int:
+        return len(self.ts_ns)
+
+    @classmethod
+    def column_names(cls) -> tuple[str, ...]:
+        return tuple(field.name for field in fields(cls))
+
+    @classmethod
+    def concat(cls, tables: list[PacketTable]) -> PacketTable:
+        if not tables:
+            return empty_table()
+        return cls(**{name: np.concatenate([getattr(t, name) for t in tables]) for name in cls.column_names()})
+
+    def take(self, rows: np.ndarray) -> PacketTable:
+        return PacketTable(**{name: getattr(self, name)[rows] for name in self.column_names()})
+
+
+#: The dtype of every PacketTable column.
+COLUMN_DTYPES: dict[str, np.dtype] = {
+    "file_index": np.dtype(np.uint16),
+    "record_index": np.dtype(np.int64),
+    "ts_ns": np.dtype(np.int64),
+    "linktype": np.dtype(np.uint16),
+    "caplen": np.dtype(np.uint32),
+    "wirelen": np.dtype(np.uint32),
+    "status": np.dtype(np.uint8),
+    "vlan_id": np.dtype(np.uint16),
+    "ip_version": np.dtype(np.uint8),
+    "src_ip_hi": np.dtype(np.uint64),
+    "src_ip_lo": np.dtype(np.uint64),
+    "dst_ip_hi": np.dtype(np.uint64),
+    "dst_ip_lo": np.dtype(np.uint64),
+    "ip_proto": np.dtype(np.uint8),
+    "ip_bytes": np.dtype(np.uint32),
+    "ip_id": np.dtype(np.uint32),
+    "frag_offset": np.dtype(np.uint16),
+    "more_fragments": np.dtype(bool),
+    "src_port": np.dtype(np.uint16),
+    "dst_port": np.dtype(np.uint16),
+    "tcp_flags": np.dtype(np.uint16),
+    "tcp_seq": np.dtype(np.uint32),
+    "tcp_ack": np.dtype(np.uint32),
+    "icmp_type": np.dtype(np.uint8),
+    "icmp_code": np.dtype(np.uint8),
+    "payload_bytes": np.dtype(np.uint32),
+}
+
+
+def empty_table(rows: int = 0) -> PacketTable:
+    """A table of ``rows`` zeroed rows (``vlan_id`` set to NO_VLAN)."""
+    table = PacketTable(**{name: np.zeros(rows, dtype=dtype) for name, dtype in COLUMN_DTYPES.items()})
+    table.vlan_id[:] = NO_VLAN
+    return table

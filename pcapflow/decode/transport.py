@@ -1,0 +1,86 @@
+"""Transport layer: TCP, UDP and SCTP ports; TCP flags, sequence numbers and data offset;
+ICMP/ICMPv6 type and code; the payload length of every tracked packet.
+
+A transport header cut by the snaplen after its first four bytes still gives the ports: such a
+row is ``PORTS_ONLY`` (tracked; flags and payload unknown, counted as 0). Payload lengths come
+from the IP and transport headers. A first fragment's payload is what this fragment carries, so
+that the payloads of all fragments add up to the datagram's.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pcapflow.decode.cursor import Cursor
+from pcapflow.decode.table import DecodeStatus
+
+IPPROTO_ICMP = 1
+IPPROTO_TCP = 6
+IPPROTO_UDP = 17
+IPPROTO_ICMPV6 = 58
+IPPROTO_SCTP = 132
+PORT_PROTOCOLS = (IPPROTO_TCP, IPPROTO_UDP, IPPROTO_SCTP)
+
+#: Fixed header size by IP protocol: what must be captured beyond the ports to decode the rest.
+_HEADER_BYTES = np.zeros(256, dtype=np.int64)
+_HEADER_BYTES[[IPPROTO_TCP, IPPROTO_UDP, IPPROTO_SCTP]] = (20, 8, 12)
+
+
+def _ports(cursor: Cursor, rows: np.ndarray) -> np.ndarray:
+    """Read the ports of ``rows``; return those with the protocol's whole fixed header captured."""
+    rows = cursor.require(rows, 4, DecodeStatus.TRUNCATED_TRANSPORT)
+    at = cursor.at(rows)
+    cursor.table.src_port[rows] = cursor.views.be16[at]
+    cursor.table.dst_port[rows] = cursor.views.be16[at + 2]
+    size = _HEADER_BYTES[cursor.table.ip_proto[rows]]
+    return cursor.keep(rows, cursor.present(rows, size), DecodeStatus.PORTS_ONLY)
+
+
+def _tcp(cursor: Cursor, rows: np.ndarray) -> None:
+    views, table = cursor.views, cursor.table
+    at = cursor.at(rows)
+    header = (views.u8[at + 12] >> 4).astype(np.int64) * 4
+    valid = (header >= 20) & (header <= cursor.ip_left[rows])
+    rows, header, at = cursor.keep(rows, valid, DecodeStatus.BAD_TRANSPORT_HEADER), header[valid], at[valid]
+    table.tcp_seq[rows] = views.be32[at + 4]
+    table.tcp_ack[rows] = views.be32[at + 8]
+    table.tcp_flags[rows] = views.be16[at + 12] & 0x01FF
+    table.payload_bytes[rows] = cursor.ip_left[rows] - header
+
+
+def _udp(cursor: Cursor, rows: np.ndarray) -> None:
+    table = cursor.table
+    length = cursor.views.be16[cursor.at(rows, 4)].astype(np.int64)
+    ip_left = cursor.ip_left[rows]
+    # a first fragment holds only part of the datagram the UDP length describes
+    fragmented = table.more_fragments[rows]
+    valid = fragmented & (ip_left >= 8) | (length >= 8) & (length <= ip_left)
+    rows = cursor.keep(rows, valid, DecodeStatus.BAD_TRANSPORT_HEADER)
+    table.payload_bytes[rows] = np.where(fragmented[valid], ip_left[valid], length[valid]) - 8
+
+
+def _sctp(cursor: Cursor, rows: np.ndarray) -> None:
+    rows = cursor.keep(rows, cursor.ip_left[rows] >= 12, DecodeStatus.BAD_TRANSPORT_HEADER)
+    cursor.table.payload_bytes[rows] = cursor.ip_left[rows] - 12
+
+
+def _icmp(cursor: Cursor, rows: np.ndarray) -> None:
+    rows = cursor.require(rows, 2, DecodeStatus.TRUNCATED_TRANSPORT)
+    at = cursor.at(rows)
+    cursor.table.icmp_type[rows] = cursor.views.u8[at]
+    cursor.table.icmp_code[rows] = cursor.views.u8[at + 1]
+    cursor.table.payload_bytes[rows] = np.maximum(cursor.ip_left[rows] - 8, 0)
+
+
+def decode_transport(cursor: Cursor, rows: np.ndarray) -> None:
+    """Decode the transport headers of ``rows`` (IP rows that are not later fragments)."""
+    table = cursor.table
+    proto = table.ip_proto[rows]
+    with_ports = _ports(cursor, rows[np.isin(proto, PORT_PROTOCOLS)])
+    proto_of = table.ip_proto[with_ports]
+    _tcp(cursor, with_ports[proto_of == IPPROTO_TCP])
+    _udp(cursor, with_ports[proto_of == IPPROTO_UDP])
+    _sctp(cursor, with_ports[proto_of == IPPROTO_SCTP])
+    _icmp(cursor, rows[(proto == IPPROTO_ICMP) | (proto == IPPROTO_ICMPV6)])
+    others = rows[~np.isin(proto, PORT_PROTOCOLS + (IPPROTO_ICMP, IPPROTO_ICMPV6))]
+    table.payload_bytes[others] = cursor.ip_left[others]
