@@ -51,7 +51,7 @@ class PcapWalker:
         self.max_caplen = max(snaplen, MAX_RECORD_BYTES)
         self._caplen_at = struct.Struct(self.order + "I").unpack_from
 
-    def walk(self, buf: bytearray, end: int, file_offset: int, at_eof: bool) -> Walk:
+    def walk(self, buf: bytes, end: int, file_offset: int, at_eof: bool) -> Walk:
         pos = 0
         if file_offset == 0:
             if end < FILE_HEADER_BYTES:
@@ -65,7 +65,7 @@ class PcapWalker:
         batches = [self._batch(buf, starts)] if len(starts) else []
         return Walk(batches, stop, state, damage)
 
-    def _walk_records(self, buf: bytearray, pos: int, end: int, file_offset: int, at_eof: bool):
+    def _walk_records(self, buf: bytes, pos: int, end: int, file_offset: int, at_eof: bool):
         """Find the complete, sane records in ``buf[pos:end]``.
 
         The record chain is sequential by nature, so a loop finds where records start; it does
@@ -106,7 +106,7 @@ class PcapWalker:
             return starts, stop, WalkState.TRUNCATED, damage
         return starts, stop, WalkState.NEED_MORE, None
 
-    def _batch(self, buf: bytearray, starts: np.ndarray) -> RawBatch:
+    def _batch(self, buf: bytes, starts: np.ndarray) -> RawBatch:
         data = np.frombuffer(buf, dtype=np.uint8)
         word = ByteViews(data).u32(self.order)
         seconds, fraction, caplen, wirelen = (word[starts + field] for field in (0, 4, 8, 12))

@@ -19,6 +19,7 @@ from pcapflow.capture.batch import PAD, FileReport, RawBatch
 from pcapflow.capture.source import DECOMPRESSION_ERRORS, OpenedCapture
 from pcapflow.errors import CaptureError
 
+_PADDING = bytes(PAD)
 #: Largest packet record accepted whatever a file's snaplen says (Wireshark's bound, 256 KiB).
 MAX_RECORD_BYTES = 262_144
 
@@ -74,6 +75,26 @@ class Walker(Protocol):
     def walk(self, buf: bytearray, end: int, file_offset: int, at_eof: bool) -> Walk: ...
 
 
+def _read_chunk(opened: OpenedCapture, size: int, position: int) -> tuple[bytes, str | None]:
+    """Up to ``size`` bytes, and what went wrong if the (decompressed) stream broke off.
+
+    ``read1`` returns what one step of decompression gave, so data decompressed before a
+    corrupt or missing part of a compressed file is kept rather than lost with the exception.
+    """
+    parts = []
+    got = 0
+    try:
+        while got < size:
+            part = opened.stream.read1(size - got)
+            if not part:
+                break
+            parts.append(part)
+            got += len(part)
+    except DECOMPRESSION_ERRORS as exc:
+        return b"".join(parts), f"{opened.compression} data is corrupt or cut short after byte {position + got}: {exc}"
+    return b"".join(parts), None
+
+
 def walk_file(
     opened: OpenedCapture, walker: Walker, report: FileReport, chunk_bytes: int = DEFAULT_CHUNK_BYTES
 ) -> Iterator[RawBatch]:
@@ -83,20 +104,12 @@ def walk_file(
     stream_damage = None
     at_eof = False
     while True:
-        # one fresh buffer per chunk (batches handed out keep theirs); it starts with the
-        # carried-over bytes and ends with zero padding
-        buf = bytearray(len(held) + (0 if at_eof else chunk_bytes) + PAD)
-        buf[: len(held)] = held
-        read = 0
+        more = b""
         if not at_eof:
-            try:
-                read = opened.stream.readinto(memoryview(buf)[len(held) : len(held) + chunk_bytes])
-            except DECOMPRESSION_ERRORS as exc:
-                stream_damage = (
-                    f"{opened.compression} data is corrupt or cut short after byte {file_offset + len(held)}: {exc}"
-                )
-            at_eof = not read
-        end = len(held) + read
+            more, stream_damage = _read_chunk(opened, chunk_bytes, file_offset + len(held))
+            at_eof = not more or stream_damage is not None
+        end = len(held) + len(more)
+        buf = b"".join((held, more, _PADDING))
         walk = walker.walk(buf, end, file_offset, at_eof)
         report.records = walker.records
         report.linktypes = list(walker.linktypes)

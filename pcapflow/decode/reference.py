@@ -1,0 +1,374 @@
+"""The reference engine: every record dissected with scapy, one packet at a time (the oracle).
+
+Contract
+--------
+``decode_with_scapy(batch)`` returns a :class:`PacketTable` with one row per record of ``batch``,
+in record order, with the same columns, dtypes, values and :class:`DecodeStatus` as the fast
+engine is documented to give (``pcapflow.decode``): it is what the fast engine is tested
+against, so it is written from the rules, not from the fast engine's code, and it is slow on
+purpose (a plain Python loop). It never raises on packet contents.
+
+How
+---
+Each layer is one small function below, and the rules of that layer are all in it. A function
+first checks that the bytes its fields need were captured (else the layer's truncation status),
+then dissects its header with scapy's own class for it, and applies its rules to scapy's field
+values. Only the header's captured bytes are given to scapy, zero-filled to the class's fixed
+size (as the batch buffer is padded): a rule never reads a field it has not checked was captured.
+
+The class of the next header is chosen by the rules, never by scapy's payload guessing, which
+differs from them on real and broken packets alike: scapy turns a header cut short into ``Raw``
+and a datagram's tail into ``Padding``, reads an IPv4 header with IHL < 5 as one with options
+of negative length, calls an Ethernet type <= 1500 802.3 (``Dot3``), a PPP protocol starting
+with 0xff HDLC, binds PPP behind PPPoE only for code 0, does not know AF_INET6 = 10 in NULL
+headers, and dissects a non-IP MPLS payload as Ethernet.
+
+Rows keep what was decoded before a malformed header stopped them (the outermost VLAN id, the
+IP fields of a datagram whose transport header is bad, the ports of a bad TCP header...).
+Lengths come from the headers, never from ``caplen``; ``wirelen`` stands in for a zero IP length
+(segmentation offload). Rules where this engine is stricter than the fast engine's code, because
+the fast engine's own rules and the RFCs say so, are marked "(rule)" below.
+"""
+
+from __future__ import annotations
+
+import functools
+import ipaddress
+import logging
+import warnings
+from types import SimpleNamespace
+
+import numpy as np
+
+from pcapflow.capture.batch import RawBatch
+from pcapflow.decode.table import NO_VLAN, DecodeStatus, PacketTable, empty_table
+
+IPV4, IPV6 = 0x0800, 0x86DD
+VLAN_TPIDS = (0x8100, 0x88A8, 0x9100, 0x9200)  # 802.1Q, 802.1ad, and the pre-standard QinQ ones
+MPLS_TYPES = (0x8847, 0x8848)  # RFC 3032 unicast, multicast
+PPPOE_SESSION = 0x8864  # RFC 2516 session stage
+PPP_TO_ETHERTYPE = {0x0021: IPV4, 0x0057: IPV6}
+BY_VERSION = -1  # "the IP version nibble says": RAW link types, bottom of an MPLS stack
+AF_TO_ETHERTYPE = {2: IPV4, 10: IPV6, 24: IPV6, 28: IPV6, 30: IPV6}  # Linux, *BSD, macOS numbering
+MAX_ENCAPSULATIONS = 8  # VLAN/MPLS/PPPoE layers followed; a deeper frame is not IP to us
+MAX_EXTENSION_HEADERS = 8  # IPv6 extension headers followed; more make a bad IP header
+
+PROTO_ICMP, PROTO_TCP, PROTO_UDP, PROTO_ICMPV6, PROTO_SCTP = 1, 6, 17, 58, 132
+PROTO_FRAGMENT, PROTO_AH = 44, 51
+
+
+class _Stop(Exception):
+    """Decoding of the record ends here with ``status``."""
+
+    def __init__(self, status: DecodeStatus):
+        self.status = status
+
+
+@functools.cache
+def _scapy() -> SimpleNamespace:
+    """scapy's layer classes, imported on first use with its import-time chatter silenced."""
+    logging.getLogger("scapy").setLevel(logging.ERROR)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from scapy.contrib.mpls import MPLS
+        from scapy.layers.inet import ICMP, IP, TCP, UDP
+        from scapy.layers.inet6 import (
+            ICMPv6Unknown,
+            IPv6,
+            IPv6ExtHdrDestOpt,
+            IPv6ExtHdrFragment,
+            IPv6ExtHdrHopByHop,
+            IPv6ExtHdrRouting,
+            MIP6MH_Generic,
+        )
+        from scapy.layers.ipsec import AH
+        from scapy.layers.l2 import CookedLinux, CookedLinuxV2, Dot1AD, Dot1Q, Dot3, Ether, Loopback, LoopbackOpenBSD
+        from scapy.layers.ppp import PPP, PPPoE
+        from scapy.layers.sctp import SCTP
+    return SimpleNamespace(**{cls.__name__: cls for cls in (
+        MPLS, ICMP, IP, TCP, UDP, ICMPv6Unknown, IPv6, IPv6ExtHdrDestOpt, IPv6ExtHdrFragment, IPv6ExtHdrHopByHop,
+        IPv6ExtHdrRouting, MIP6MH_Generic, AH, CookedLinux, CookedLinuxV2, Dot1AD, Dot1Q, Dot3, Ether, Loopback,
+        LoopbackOpenBSD, PPP, PPPoE, SCTP,
+    )})
+
+
+class _Record:
+    """One record being decoded: its captured bytes, where the next header starts, its row."""
+
+    __slots__ = ("data", "wirelen", "offset", "ip_left", "row")
+
+    def __init__(self, data: bytes, wirelen: int):
+        self.data, self.wirelen = data, wirelen
+        self.offset = 0  # start of the next header in data
+        self.ip_left = 0  # bytes of the IP datagram from offset on, by its headers
+        self.row: dict[str, int] = {}
+
+    def need(self, size: int, status: DecodeStatus) -> None:
+        """Stop with ``status`` unless ``size`` bytes were captured at ``offset``."""
+        if self.offset + size > len(self.data):
+            raise _Stop(status)
+
+    def dissect(self, cls, size: int):
+        """scapy's dissection of the header at ``offset`` with ``cls`` (``size``: its fixed part)."""
+        return cls(self.data[self.offset : self.offset + size].ljust(size, b"\0"))
+
+    def on_wire(self) -> int:
+        """Bytes of the frame on the wire from ``offset`` on."""
+        return self.wirelen - self.offset
+
+
+# -- link layers: each returns the ethertype of what follows its header ------------------------
+
+
+def _ethernet(rec: _Record) -> int:
+    header = rec.dissect(_scapy().Ether, 14)
+    return header.len if isinstance(header, _scapy().Dot3) else header.type  # Dot3: a length, not IP
+
+
+def _null(rec: _Record) -> int:
+    family = rec.dissect(_scapy().Loopback, 4).type  # the writer's byte order: little-endian...
+    if family > 0xFFFF:  # ...unless that makes no sense: a big-endian writer
+        family = rec.dissect(_scapy().LoopbackOpenBSD, 4).type
+    return AF_TO_ETHERTYPE.get(family, 0)
+
+
+LINK_LAYERS = {  # link type -> (header bytes, what follows the header)
+    0: (4, _null),  # NULL: BSD loopback, family in the writer's byte order
+    1: (14, _ethernet),
+    12: (0, lambda rec: BY_VERSION),  # DLT_RAW as most systems number it
+    14: (0, lambda rec: BY_VERSION),  # DLT_RAW as OpenBSD numbers it
+    101: (0, lambda rec: BY_VERSION),  # RAW
+    108: (4, lambda rec: AF_TO_ETHERTYPE.get(rec.dissect(_scapy().LoopbackOpenBSD, 4).type, 0)),  # LOOP: big-endian
+    113: (16, lambda rec: rec.dissect(_scapy().CookedLinux, 16).proto),  # LINUX_SLL
+    228: (0, lambda rec: IPV4),  # IPV4
+    229: (0, lambda rec: IPV6),  # IPV6
+    276: (20, lambda rec: rec.dissect(_scapy().CookedLinuxV2, 20).proto),  # LINUX_SLL2
+}
+
+
+def _link(rec: _Record, linktype: int) -> int:
+    if linktype not in LINK_LAYERS:
+        raise _Stop(DecodeStatus.UNSUPPORTED_LINKTYPE)
+    size, next_type = LINK_LAYERS[linktype]
+    rec.need(max(size, 1), DecodeStatus.TRUNCATED_LINK)  # an empty record is cut at the link layer
+    ethertype = next_type(rec)
+    rec.offset = size
+    return ethertype
+
+
+# -- encapsulations: VLAN tags, MPLS labels, PPPoE sessions, for every link type alike ----------
+
+
+def _vlan(rec: _Record, ethertype: int) -> int:
+    rec.need(4, DecodeStatus.TRUNCATED_LINK)
+    tag = rec.dissect(_scapy().Dot1AD if ethertype == 0x88A8 else _scapy().Dot1Q, 4)
+    if rec.row.get("vlan_id", NO_VLAN) == NO_VLAN:  # the outermost tag names the VLAN
+        rec.row["vlan_id"] = tag.vlan
+    rec.offset += 4
+    return tag.type
+
+
+def _mpls(rec: _Record, ethertype: int) -> int:
+    rec.need(4, DecodeStatus.TRUNCATED_LINK)
+    label = rec.dissect(_scapy().MPLS, 4)
+    rec.offset += 4
+    return BY_VERSION if label.s else ethertype  # RFC 3032: no protocol field, only bottom-of-stack
+
+
+def _pppoe(rec: _Record, ethertype: int) -> int:
+    # RFC 2516: a 6-byte header, then the PPP protocol; version, type, code and length are not checked
+    rec.need(7, DecodeStatus.TRUNCATED_LINK)
+    rec.offset += 6
+    size = 1 if rec.data[rec.offset] & 1 else 2  # (rule) RFC 1661 6.5: an odd first byte is a 1-byte protocol
+    rec.need(size, DecodeStatus.TRUNCATED_LINK)
+    ppp = rec.dissect(_scapy().PPP, size)  # HDLC when it starts with 0xff: no protocol, not IP
+    rec.offset += size
+    return PPP_TO_ETHERTYPE.get(getattr(ppp, "proto", None), 0)
+
+
+ENCAPSULATIONS = {**dict.fromkeys(VLAN_TPIDS, _vlan), **dict.fromkeys(MPLS_TYPES, _mpls), PPPOE_SESSION: _pppoe}
+
+
+def _ip_ethertype(rec: _Record, ethertype: int) -> int:
+    """Peel the encapsulations; return the IP ethertype of the datagram at ``offset``."""
+    for _ in range(MAX_ENCAPSULATIONS):
+        if ethertype not in ENCAPSULATIONS:
+            break
+        ethertype = ENCAPSULATIONS[ethertype](rec, ethertype)
+    if ethertype == BY_VERSION:
+        rec.need(1, DecodeStatus.TRUNCATED_IP)
+        ethertype = {4: IPV4, 6: IPV6}.get(rec.dissect(_scapy().IP, 20).version, 0)
+    if ethertype not in (IPV4, IPV6):
+        raise _Stop(DecodeStatus.NOT_IP)
+    return ethertype
+
+
+# -- network layer --------------------------------------------------------------------------------
+
+
+def _address(text: str) -> tuple[int, int]:
+    """(hi, lo) halves of an address; IPv4 stored IPv4-mapped (``::ffff:a.b.c.d``)."""
+    value = int(ipaddress.IPv6Address(text if ":" in text else f"::ffff:{text}"))
+    return value >> 64, value & 0xFFFF_FFFF_FFFF_FFFF
+
+
+def _set_addresses(rec: _Record, src: str, dst: str) -> None:
+    rec.row["src_ip_hi"], rec.row["src_ip_lo"] = _address(src)
+    rec.row["dst_ip_hi"], rec.row["dst_ip_lo"] = _address(dst)
+
+
+def _datagram_length(rec: _Record, declared: int, header: int) -> int:
+    """The declared length (0: the frame's, as offload leaves it); it must hold its header and fit the frame."""
+    total = declared or rec.on_wire()
+    if not header <= total <= rec.on_wire():  # (rule) for IPv6 too: at least its 40-byte header
+        raise _Stop(DecodeStatus.BAD_IP_HEADER)
+    return total
+
+
+def _ipv4(rec: _Record) -> None:
+    rec.need(20, DecodeStatus.TRUNCATED_IP)
+    ip = rec.dissect(_scapy().IP, 20)
+    header = ip.ihl * 4
+    if ip.version != 4 or header < 20:
+        raise _Stop(DecodeStatus.BAD_IP_HEADER)
+    rec.need(header, DecodeStatus.TRUNCATED_IP)
+    total = _datagram_length(rec, ip.len, header)
+    rec.row.update(ip_version=4, ip_bytes=total, ip_id=ip.id, ip_proto=ip.proto)
+    rec.row.update(more_fragments=bool(ip.flags.MF), frag_offset=ip.frag * 8)
+    _set_addresses(rec, ip.src, ip.dst)
+    rec.offset += header
+    rec.ip_left = total - header
+
+
+def _ipv6(rec: _Record) -> None:
+    rec.need(40, DecodeStatus.TRUNCATED_IP)
+    ip = rec.dissect(_scapy().IPv6, 40)
+    if ip.version != 6:
+        raise _Stop(DecodeStatus.BAD_IP_HEADER)
+    total = _datagram_length(rec, ip.plen and ip.plen + 40, 40)
+    rec.row.update(ip_version=6, ip_bytes=total)
+    _set_addresses(rec, ip.src, ip.dst)
+    rec.offset += 40
+    rec.ip_left = total - 40
+    _extension_headers(rec, ip.nh)
+
+
+EXTENSION_HEADERS = {  # next header -> (scapy class name, its fixed bytes, header length from it)
+    0: ("IPv6ExtHdrHopByHop", 8, lambda h: (h.len + 1) * 8),
+    43: ("IPv6ExtHdrRouting", 8, lambda h: (h.len + 1) * 8),
+    PROTO_FRAGMENT: ("IPv6ExtHdrFragment", 8, lambda h: 8),
+    PROTO_AH: ("AH", 12, lambda h: (h.payloadlen + 2) * 4),  # RFC 4302: in 4-byte units
+    60: ("IPv6ExtHdrDestOpt", 8, lambda h: (h.len + 1) * 8),
+    135: ("MIP6MH_Generic", 8, lambda h: (h.len + 1) * 8),  # RFC 6275 mobility header
+}
+
+
+def _extension_headers(rec: _Record, next_header: int) -> None:
+    """Step over IPv6 extension headers; behind a non-first fragment's header is fragment data."""
+    rec.row["ip_proto"] = next_header
+    for _ in range(MAX_EXTENSION_HEADERS):
+        if next_header not in EXTENSION_HEADERS:
+            return
+        name, fixed, length_of = EXTENSION_HEADERS[next_header]
+        fragment = next_header == PROTO_FRAGMENT
+        rec.need(8 if fragment else 2, DecodeStatus.TRUNCATED_IP)
+        header = rec.dissect(getattr(_scapy(), name), fixed)
+        length = length_of(header)
+        if length > rec.ip_left:
+            raise _Stop(DecodeStatus.BAD_IP_HEADER)
+        if fragment:
+            rec.row.update(frag_offset=header.offset * 8, more_fragments=bool(header.m), ip_id=header.id)
+        next_header = rec.row["ip_proto"] = header.nh
+        rec.offset += length
+        rec.ip_left -= length
+        if fragment and header.offset:
+            return
+    if next_header in EXTENSION_HEADERS:
+        raise _Stop(DecodeStatus.BAD_IP_HEADER)  # more extension headers than any sane packet has
+
+
+# -- transport layer ------------------------------------------------------------------------------
+
+
+def _tcp(rec: _Record, tcp) -> int:
+    header = tcp.dataofs * 4
+    if not 20 <= header <= rec.ip_left:
+        raise _Stop(DecodeStatus.BAD_TRANSPORT_HEADER)
+    rec.row.update(tcp_seq=tcp.seq, tcp_ack=tcp.ack, tcp_flags=int(tcp.flags))  # scapy's 9 flags: NS..FIN
+    return rec.ip_left - header
+
+
+def _udp(rec: _Record, udp) -> int:
+    if rec.row.get("more_fragments"):  # a first fragment holds only part of what udp.len describes
+        return rec.ip_left - 8
+    if not 8 <= udp.len <= rec.ip_left:
+        raise _Stop(DecodeStatus.BAD_TRANSPORT_HEADER)
+    return udp.len - 8
+
+
+PORT_PROTOCOLS = {  # IP protocol -> (scapy class name, fixed header bytes, payload bytes from it)
+    PROTO_TCP: ("TCP", 20, _tcp),
+    PROTO_UDP: ("UDP", 8, _udp),
+    PROTO_SCTP: ("SCTP", 12, lambda rec, sctp: rec.ip_left - 12),
+}
+
+
+def _ports(rec: _Record, proto: int) -> int:
+    name, fixed, payload_of = PORT_PROTOCOLS[proto]
+    rec.need(4, DecodeStatus.TRUNCATED_TRANSPORT)
+    header = rec.dissect(getattr(_scapy(), name), fixed)
+    rec.row.update(src_port=header.sport, dst_port=header.dport)
+    if rec.ip_left < fixed:  # (rule) the datagram cannot hold the header, whatever was captured
+        raise _Stop(DecodeStatus.BAD_TRANSPORT_HEADER)
+    rec.need(fixed, DecodeStatus.PORTS_ONLY)  # cut by the snaplen after the ports: still tracked
+    return payload_of(rec, header)
+
+
+def _icmp(rec: _Record, proto: int) -> int:
+    rec.need(2, DecodeStatus.TRUNCATED_TRANSPORT)
+    message = rec.dissect(_scapy().ICMP if proto == PROTO_ICMP else _scapy().ICMPv6Unknown, 20)
+    rec.row.update(icmp_type=message.type, icmp_code=message.code)
+    if rec.ip_left < 2:  # (rule) type and code must be the datagram's, not bytes after it
+        raise _Stop(DecodeStatus.BAD_TRANSPORT_HEADER)
+    return max(rec.ip_left - 8, 0)  # a short message is tolerated: no payload
+
+
+def _transport(rec: _Record) -> None:
+    proto = rec.row["ip_proto"]
+    if rec.row.get("frag_offset"):  # a later fragment carries fragment data, not a header
+        rec.row["payload_bytes"] = rec.ip_left
+        raise _Stop(DecodeStatus.FRAGMENT)
+    if proto in PORT_PROTOCOLS:
+        rec.row["payload_bytes"] = _ports(rec, proto)
+    elif proto in (PROTO_ICMP, PROTO_ICMPV6):
+        rec.row["payload_bytes"] = _icmp(rec, proto)
+    else:
+        rec.row["payload_bytes"] = rec.ip_left
+
+
+def _decode(rec: _Record, linktype: int) -> DecodeStatus:
+    try:
+        ethertype = _ip_ethertype(rec, _link(rec, linktype))
+        (_ipv4 if ethertype == IPV4 else _ipv6)(rec)
+        _transport(rec)
+    except _Stop as stop:
+        return stop.status
+    return DecodeStatus.OK
+
+
+def decode_with_scapy(batch: RawBatch) -> PacketTable:
+    """Decode every record of ``batch`` by dissecting it with scapy (see the module docstring)."""
+    table = empty_table(len(batch))
+    table.file_index[:] = batch.file_index
+    for name in ("record_index", "ts_ns", "linktype", "caplen", "wirelen"):
+        getattr(table, name)[:] = getattr(batch, name)
+    for i in range(len(batch)):
+        if batch.bad_record[i]:
+            table.status[i] = DecodeStatus.BAD_RECORD
+            continue
+        start = int(batch.data_offset[i])
+        rec = _Record(batch.buffer[start : start + int(batch.caplen[i])].tobytes(), int(batch.wirelen[i]))
+        table.status[i] = _decode(rec, int(batch.linktype[i]))
+        for column, value in rec.row.items():
+            getattr(table, column)[i] = value
+    return table

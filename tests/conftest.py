@@ -1,0 +1,30 @@
+"""Shared fixtures: hypothesis profile, capture writers and the shared corpus location."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from hypothesis import settings
+
+settings.register_profile("ci", max_examples=200, deadline=None, derandomize=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+REPO = Path(__file__).resolve().parent.parent
+SAMPLES = REPO / "sample_pcaps"
+CORPUS = REPO.parent / "shared" / "corpus"
+
+
+@pytest.fixture
+def corpus() -> Path:
+    """The shared third-party capture corpus; skips the test when it is not beside the repo."""
+    if not CORPUS.is_dir():
+        pytest.skip("shared corpus not present (../shared/corpus)")
+    return CORPUS
+
+
+@pytest.fixture(params=["fast", "reference"])
+def engine(request) -> str:
+    """Every decode test runs on both engines: they must agree exactly."""
+    return request.param
