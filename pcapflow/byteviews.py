@@ -19,7 +19,7 @@ def _overlapping(buffer: np.ndarray, dtype: str) -> np.ndarray:
 class ByteViews:
     """Integer views of a uint8 buffer, one element starting at every byte."""
 
-    __slots__ = ("u8", "be16", "be32", "le16", "le32", "be64")
+    __slots__ = ("u8", "be16", "be32", "be64", "le16", "le32", "le64")
 
     def __init__(self, buffer: np.ndarray):
         self.u8 = buffer
@@ -28,6 +28,7 @@ class ByteViews:
         self.be64 = _overlapping(buffer, ">u8")
         self.le16 = _overlapping(buffer, "<u2")
         self.le32 = _overlapping(buffer, "<u4")
+        self.le64 = _overlapping(buffer, "<u8")
 
     def u32(self, order: str) -> np.ndarray:
         """The 32-bit view in byte order ``"<"`` or ``">"``."""

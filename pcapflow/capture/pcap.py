@@ -8,6 +8,7 @@ allocated. A record cut short by the end of the file is reported as a truncated 
 
 from __future__ import annotations
 
+import array
 import struct
 
 import numpy as np
@@ -40,7 +41,7 @@ class PcapWalker:
     def linktypes(self) -> list[int]:
         return [self.linktype]
 
-    def _read_file_header(self, buf: bytes, end: int) -> None:
+    def _read_file_header(self, buf: bytearray, end: int) -> None:
         magic = bytes(buf[:4])
         self.order, self.ns_per_fraction = PCAP_MAGICS[magic]
         major, minor, _zone, _sigfigs, snaplen, network = struct.unpack_from(self.order + "HHiIII", buf, 4)
@@ -51,7 +52,7 @@ class PcapWalker:
         self.max_caplen = max(snaplen, MAX_RECORD_BYTES)
         self._caplen_at = struct.Struct(self.order + "I").unpack_from
 
-    def walk(self, buf: bytes, end: int, file_offset: int, at_eof: bool) -> Walk:
+    def walk(self, buf: bytearray, end: int, file_offset: int, at_eof: bool) -> Walk:
         pos = 0
         if file_offset == 0:
             if end < FILE_HEADER_BYTES:
@@ -61,18 +62,18 @@ class PcapWalker:
             self._read_file_header(buf, end)
             pos = FILE_HEADER_BYTES
 
-        starts, stop, state, damage = self._walk_records(buf, pos, end, file_offset, at_eof)
-        batches = [self._batch(buf, starts)] if len(starts) else []
+        starts, caplen, stop, state, damage = self._walk_records(buf, pos, end, file_offset, at_eof)
+        batches = [self._batch(buf, starts, caplen)] if len(starts) else []
         return Walk(batches, stop, state, damage)
 
-    def _walk_records(self, buf: bytes, pos: int, end: int, file_offset: int, at_eof: bool):
-        """Find the complete, sane records in ``buf[pos:end]``.
+    def _walk_records(self, buf: bytearray, pos: int, end: int, file_offset: int, at_eof: bool):
+        """Find the complete, sane records in ``buf[pos:end]``: their starts and caplens.
 
         The record chain is sequential by nature, so a loop finds where records start; it does
         nothing else (no bounds checks: it runs on into the zero padding and stops when a length
         leads out of the buffer), and the checks are then made on all records at once.
         """
-        chain = [pos]
+        chain = array.array("q", (pos,))
         append = chain.append
         caplen_at = self._caplen_at
         try:
@@ -81,14 +82,14 @@ class PcapWalker:
                 append(pos)
         except struct.error:
             pass
-        chain = np.array(chain, dtype=np.int64)
+        chain = np.frombuffer(chain, dtype=np.int64)
         # a record is complete when the record after it starts at or before the end of the data
         complete = int(np.searchsorted(chain[1:], end, side="right"))
         caplen = np.diff(chain[: complete + 1]) - RECORD_HEADER_BYTES
         oversized = np.flatnonzero(caplen > self.max_caplen)
         if len(oversized):
             complete = int(oversized[0])
-        starts = chain[:complete]
+        starts, caplen = chain[:complete], caplen[:complete].astype(np.uint32)
         stop = int(chain[complete])  # where the first record not returned starts
         if stop + RECORD_HEADER_BYTES <= end:
             claimed = caplen_at(buf, stop + 8)[0]
@@ -97,20 +98,24 @@ class PcapWalker:
                     f"record at byte {file_offset + stop} claims {claimed} bytes of packet data, "
                     f"more than the {self.max_caplen}-byte maximum"
                 )
-                return starts, stop, WalkState.CORRUPT, damage
+                return starts, caplen, stop, WalkState.CORRUPT, damage
         else:
             claimed = None
         if at_eof and stop < end:
             needed = "" if claimed is None else f" of {RECORD_HEADER_BYTES + claimed}"
             damage = f"file ends inside the record at byte {file_offset + stop} ({end - stop}{needed} bytes present)"
-            return starts, stop, WalkState.TRUNCATED, damage
-        return starts, stop, WalkState.NEED_MORE, None
+            return starts, caplen, stop, WalkState.TRUNCATED, damage
+        return starts, caplen, stop, WalkState.NEED_MORE, None
 
-    def _batch(self, buf: bytes, starts: np.ndarray) -> RawBatch:
+    def _batch(self, buf: bytearray, starts: np.ndarray, caplen: np.ndarray) -> RawBatch:
         data = np.frombuffer(buf, dtype=np.uint8)
-        word = ByteViews(data).u32(self.order)
-        seconds, fraction, caplen, wirelen = (word[starts + field] for field in (0, 4, 8, 12))
+        views = ByteViews(data)
+        # seconds and fraction in one 64-bit read: the seconds are the half that comes first
+        stamp = (views.le64 if self.order == "<" else views.be64)[starts]
+        first, second = stamp & 0xFFFF_FFFF, stamp >> 32
+        seconds, fraction = (first, second) if self.order == "<" else (second, first)
         ts_ns = seconds.astype(np.int64) * 1_000_000_000 + fraction.astype(np.int64) * self.ns_per_fraction
+        wirelen = views.u32(self.order)[starts + 12]
         count = len(starts)
         batch = BatchColumns(
             data_offset=starts + RECORD_HEADER_BYTES,

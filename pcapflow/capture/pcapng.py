@@ -43,7 +43,7 @@ class Interface:
     tsoffset_s: int = 0
 
 
-def _parse_interface(buf: bytes, pos: int, length: int, order: str) -> Interface:
+def _parse_interface(buf: bytearray, pos: int, length: int, order: str) -> Interface:
     linktype, _reserved, snaplen = struct.unpack_from(order + "HHI", buf, pos + 8)
     tsresol, tsoffset = 6, 0
     option = pos + 16
@@ -91,7 +91,7 @@ class PcapngWalker:
         self.skipped_blocks = 0
         self.last_ts_ns = 0
 
-    def walk(self, buf: bytes, end: int, file_offset: int, at_eof: bool) -> Walk:
+    def walk(self, buf: bytearray, end: int, file_offset: int, at_eof: bool) -> Walk:
         batches: list[RawBatch] = []
         offsets: list[int] = []
         append = offsets.append
@@ -148,7 +148,7 @@ class PcapngWalker:
             damage = f"file ends inside the block at byte {file_offset + pos} ({end - pos} bytes present)"
         return Walk(batches, pos, state, damage)
 
-    def _batch(self, buf: bytes, offsets: list[int]) -> RawBatch:
+    def _batch(self, buf: bytearray, offsets: list[int]) -> RawBatch:
         data = np.frombuffer(buf, dtype=np.uint8)
         starts = np.array(offsets, dtype=np.int64)
         count = len(starts)

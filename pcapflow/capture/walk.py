@@ -19,7 +19,6 @@ from pcapflow.capture.batch import PAD, FileReport, RawBatch
 from pcapflow.capture.source import DECOMPRESSION_ERRORS, OpenedCapture
 from pcapflow.errors import CaptureError
 
-_PADDING = bytes(PAD)
 #: Largest packet record accepted whatever a file's snaplen says (Wireshark's bound, 256 KiB).
 MAX_RECORD_BYTES = 262_144
 
@@ -75,24 +74,30 @@ class Walker(Protocol):
     def walk(self, buf: bytearray, end: int, file_offset: int, at_eof: bool) -> Walk: ...
 
 
-def _read_chunk(opened: OpenedCapture, size: int, position: int) -> tuple[bytes, str | None]:
-    """Up to ``size`` bytes, and what went wrong if the (decompressed) stream broke off.
+def _read_chunk(opened: OpenedCapture, held: bytes, size: int, position: int) -> tuple[bytearray, int, str | None]:
+    """A fresh buffer: ``held``, then up to ``size`` bytes of the stream, then zero padding.
 
-    ``read1`` returns what one step of decompression gave, so data decompressed before a
-    corrupt or missing part of a compressed file is kept rather than lost with the exception.
+    Returns the buffer, the number of stream bytes in it, and what went wrong if the
+    (decompressed) stream broke off. ``readinto1`` takes what one step of decompression gives,
+    so data decompressed before a corrupt or missing part of a compressed file is kept rather
+    than lost with the exception.
     """
-    parts = []
+    buf = bytearray(len(held) + size + PAD)
+    buf[: len(held)] = held
+    space = memoryview(buf)[len(held) : len(held) + size]
     got = 0
     try:
         while got < size:
-            part = opened.stream.read1(size - got)
-            if not part:
+            count = opened.stream.readinto1(space[got:])
+            if not count:
                 break
-            parts.append(part)
-            got += len(part)
+            got += count
     except DECOMPRESSION_ERRORS as exc:
-        return b"".join(parts), f"{opened.compression} data is corrupt or cut short after byte {position + got}: {exc}"
-    return b"".join(parts), None
+        return buf, got, f"{opened.compression} data is corrupt or cut short after byte {position + got}: {exc}"
+    finally:
+        space.release()
+        del buf[len(held) + got + PAD :]  # a short last read: walkers must only find zeros for PAD bytes
+    return buf, got, None
 
 
 def walk_file(
@@ -101,15 +106,12 @@ def walk_file(
     """Yield the records of one opened capture in batches, filling ``report`` as it goes."""
     held = opened.head  # bytes not consumed yet; opened.stream continues after them
     file_offset = 0  # offset in the (decompressed) file of held[0]
-    stream_damage = None
     at_eof = False
     while True:
-        more = b""
-        if not at_eof:
-            more, stream_damage = _read_chunk(opened, chunk_bytes, file_offset + len(held))
-            at_eof = not more or stream_damage is not None
-        end = len(held) + len(more)
-        buf = b"".join((held, more, _PADDING))
+        # one fresh buffer per chunk: batches handed out keep theirs
+        buf, got, stream_damage = _read_chunk(opened, held, 0 if at_eof else chunk_bytes, file_offset + len(held))
+        at_eof = at_eof or not got or stream_damage is not None
+        end = len(held) + got
         walk = walker.walk(buf, end, file_offset, at_eof)
         report.records = walker.records
         report.linktypes = list(walker.linktypes)

@@ -49,13 +49,27 @@ class Cursor:
             table=table,
         )
 
+    # Row sets are sorted subsets of the batch, so one as long as the batch is the whole batch;
+    # then plain array operations replace gathers and scatters (the common case: all IP).
+
+    def of(self, column: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """``column[rows]``."""
+        return column if len(rows) == len(column) else column[rows]
+
+    def put(self, column: np.ndarray, rows: np.ndarray, values) -> None:
+        """``column[rows] = values``."""
+        if len(rows) == len(column):
+            column[:] = values
+        else:
+            column[rows] = values
+
     def at(self, rows: np.ndarray, delta: int = 0) -> np.ndarray:
         """Absolute buffer positions of ``offset + delta`` for ``rows``."""
-        return self.start[rows] + self.offset[rows] + delta
+        return self.of(self.start, rows) + self.of(self.offset, rows) + delta
 
     def present(self, rows: np.ndarray, size: int | np.ndarray, delta: int = 0) -> np.ndarray:
         """Mask of ``rows`` whose captured bytes cover ``size`` bytes at ``offset + delta``."""
-        return self.offset[rows] + delta + size <= self.caplen[rows]
+        return self.of(self.offset, rows) + delta + size <= self.of(self.caplen, rows)
 
     def stop(self, rows: np.ndarray, status: DecodeStatus) -> None:
         """Give ``rows`` a final status."""

@@ -31,7 +31,7 @@ MAX_EXTENSION_HEADERS = 8
 
 def _datagram_length(cursor: Cursor, rows: np.ndarray, declared: np.ndarray) -> np.ndarray:
     """The declared IP length, or what the frame holds when a sender left it 0 (offload)."""
-    on_wire = cursor.wirelen[rows] - cursor.offset[rows]
+    on_wire = cursor.of(cursor.wirelen, rows) - cursor.of(cursor.offset, rows)
     return np.where(declared == 0, on_wire, declared)
 
 
@@ -44,21 +44,21 @@ def _decode_ipv4(cursor: Cursor, rows: np.ndarray) -> None:
     rows, header = _keep_with(cursor, rows, header, cursor.present(rows, header), DecodeStatus.TRUNCATED_IP)
     at = cursor.at(rows)
     total = _datagram_length(cursor, rows, views.be16[at + 2].astype(np.int64))
-    consistent = (total >= header) & (total <= cursor.wirelen[rows] - cursor.offset[rows])
+    consistent = (total >= header) & (total <= cursor.of(cursor.wirelen, rows) - cursor.of(cursor.offset, rows))
     rows, header, total, at = _keep_with(cursor, rows, (header, total, at), consistent, DecodeStatus.BAD_IP_HEADER)
     flags_fragment = views.be16[at + 6]
-    table.ip_version[rows] = 4
-    table.ip_bytes[rows] = total
-    table.ip_id[rows] = views.be16[at + 4]
-    table.more_fragments[rows] = (flags_fragment & 0x2000) != 0
-    table.frag_offset[rows] = (flags_fragment & 0x1FFF) * 8
-    table.ip_proto[rows] = views.u8[at + 9]
-    table.src_ip_hi[rows] = 0
-    table.dst_ip_hi[rows] = 0
-    table.src_ip_lo[rows] = IPV4_MAPPED_PREFIX | views.be32[at + 12]
-    table.dst_ip_lo[rows] = IPV4_MAPPED_PREFIX | views.be32[at + 16]
-    cursor.offset[rows] += header
-    cursor.ip_left[rows] = total - header
+    cursor.put(table.ip_version, rows, 4)
+    cursor.put(table.ip_bytes, rows, total)
+    cursor.put(table.ip_id, rows, views.be16[at + 4])
+    cursor.put(table.more_fragments, rows, (flags_fragment & 0x2000) != 0)
+    cursor.put(table.frag_offset, rows, (flags_fragment & 0x1FFF) * 8)
+    cursor.put(table.ip_proto, rows, views.u8[at + 9])
+    cursor.put(table.src_ip_hi, rows, 0)
+    cursor.put(table.dst_ip_hi, rows, 0)
+    cursor.put(table.src_ip_lo, rows, IPV4_MAPPED_PREFIX | views.be32[at + 12])
+    cursor.put(table.dst_ip_lo, rows, IPV4_MAPPED_PREFIX | views.be32[at + 16])
+    cursor.put(cursor.offset, rows, cursor.of(cursor.offset, rows) + header)
+    cursor.put(cursor.ip_left, rows, total - header)
 
 
 def _decode_ipv6(cursor: Cursor, rows: np.ndarray) -> None:
@@ -69,50 +69,50 @@ def _decode_ipv6(cursor: Cursor, rows: np.ndarray) -> None:
     payload = views.be16[at + 4].astype(np.int64)
     total = _datagram_length(cursor, rows, np.where(payload == 0, 0, payload + 40))
     rows, total, at = _keep_with(
-        cursor, rows, (total, at), total <= cursor.wirelen[rows] - cursor.offset[rows], DecodeStatus.BAD_IP_HEADER
+        cursor, rows, (total, at), total <= cursor.of(cursor.wirelen, rows) - cursor.of(cursor.offset, rows), DecodeStatus.BAD_IP_HEADER
     )
-    table.ip_version[rows] = 6
-    table.ip_bytes[rows] = total
-    table.src_ip_hi[rows] = views.be64[at + 8]
-    table.src_ip_lo[rows] = views.be64[at + 16]
-    table.dst_ip_hi[rows] = views.be64[at + 24]
-    table.dst_ip_lo[rows] = views.be64[at + 32]
+    cursor.put(table.ip_version, rows, 6)
+    cursor.put(table.ip_bytes, rows, total)
+    cursor.put(table.src_ip_hi, rows, views.be64[at + 8])
+    cursor.put(table.src_ip_lo, rows, views.be64[at + 16])
+    cursor.put(table.dst_ip_hi, rows, views.be64[at + 24])
+    cursor.put(table.dst_ip_lo, rows, views.be64[at + 32])
     next_header = views.u8[at + 6].astype(np.int64)
-    cursor.offset[rows] += 40
-    cursor.ip_left[rows] = total - 40
+    cursor.put(cursor.offset, rows, cursor.of(cursor.offset, rows) + 40)
+    cursor.put(cursor.ip_left, rows, total - 40)
     _walk_extension_headers(cursor, rows, next_header)
 
 
 def _walk_extension_headers(cursor: Cursor, rows: np.ndarray, next_header: np.ndarray) -> None:
     """Step over IPv6 extension headers; a fragment header with a non-zero offset ends the walk."""
     views, table = cursor.views, cursor.table
-    table.ip_proto[rows] = next_header
+    cursor.put(table.ip_proto, rows, next_header)
     walking = rows[np.isin(next_header, IPV6_EXTENSION_HEADERS)]
     for _ in range(MAX_EXTENSION_HEADERS):
         if not len(walking):
             return
-        kind = table.ip_proto[walking]
+        kind = cursor.of(table.ip_proto, walking)
         fragment = kind == IPPROTO_FRAGMENT
         walking = cursor.require(walking, np.where(fragment, 8, 2), DecodeStatus.TRUNCATED_IP)
-        kind = table.ip_proto[walking]
+        kind = cursor.of(table.ip_proto, walking)
         fragment = kind == IPPROTO_FRAGMENT
         at = cursor.at(walking)
         declared = views.u8[at + 1].astype(np.int64)
         length = np.select([fragment, kind == IPPROTO_AH], [8, (declared + 2) * 4], (declared + 1) * 8)
         walking, length, at, fragment = _keep_with(
-            cursor, walking, (length, at, fragment), length <= cursor.ip_left[walking], DecodeStatus.BAD_IP_HEADER
+            cursor, walking, (length, at, fragment), length <= cursor.of(cursor.ip_left, walking), DecodeStatus.BAD_IP_HEADER
         )
         fragments = walking[fragment]
         field = views.be16[at[fragment] + 2]
         table.frag_offset[fragments] = field & 0xFFF8
         table.more_fragments[fragments] = (field & 1) != 0
         table.ip_id[fragments] = views.be32[at[fragment] + 4]
-        table.ip_proto[walking] = views.u8[at]
-        cursor.offset[walking] += length
-        cursor.ip_left[walking] -= length
+        cursor.put(table.ip_proto, walking, views.u8[at])
+        cursor.put(cursor.offset, walking, cursor.of(cursor.offset, walking) + length)
+        cursor.put(cursor.ip_left, walking, cursor.of(cursor.ip_left, walking) - length)
         # the headers behind a non-first fragment's header are fragment data, not headers
-        carries_on = np.isin(table.ip_proto[walking], IPV6_EXTENSION_HEADERS) & ~(
-            fragment & (table.frag_offset[walking] > 0)
+        carries_on = np.isin(cursor.of(table.ip_proto, walking), IPV6_EXTENSION_HEADERS) & ~(
+            fragment & (cursor.of(table.frag_offset, walking) > 0)
         )
         walking = walking[carries_on]
     cursor.stop(walking, DecodeStatus.BAD_IP_HEADER)  # more extension headers than any sane packet has
@@ -131,12 +131,12 @@ def decode_ip(cursor: Cursor, rows: np.ndarray) -> np.ndarray:
 
     Non-first fragments get status ``FRAGMENT`` here: what they carry is fragment data.
     """
-    ethertype = cursor.ethertype[rows]
+    ethertype = cursor.of(cursor.ethertype, rows)
     _decode_ipv4(cursor, rows[ethertype == ETHERTYPE_IPV4])
     _decode_ipv6(cursor, rows[ethertype == ETHERTYPE_IPV6])
     table = cursor.table
-    rows = rows[table.status[rows] == DecodeStatus.OK]
-    later_fragment = table.frag_offset[rows] > 0
+    rows = rows[cursor.of(table.status, rows) == DecodeStatus.OK]
+    later_fragment = cursor.of(table.frag_offset, rows) > 0
     fragments = rows[later_fragment]
     cursor.stop(fragments, DecodeStatus.FRAGMENT)
     table.payload_bytes[fragments] = cursor.ip_left[fragments]

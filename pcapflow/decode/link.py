@@ -68,7 +68,7 @@ def _link_header(cursor: Cursor, rows: np.ndarray, linktype: int) -> None:
     views = cursor.views
     size = _FIXED_HEADERS[linktype]
     rows = cursor.require(rows, max(size, 1), DecodeStatus.TRUNCATED_LINK)
-    at = cursor.start[rows]
+    at = cursor.of(cursor.start, rows)
     if linktype == LINKTYPE_ETHERNET:
         ethertype = views.be16[at + 12]
     elif linktype == LINKTYPE_LINUX_SLL:
@@ -88,16 +88,16 @@ def _link_header(cursor: Cursor, rows: np.ndarray, linktype: int) -> None:
         ethertype = np.full(len(rows), ETHERTYPE_IPV6)
     else:  # RAW: the IP version nibble says which
         ethertype = np.full(len(rows), ETHERTYPE_BY_VERSION)
-    cursor.offset[rows] = size
-    cursor.ethertype[rows] = ethertype
+    cursor.put(cursor.offset, rows, size)
+    cursor.put(cursor.ethertype, rows, ethertype)
 
 
 def _peel_encapsulations(cursor: Cursor, rows: np.ndarray) -> None:
     """Step over VLAN tags, MPLS labels and PPPoE headers until an IP ethertype (or anything else)."""
     views, table = cursor.views, cursor.table
     for _ in range(MAX_ENCAPSULATIONS):
-        rows = rows[table.status[rows] == DecodeStatus.OK]
-        ethertype = cursor.ethertype[rows]
+        rows = rows[cursor.of(table.status, rows) == DecodeStatus.OK]
+        ethertype = cursor.of(cursor.ethertype, rows)
         vlan = rows[np.isin(ethertype, ETHERTYPE_VLAN)]
         mpls = rows[np.isin(ethertype, ETHERTYPE_MPLS)]
         pppoe = rows[ethertype == ETHERTYPE_PPPOE_SESSION]
@@ -120,7 +120,7 @@ def _peel_encapsulations(cursor: Cursor, rows: np.ndarray) -> None:
         cursor.ethertype[pppoe] = np.select([ppp == PPP_IPV4, ppp == PPP_IPV6], [ETHERTYPE_IPV4, ETHERTYPE_IPV6], 0)
         cursor.offset[pppoe] += 8
     # still encapsulated after MAX_ENCAPSULATIONS layers: not something we follow
-    cursor.ethertype[rows[np.isin(cursor.ethertype[rows], ETHERTYPE_VLAN + ETHERTYPE_MPLS)]] = 0
+    cursor.ethertype[rows[np.isin(cursor.of(cursor.ethertype, rows), ETHERTYPE_VLAN + ETHERTYPE_MPLS)]] = 0
 
 
 def decode_link(cursor: Cursor) -> np.ndarray:
@@ -135,11 +135,11 @@ def decode_link(cursor: Cursor) -> np.ndarray:
             cursor.stop(rows, DecodeStatus.UNSUPPORTED_LINKTYPE)
     rows = np.flatnonzero(cursor.table.status == DecodeStatus.OK)
     _peel_encapsulations(cursor, rows)
-    rows = rows[cursor.table.status[rows] == DecodeStatus.OK]
-    by_version = rows[cursor.ethertype[rows] == ETHERTYPE_BY_VERSION]
+    rows = rows[cursor.of(cursor.table.status, rows) == DecodeStatus.OK]
+    by_version = rows[cursor.of(cursor.ethertype, rows) == ETHERTYPE_BY_VERSION]
     by_version = cursor.require(by_version, 1, DecodeStatus.TRUNCATED_IP)
     nibble = cursor.views.u8[cursor.at(by_version)] >> 4
     cursor.ethertype[by_version] = np.select([nibble == 4, nibble == 6], [ETHERTYPE_IPV4, ETHERTYPE_IPV6], 0)
-    rows = rows[cursor.table.status[rows] == DecodeStatus.OK]
-    is_ip = np.isin(cursor.ethertype[rows], (ETHERTYPE_IPV4, ETHERTYPE_IPV6))
+    rows = rows[cursor.of(cursor.table.status, rows) == DecodeStatus.OK]
+    is_ip = np.isin(cursor.of(cursor.ethertype, rows), (ETHERTYPE_IPV4, ETHERTYPE_IPV6))
     return cursor.keep(rows, is_ip, DecodeStatus.NOT_IP)

@@ -82,13 +82,12 @@ def _scapy() -> SimpleNamespace:
             MIP6MH_Generic,
         )
         from scapy.layers.ipsec import AH
-        from scapy.layers.l2 import CookedLinux, CookedLinuxV2, Dot1AD, Dot1Q, Dot3, Ether, Loopback, LoopbackOpenBSD
+        from scapy.layers.l2 import CookedLinux, CookedLinuxV2, Dot1AD, Dot1Q, Dot3, Ether, LoopbackOpenBSD
         from scapy.layers.ppp import PPP, PPPoE
         from scapy.layers.sctp import SCTP
     return SimpleNamespace(**{cls.__name__: cls for cls in (
         MPLS, ICMP, IP, TCP, UDP, ICMPv6Unknown, IPv6, IPv6ExtHdrDestOpt, IPv6ExtHdrFragment, IPv6ExtHdrHopByHop,
-        IPv6ExtHdrRouting, MIP6MH_Generic, AH, CookedLinux, CookedLinuxV2, Dot1AD, Dot1Q, Dot3, Ether, Loopback,
-        LoopbackOpenBSD, PPP, PPPoE, SCTP,
+        IPv6ExtHdrRouting, MIP6MH_Generic, AH, CookedLinux, CookedLinuxV2, Dot1AD, Dot1Q, Dot3, Ether, LoopbackOpenBSD, PPP, PPPoE, SCTP,
     )})
 
 
@@ -126,14 +125,14 @@ def _ethernet(rec: _Record) -> int:
 
 
 def _null(rec: _Record) -> int:
-    family = rec.dissect(_scapy().Loopback, 4).type  # the writer's byte order: little-endian...
-    if family > 0xFFFF:  # ...unless that makes no sense: a big-endian writer
-        family = rec.dissect(_scapy().LoopbackOpenBSD, 4).type
-    return AF_TO_ETHERTYPE.get(family, 0)
+    # scapy's own Loopback keeps only the first byte: read the 32 bits big-endian, swap for little
+    big = rec.dissect(_scapy().LoopbackOpenBSD, 4).type
+    little = int.from_bytes(big.to_bytes(4, "big"), "little")
+    return AF_TO_ETHERTYPE.get(little if little <= 0xFFFF else big, 0)  # the writer's byte order
 
 
 LINK_LAYERS = {  # link type -> (header bytes, what follows the header)
-    0: (4, _null),  # NULL: BSD loopback, family in the writer's byte order
+    0: (4, _null),  # NULL: BSD loopback
     1: (14, _ethernet),
     12: (0, lambda rec: BY_VERSION),  # DLT_RAW as most systems number it
     14: (0, lambda rec: BY_VERSION),  # DLT_RAW as OpenBSD numbers it

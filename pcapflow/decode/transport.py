@@ -30,9 +30,9 @@ def _ports(cursor: Cursor, rows: np.ndarray) -> np.ndarray:
     """Read the ports of ``rows``; return those with the protocol's whole fixed header captured."""
     rows = cursor.require(rows, 4, DecodeStatus.TRUNCATED_TRANSPORT)
     at = cursor.at(rows)
-    cursor.table.src_port[rows] = cursor.views.be16[at]
-    cursor.table.dst_port[rows] = cursor.views.be16[at + 2]
-    size = _HEADER_BYTES[cursor.table.ip_proto[rows]]
+    cursor.put(cursor.table.src_port, rows, cursor.views.be16[at])
+    cursor.put(cursor.table.dst_port, rows, cursor.views.be16[at + 2])
+    size = _HEADER_BYTES[cursor.of(cursor.table.ip_proto, rows)]
     return cursor.keep(rows, cursor.present(rows, size), DecodeStatus.PORTS_ONLY)
 
 
@@ -40,42 +40,42 @@ def _tcp(cursor: Cursor, rows: np.ndarray) -> None:
     views, table = cursor.views, cursor.table
     at = cursor.at(rows)
     header = (views.u8[at + 12] >> 4).astype(np.int64) * 4
-    valid = (header >= 20) & (header <= cursor.ip_left[rows])
+    valid = (header >= 20) & (header <= cursor.of(cursor.ip_left, rows))
     rows, header, at = cursor.keep(rows, valid, DecodeStatus.BAD_TRANSPORT_HEADER), header[valid], at[valid]
-    table.tcp_seq[rows] = views.be32[at + 4]
-    table.tcp_ack[rows] = views.be32[at + 8]
-    table.tcp_flags[rows] = views.be16[at + 12] & 0x01FF
-    table.payload_bytes[rows] = cursor.ip_left[rows] - header
+    cursor.put(table.tcp_seq, rows, views.be32[at + 4])
+    cursor.put(table.tcp_ack, rows, views.be32[at + 8])
+    cursor.put(table.tcp_flags, rows, views.be16[at + 12] & 0x01FF)
+    cursor.put(table.payload_bytes, rows, cursor.of(cursor.ip_left, rows) - header)
 
 
 def _udp(cursor: Cursor, rows: np.ndarray) -> None:
     table = cursor.table
     length = cursor.views.be16[cursor.at(rows, 4)].astype(np.int64)
-    ip_left = cursor.ip_left[rows]
+    ip_left = cursor.of(cursor.ip_left, rows)
     # a first fragment holds only part of the datagram the UDP length describes
-    fragmented = table.more_fragments[rows]
+    fragmented = cursor.of(table.more_fragments, rows)
     valid = fragmented & (ip_left >= 8) | (length >= 8) & (length <= ip_left)
     rows = cursor.keep(rows, valid, DecodeStatus.BAD_TRANSPORT_HEADER)
-    table.payload_bytes[rows] = np.where(fragmented[valid], ip_left[valid], length[valid]) - 8
+    cursor.put(table.payload_bytes, rows, np.where(fragmented[valid], ip_left[valid], length[valid]) - 8)
 
 
 def _sctp(cursor: Cursor, rows: np.ndarray) -> None:
-    rows = cursor.keep(rows, cursor.ip_left[rows] >= 12, DecodeStatus.BAD_TRANSPORT_HEADER)
-    cursor.table.payload_bytes[rows] = cursor.ip_left[rows] - 12
+    rows = cursor.keep(rows, cursor.of(cursor.ip_left, rows) >= 12, DecodeStatus.BAD_TRANSPORT_HEADER)
+    cursor.put(cursor.table.payload_bytes, rows, cursor.of(cursor.ip_left, rows) - 12)
 
 
 def _icmp(cursor: Cursor, rows: np.ndarray) -> None:
     rows = cursor.require(rows, 2, DecodeStatus.TRUNCATED_TRANSPORT)
     at = cursor.at(rows)
-    cursor.table.icmp_type[rows] = cursor.views.u8[at]
-    cursor.table.icmp_code[rows] = cursor.views.u8[at + 1]
-    cursor.table.payload_bytes[rows] = np.maximum(cursor.ip_left[rows] - 8, 0)
+    cursor.put(cursor.table.icmp_type, rows, cursor.views.u8[at])
+    cursor.put(cursor.table.icmp_code, rows, cursor.views.u8[at + 1])
+    cursor.put(cursor.table.payload_bytes, rows, np.maximum(cursor.of(cursor.ip_left, rows) - 8, 0))
 
 
 def decode_transport(cursor: Cursor, rows: np.ndarray) -> None:
     """Decode the transport headers of ``rows`` (IP rows that are not later fragments)."""
     table = cursor.table
-    proto = table.ip_proto[rows]
+    proto = cursor.of(table.ip_proto, rows)
     with_ports = _ports(cursor, rows[np.isin(proto, PORT_PROTOCOLS)])
     proto_of = table.ip_proto[with_ports]
     _tcp(cursor, with_ports[proto_of == IPPROTO_TCP])

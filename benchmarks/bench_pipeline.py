@@ -1,0 +1,87 @@
+"""Time pcapflow's pipeline stages on a capture; print one JSON line per stage.
+
+    python benchmarks/bench_pipeline.py CAPTURE [--repeat 3] [--stages read,decode]
+
+Each stage runs in a fresh child process, several times; the line gives the median wall time
+measured inside the child after its imports (so interpreter start-up is excluded), packets per
+second, and the child's peak RSS. Stages are cumulative (``decode`` = read + decode), as a user
+would run them. A stage with a target in the issues prints whether it met it.
+
+The reference capture: ``python ../shared/bench/gen_pcap.py --packets 1000000 --flows 60000
+--seed 1 --out /tmp/pcapflow-bench/bench-1000000.pcap``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+#: stage -> (packets/s at least, peak RSS MiB at most), from the issues.
+TARGETS = {"decode": (2_000_000, 300)}
+
+
+def _run_stage(stage: str, capture: str) -> int:
+    """The work of one stage; returns the number of packets it went through."""
+    from pcapflow.capture import open_capture
+    from pcapflow.decode import decode
+
+    packets = 0
+    with open_capture(capture) as source:
+        for batch in source.batches():
+            if stage == "decode":
+                decode(batch)
+            packets += len(batch)
+    return packets
+
+
+def _child(stage: str, capture: str) -> None:
+    import pcapflow.capture  # noqa: F401 - imports are not what is timed
+    import pcapflow.decode  # noqa: F401
+
+    start = time.perf_counter()
+    packets = _run_stage(stage, capture)
+    seconds = time.perf_counter() - start
+    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"packets": packets, "seconds": seconds, "peak_rss_mib": peak_mib}))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("capture")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--stages", default="read,decode")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        _child(args.child, args.capture)
+        return
+    for stage in args.stages.split(","):
+        runs = []
+        for _ in range(args.repeat):
+            out = subprocess.run(
+                [sys.executable, __file__, args.capture, "--child", stage], check=True, capture_output=True, text=True
+            )
+            runs.append(json.loads(out.stdout))
+        seconds = statistics.median(run["seconds"] for run in runs)
+        line = {
+            "stage": stage,
+            "packets": runs[0]["packets"],
+            "seconds": round(seconds, 4),
+            "packets_per_s": round(runs[0]["packets"] / seconds),
+            "peak_rss_mib": round(max(run["peak_rss_mib"] for run in runs), 1),
+            "runs": args.repeat,
+        }
+        if stage in TARGETS:
+            rate, rss = TARGETS[stage]
+            line["target"] = {"packets_per_s": rate, "peak_rss_mib": rss}
+            line["met"] = line["packets_per_s"] >= rate and line["peak_rss_mib"] <= rss
+        print(json.dumps(line), flush=True)
+
+
+if __name__ == "__main__":
+    main()
