@@ -4,8 +4,9 @@ Pipeline: capture reading (:mod:`pcapflow.capture`) -> packet decoding (:mod:`pc
 -> DataFrames (:mod:`pcapflow.schema`). See the README for the column reference.
 """
 
-from pcapflow.api import read_packets
+from pcapflow.api import read_conversations, read_packets
 from pcapflow.decode import DecodeStatus
+from pcapflow.options import AnalysisOptions
 from pcapflow.errors import CaptureError, OptionsError, PcapflowError, UnsupportedLinkTypeError
 from pcapflow.reader import PacketReader
 from pcapflow.report import CaptureReport
@@ -14,6 +15,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "read_packets",
+    "read_conversations",
+    "AnalysisOptions",
     "PacketReader",
     "CaptureReport",
     "DecodeStatus",

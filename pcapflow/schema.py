@@ -14,9 +14,18 @@ import pandas as pd
 
 from pcapflow.addresses import format_addresses
 from pcapflow.decode.table import NO_VLAN, DecodeStatus, PacketTable
+from pcapflow.tracking.roles import ROLE_BASES
+from pcapflow.tracking.state import CONN_STATES, END_REASONS
 
 UTC_NS = pd.DatetimeTZDtype("ns", "UTC")
 STATUS_DTYPE = pd.CategoricalDtype([status.name for status in DecodeStatus])
+ROLE_BASIS_DTYPE = pd.CategoricalDtype(ROLE_BASES)
+CONN_STATE_DTYPE = pd.CategoricalDtype(CONN_STATES)
+END_REASON_DTYPE = pd.CategoricalDtype(END_REASONS)
+
+#: Names of IP protocols in the ``protocol`` column; others are named ``ip-<number>``.
+PROTOCOL_NAMES = {1: "icmp", 2: "igmp", 4: "ipip", 6: "tcp", 17: "udp", 41: "ipv6", 47: "gre", 50: "esp", 51: "ah",
+                  58: "icmpv6", 89: "ospf", 103: "pim", 112: "vrrp", 132: "sctp"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +63,36 @@ PACKET_COLUMNS: tuple[ColumnSpec, ...] = (
 )
 
 
+CONVERSATION_COLUMNS: tuple[ColumnSpec, ...] = (
+    ColumnSpec("conversation_id", "int64", "0, 1, 2... in order of each conversation's first packet"),
+    ColumnSpec("protocol", "category", "transport protocol: tcp, udp, sctp, icmp, icmpv6, or another IP protocol's name"),
+    ColumnSpec("ip_version", "uint8", "4 or 6"),
+    ColumnSpec("client_ip", "string", "the client's IP address"),
+    ColumnSpec("client_port", "uint16", "the client's port (ICMP: its message type)"),
+    ColumnSpec("server_ip", "string", "the server's IP address"),
+    ColumnSpec("server_port", "uint16", "the server's port (ICMP: the counterpart type, or the code of a one-way message)"),
+    ColumnSpec("vlan", "UInt16", "outer VLAN id of the first packet; <NA> when untagged"),
+    ColumnSpec("role_basis", ROLE_BASIS_DTYPE, "evidence that decided who the server is: syn, syn_ack, port or first_packet"),
+    ColumnSpec("first_seen", UTC_NS, "timestamp of the first packet"),
+    ColumnSpec("last_seen", UTC_NS, "timestamp of the last packet"),
+    ColumnSpec("duration", "float64", "last_seen - first_seen, in seconds"),
+    ColumnSpec("packets", "int64", "packets in both directions"),
+    ColumnSpec("client_packets", "int64", "packets sent by the client"),
+    ColumnSpec("server_packets", "int64", "packets sent by the server"),
+    ColumnSpec("bytes", "int64", "frame bytes on the wire, both directions (tshark's bytes)"),
+    ColumnSpec("client_bytes", "int64", "frame bytes sent by the client"),
+    ColumnSpec("server_bytes", "int64", "frame bytes sent by the server"),
+    ColumnSpec("client_ip_bytes", "int64", "IP bytes sent by the client (Zeek's orig_ip_bytes)"),
+    ColumnSpec("server_ip_bytes", "int64", "IP bytes sent by the server (Zeek's resp_ip_bytes)"),
+    ColumnSpec("client_payload_bytes", "int64", "transport payload bytes sent by the client, from header lengths"),
+    ColumnSpec("server_payload_bytes", "int64", "transport payload bytes sent by the server, from header lengths"),
+    ColumnSpec("conn_state", CONN_STATE_DTYPE, "Zeek's connection state code (TCP and UDP; OTH for other protocols)"),
+    ColumnSpec("history", "string", "Zeek's history letters (upper case: client); ^ when the client did not send first"),
+    ColumnSpec("end_reason", END_REASON_DTYPE, "why the conversation ended: fin, rst, reuse, idle_timeout or end_of_capture"),
+    ColumnSpec("community_id", "string", "Community ID v1 flow hash (seed 0, base64)"),
+)
+
+
 def _typed(columns: dict[str, object], specs: tuple[ColumnSpec, ...]) -> pd.DataFrame:
     frame = pd.DataFrame({spec.name: columns[spec.name] for spec in specs})
     return frame.astype({spec.name: spec.dtype for spec in specs})
@@ -78,3 +117,30 @@ def _status_codes(status: np.ndarray) -> np.ndarray:
     positions = np.zeros(256, dtype=np.int8)
     positions[[member.value for member in DecodeStatus]] = np.arange(len(DecodeStatus))
     return positions[status]
+
+
+def conversations_frame(columns: dict[str, object]) -> pd.DataFrame:
+    """The conversations DataFrame (columns :data:`CONVERSATION_COLUMNS`) of the tracker's columns."""
+    if not columns:
+        return pd.DataFrame({spec.name: pd.Series(dtype=spec.dtype) for spec in CONVERSATION_COLUMNS})
+    version = columns["ip_version"]
+    first = np.asarray(columns["first_seen"])
+    last = np.asarray(columns["last_seen"])
+    vlan = pd.array(columns["vlan"], dtype="UInt16")
+    vlan[np.asarray(columns["vlan"]) == NO_VLAN] = pd.NA
+    out = dict(columns)
+    out.update(
+        protocol=pd.Categorical([PROTOCOL_NAMES.get(p, f"ip-{p}") for p in np.asarray(columns["proto"]).tolist()]),
+        client_ip=format_addresses(columns["client_ip_hi"], columns["client_ip_lo"], version),
+        server_ip=format_addresses(columns["server_ip_hi"], columns["server_ip_lo"], version),
+        vlan=vlan,
+        role_basis=pd.Categorical.from_codes(columns["role_basis"], dtype=ROLE_BASIS_DTYPE),
+        first_seen=pd.to_datetime(first, unit="ns", utc=True),
+        last_seen=pd.to_datetime(last, unit="ns", utc=True),
+        duration=(last - first) / 1e9,
+        packets=np.asarray(columns["client_packets"]) + np.asarray(columns["server_packets"]),
+        bytes=np.asarray(columns["client_bytes"]) + np.asarray(columns["server_bytes"]),
+        conn_state=pd.Categorical.from_codes(columns["conn_state"], dtype=CONN_STATE_DTYPE),
+        end_reason=pd.Categorical.from_codes(columns["end_reason"], dtype=END_REASON_DTYPE),
+    )
+    return _typed(out, CONVERSATION_COLUMNS)

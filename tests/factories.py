@@ -83,6 +83,9 @@ def mixed_traffic() -> list[Packet]:
 def pcap_bytes(packets: list[Packet], variant: str = "pcap-le-us", linktype: int | None = None) -> bytes:
     """Packets written as a classic pcap of the given variant (``pcap-{le,be}-{us,ns}``)."""
     _, order, unit = variant.split("-")
+    if not packets:  # scapy writes the file header with the first packet
+        magic = 0xA1B23C4D if unit == "ns" else 0xA1B2C3D4
+        return struct.pack(("<" if order == "le" else ">") + "IHHiIII", magic, 2, 4, 0, 0, 65535, linktype or 1)
     sink = io.BytesIO()
     writer = PcapWriter(sink, endianness="<" if order == "le" else ">", nano=unit == "ns", linktype=linktype, sync=True)
     for packet in packets:

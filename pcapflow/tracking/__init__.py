@@ -1,0 +1,118 @@
+"""Conversation tracking: :class:`~pcapflow.decode.PacketTable` batches in, one row per conversation out.
+
+Contract
+--------
+:class:`ConversationTracker` takes packet batches in capture order (``add``), across files, and
+``finish()`` returns the columns of the conversations table (see
+:data:`pcapflow.schema.CONVERSATION_COLUMNS`), ordered by first packet, ``conversation_id``
+0, 1, 2... in that order. Results do not depend on how the capture was cut into batches.
+
+A conversation is the transport protocol plus both (IP, port) endpoints, direction-free (plus the
+outer VLAN with ``vlan_in_key``), split further by TCP reuse (a SYN with a new initial sequence
+number) and by idle gaps longer than the protocol's timeout. Tracked records are those with
+status OK, PORTS_ONLY and FRAGMENT (non-first fragments join their datagram's conversation; the
+orphans are counted in ``orphan_fragments``). See :mod:`~pcapflow.tracking.roles` for who the
+client is, :mod:`~pcapflow.tracking.state` for ``conn_state``, ``history`` and ``end_reason``.
+
+Work is vectorised over each batch (sort, segment, ``reduceat``); Python loops run per
+conversation at most (history strings, Community IDs), never per packet.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pcapflow.decode.table import DecodeStatus, PacketTable
+from pcapflow.options import AnalysisOptions
+from pcapflow.tracking.community_id import community_ids
+from pcapflow.tracking.flowtable import IPPROTO_TCP, IPPROTO_UDP, FlowTable, Packets
+from pcapflow.tracking.fragments import FragmentAttributor
+from pcapflow.tracking.keys import KEY_COLUMNS, canonical_keys, endpoint_ports
+from pcapflow.tracking.roles import assign_roles
+from pcapflow.tracking.state import by_role, conn_states, end_reasons, histories
+
+__all__ = ["ConversationTracker"]
+
+NS = 1_000_000_000
+
+
+class ConversationTracker:
+    """Folds packet batches into conversations; see the module docstring."""
+
+    def __init__(self, options: AnalysisOptions | None = None):
+        self.options = options or AnalysisOptions()
+        self._flows = FlowTable()
+        self._fragments = FragmentAttributor()
+        self._records = 0
+        self._capture_end = np.iinfo(np.int64).min
+
+    @property
+    def orphan_fragments(self) -> int:
+        return self._fragments.orphans
+
+    def timeout_ns(self, proto: np.ndarray) -> np.ndarray:
+        """The idle timeout, in ns, of each protocol number."""
+        o = self.options
+        seconds = np.select([proto == IPPROTO_TCP, proto == IPPROTO_UDP], [o.tcp_idle_timeout, o.udp_idle_timeout], o.other_idle_timeout)
+        return (seconds * NS).astype(np.int64)
+
+    def add(self, table: PacketTable) -> None:
+        """Track the packets of one batch (batches must come in capture order)."""
+        if len(table):
+            self._capture_end = max(self._capture_end, int(table.ts_ns.max()))
+        tracked = self._fragments.attribute(table, table.status < DecodeStatus.NOT_IP)
+        rows = np.flatnonzero(tracked)
+        packets = table.take(rows)
+        src_port, dst_port = endpoint_ports(packets)
+        keys = canonical_keys(packets, src_port, dst_port, self.options.vlan_in_key)
+        self._flows.add(
+            Packets(
+                keys={name: getattr(keys, name) for name in KEY_COLUMNS},
+                direction=keys.direction,
+                idx=self._records + rows,
+                ts=packets.ts_ns,
+                timeout=self.timeout_ns(packets.ip_proto),
+                ip_version=packets.ip_version,
+                vlan=packets.vlan_id,
+                flags=packets.tcp_flags,
+                seq=packets.tcp_seq,
+                ack=packets.tcp_ack,
+                wirelen=packets.wirelen,
+                ip_bytes=packets.ip_bytes,
+                payload=packets.payload_bytes,
+            )
+        )
+        self._flows.expire(self.timeout_ns)
+        self._records += len(table)
+
+    def finish(self) -> dict[str, object]:
+        """The columns of the conversations table (ends tracking)."""
+        rows = self._flows.close(self.timeout_ns)
+        if rows is None:
+            return {}
+        order = np.argsort(rows["first_idx"], kind="stable")
+        rows = {name: column[order] for name, column in rows.items()}
+        a_is_client, basis = assign_roles(rows)
+        columns: dict[str, object] = {
+            "conversation_id": np.arange(len(order), dtype=np.int64),
+            "proto": rows["proto"],
+            "ip_version": rows["ip_version"],
+            "vlan": rows["vlan"],
+            "role_basis": basis,
+            "first_seen": rows["first_ts"],
+            "last_seen": rows["last_ts"],
+        }
+        for side, is_a in (("client", a_is_client), ("server", ~a_is_client)):
+            columns[f"{side}_ip_hi"] = np.where(is_a, rows["a_hi"], rows["b_hi"])
+            columns[f"{side}_ip_lo"] = np.where(is_a, rows["a_lo"], rows["b_lo"])
+            columns[f"{side}_port"] = np.where(is_a, rows["a_port"], rows["b_port"])
+        for measure in ("packets", "bytes", "ip_bytes", "payload"):
+            client, server = by_role(rows, measure, a_is_client)
+            name = "payload_bytes" if measure == "payload" else measure
+            columns[f"client_{name}"], columns[f"server_{name}"] = client, server
+        columns["conn_state"] = conn_states(rows, a_is_client)
+        columns["history"] = histories(rows, a_is_client)
+        columns["end_reason"] = end_reasons(rows, self._capture_end, self.timeout_ns(rows["proto"]))
+        columns["community_id"] = community_ids(rows)
+        return columns
+

@@ -1,0 +1,297 @@
+"""The flow table: packets grouped into conversations, batch after batch, with bounded state.
+
+Each batch is sorted by key (stably, so capture order holds within a key) and cut into segments
+where a conversation starts: the first packet of a key with no open conversation, a gap longer
+than the idle timeout, or a TCP SYN (without ACK) whose sequence number is not the conversation's
+initial one (a retransmitted SYN, or a SYN answering a SYN-ACK seen first, is not a new start).
+Segments are reduced to fixed-size aggregates with ``np.*.reduceat``; a segment that continues a
+conversation left open by the previous batch is merged into it with :data:`MERGE`, the same rule
+that would merge any two consecutive pieces of one conversation. Conversations that cannot grow
+any more (split off, or idle for longer than their timeout) leave the table as finished rows.
+
+Aggregate columns (one row per conversation; direction 0 = sent by endpoint A):
+key columns and ``h`` (key hash); ``ip_version``; ``vlan`` (outer VLAN of the first packet);
+``first_idx`` (capture-order ordinal of the first packet); ``first_ts``/``last_ts`` (ns);
+``first_dir``; ``packets0/1``, ``bytes0/1``, ``ip_bytes0/1``, ``payload0/1``; ``<letter><dir>``,
+the ordinal of the first packet of each Zeek history letter (s h a d f r) per direction;
+``marker_idx``/``marker_val``, the latest initial-sequence evidence (a SYN's seq, a SYN-ACK's
+ack - 1); ``reason``, why a finished conversation ended when something after it ended it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from pcapflow.tracking.keys import KEY_COLUMNS, hash_keys
+
+TCP_FIN, TCP_SYN, TCP_RST, TCP_ACK = 0x01, 0x02, 0x04, 0x10
+IPPROTO_TCP, IPPROTO_UDP = 6, 17
+LETTERS = "shadfr"
+NEVER = np.iinfo(np.int64).max
+
+REASON_NONE, REASON_REUSE, REASON_IDLE = 0, 1, 2
+
+#: How two consecutive pieces of one conversation combine, column by column.
+MERGE: dict[str, str] = {
+    **{name: "first" for name in KEY_COLUMNS + ("h", "ip_version", "vlan", "first_idx", "first_ts", "first_dir")},
+    "last_ts": "max",
+    **{f"{m}{d}": "sum" for m in ("packets", "bytes", "ip_bytes", "payload") for d in (0, 1)},
+    **{f"{letter}{d}": "min" for letter in LETTERS for d in (0, 1)},
+    "marker_idx": "marker",
+    "marker_val": "marker",
+    "reason": "last",
+}
+
+
+@dataclass(slots=True)
+class Packets:
+    """Per-packet inputs of the flow table, in capture order."""
+
+    keys: dict[str, np.ndarray]  # KEY_COLUMNS
+    direction: np.ndarray
+    idx: np.ndarray  # int64 capture-order ordinal, unique across the whole capture
+    ts: np.ndarray  # int64 ns
+    timeout: np.ndarray  # int64 ns: the idle timeout of the packet's protocol
+    ip_version: np.ndarray
+    vlan: np.ndarray  # outer VLAN id of the packet (NO_VLAN when untagged)
+    flags: np.ndarray
+    seq: np.ndarray
+    ack: np.ndarray
+    wirelen: np.ndarray
+    ip_bytes: np.ndarray
+    payload: np.ndarray
+
+    def take(self, order: np.ndarray) -> Packets:
+        return Packets(
+            keys={name: column[order] for name, column in self.keys.items()},
+            **{name: getattr(self, name)[order] for name in self.__slots__ if name != "keys"},
+        )
+
+
+def _letters(p: Packets) -> dict[str, np.ndarray]:
+    """Which Zeek history letters each packet shows (TCP flags; data for every protocol)."""
+    tcp = p.keys["proto"] == IPPROTO_TCP
+    flags = np.where(tcp, p.flags, 0)
+    syn, ack, fin, rst = (flags & bit != 0 for bit in (TCP_SYN, TCP_ACK, TCP_FIN, TCP_RST))
+    return {
+        "s": syn & ~ack,
+        "h": syn & ack,
+        "a": tcp & ack & ~syn & ~fin & ~rst & (p.payload == 0),
+        "d": p.payload > 0,
+        "f": fin,
+        "r": rst,
+    }
+
+
+def _segment_aggregates(p: Packets, starts: np.ndarray) -> dict[str, np.ndarray]:
+    """Aggregates of the runs of sorted packets beginning at ``starts``."""
+    out = {name: column[starts] for name, column in p.keys.items()}
+    out.update(
+        ip_version=p.ip_version[starts],
+        vlan=p.vlan[starts],
+        first_idx=p.idx[starts],
+        first_ts=p.ts[starts],
+        first_dir=p.direction[starts],
+        last_ts=np.maximum.reduceat(p.ts, starts),
+    )
+    for d in (0, 1):
+        mine = p.direction == d
+        out[f"packets{d}"] = np.add.reduceat(mine.astype(np.int64), starts)
+        for name, values in (("bytes", p.wirelen), ("ip_bytes", p.ip_bytes), ("payload", p.payload)):
+            out[f"{name}{d}"] = np.add.reduceat(np.where(mine, values, 0).astype(np.int64), starts)
+        for letter, shown in _letters(p).items():
+            out[f"{letter}{d}"] = np.minimum.reduceat(np.where(mine & shown, p.idx, NEVER), starts)
+    marker, value = _markers(p)
+    position = np.maximum.reduceat(np.where(marker, np.arange(len(p.ts)), -1), starts)
+    out["marker_idx"] = np.where(position >= 0, p.idx[position], -1)
+    out["marker_val"] = np.where(position >= 0, value[position], -1)
+    out["reason"] = np.zeros(len(starts), dtype=np.int8)
+    return out
+
+
+def _markers(p: Packets) -> tuple[np.ndarray, np.ndarray]:
+    """Packets that show a connection's initial sequence number, and that number."""
+    letters = _letters(p)
+    value = np.where(letters["s"], p.seq.astype(np.int64), (p.ack.astype(np.int64) - 1) & 0xFFFF_FFFF)
+    return letters["s"] | letters["h"], value
+
+
+def merge(earlier: dict[str, np.ndarray], later: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Combine consecutive pieces of the same conversations, row by row (see :data:`MERGE`)."""
+    out = {}
+    for name, how in MERGE.items():
+        a, b = earlier[name], later[name]
+        if how == "first":
+            out[name] = a
+        elif how == "last":
+            out[name] = b
+        elif how == "sum":
+            out[name] = a + b
+        elif how == "min":
+            out[name] = np.minimum(a, b)
+        elif how == "max":
+            out[name] = np.maximum(a, b)
+        else:  # the latest initial-sequence evidence wins
+            out[name] = np.where(later["marker_idx"] >= 0, b, a)
+    return out
+
+
+def concat(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    return {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
+
+
+def take(rows: dict[str, np.ndarray], index: np.ndarray) -> dict[str, np.ndarray]:
+    return {name: column[index] for name, column in rows.items()}
+
+
+class KeyCollision(Exception):
+    """Two different keys got the same hash: the table rehashes with another seed."""
+
+
+class FlowTable:
+    """Open conversations keyed by hash; finished conversations collected in order of finishing."""
+
+    def __init__(self) -> None:
+        self.seed = 0
+        self.open: dict[str, np.ndarray] | None = None
+        self.finished: list[dict[str, np.ndarray]] = []
+        self.last_ts = np.iinfo(np.int64).min  # latest timestamp seen so far
+
+    def add(self, packets: Packets) -> None:
+        """Fold a batch of packets (capture order) into the table."""
+        if not len(packets.ts):
+            return
+        while True:
+            try:
+                self._add(packets)
+                return
+            except KeyCollision:
+                self.seed += 1
+                if self.open is not None:
+                    self.open["h"] = hash_keys([self.open[name] for name in KEY_COLUMNS], self.seed)
+
+    def _add(self, packets: Packets) -> None:
+        h = hash_keys([packets.keys[name] for name in KEY_COLUMNS], self.seed)
+        order = np.argsort(h, kind="stable")
+        h = h[order]
+        p = packets.take(order)
+        count = len(h)
+        group_start = np.ones(count, dtype=bool)
+        group_start[1:] = h[1:] != h[:-1]
+        for name in KEY_COLUMNS:
+            column = p.keys[name]
+            if np.any(~group_start[1:] & (column[1:] != column[:-1])):
+                raise KeyCollision
+
+        open_rows, matched = self._match(h, p, group_start)
+        has_previous = ~group_start | matched
+        previous = np.flatnonzero(group_start)  # index of each packet's group start
+        group_of = np.cumsum(group_start) - 1
+        prev_ts = np.empty(count, dtype=np.int64)
+        prev_ts[1:] = p.ts[:-1]
+        starts = previous
+        prev_ts[starts] = np.where(matched[starts], self._open_column("last_ts", open_rows, starts), 0)
+        idle = has_previous & (p.ts - prev_ts > p.timeout)
+
+        marker, value = _markers(p)
+        positions = np.where(marker, np.arange(count), -1)
+        last_marker = np.maximum.accumulate(positions)
+        before = np.empty(count, dtype=np.int64)
+        before[0] = -1
+        before[1:] = last_marker[:-1]
+        in_group = before >= previous[group_of]
+        carried_val = self._open_column("marker_val", open_rows, previous[group_of])
+        carried_idx = self._open_column("marker_idx", open_rows, previous[group_of])
+        known = in_group | (matched[previous[group_of]] & (carried_idx >= 0))
+        reference = np.where(in_group, value[np.maximum(before, 0)], carried_val)
+        syn = marker & (p.flags & TCP_ACK == 0) & (p.keys["proto"] == IPPROTO_TCP)
+        reuse = syn & has_previous & ~idle & (~known | (reference != p.seq))
+
+        new = ~has_previous | idle | reuse
+        segment_start = new | group_start
+        seg_starts = np.flatnonzero(segment_start)
+        segments = _segment_aggregates(p, seg_starts)
+        segments["h"] = h[seg_starts]
+        seg_group = group_of[seg_starts]
+        last_of_group = np.ones(len(seg_starts), dtype=bool)
+        last_of_group[:-1] = seg_group[1:] != seg_group[:-1]
+        # what ended the conversation before each new start
+        closing = np.where(reuse, REASON_REUSE, REASON_IDLE).astype(np.int8)[seg_starts]
+
+        # pieces of conversations that were open before this batch
+        continues = group_start[seg_starts] & matched[seg_starts] & ~new[seg_starts]
+        superseded = group_start[seg_starts] & matched[seg_starts] & new[seg_starts]
+        state_pos = open_rows[seg_starts]
+        kept = np.ones(0 if self.open is None else len(self.open["h"]), dtype=bool)
+        if self.open is not None:
+            if superseded.any():
+                ended = take(self.open, state_pos[superseded])
+                ended["reason"] = closing[superseded]
+                self.finished.append(ended)
+                kept[state_pos[superseded]] = False
+            if continues.any():
+                merged = merge(take(self.open, state_pos[continues]), take(segments, np.flatnonzero(continues)))
+                for name, column in merged.items():
+                    self.open[name][state_pos[continues]] = column
+                kept[state_pos[continues & ~last_of_group]] = False
+
+        # segments followed by another of the same key in this batch are finished
+        ended_here = ~last_of_group
+        if ended_here.any():
+            rows = np.flatnonzero(ended_here)
+            ended = take(segments, rows)
+            ended["reason"] = closing[rows + 1]
+            merged_rows = continues[rows]
+            if merged_rows.any():  # the segment's conversation lives in the open table: finish that
+                ended_open = take(self.open, state_pos[rows[merged_rows]])
+                ended_open["reason"] = closing[rows[merged_rows] + 1]
+                self.finished.append(ended_open)
+                ended = take(ended, np.flatnonzero(~merged_rows))
+            self.finished.append(ended)
+
+        opened = take(segments, np.flatnonzero(last_of_group & ~continues))
+        survivors = take(self.open, np.flatnonzero(kept)) if self.open is not None else None
+        self.open = concat([survivors, opened]) if survivors is not None else opened
+        self.last_ts = max(self.last_ts, int(p.ts.max()))
+
+    def _match(self, h: np.ndarray, p: Packets, group_start: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Row of the open table for every packet's key (-1 if none) and whether there is one."""
+        count = len(h)
+        if self.open is None or not len(self.open["h"]):
+            return np.full(count, -1, dtype=np.int64), np.zeros(count, dtype=bool)
+        rows = pd.Index(self.open["h"]).get_indexer(h[group_start])
+        found = rows >= 0
+        starts = np.flatnonzero(group_start)[found]
+        for name in KEY_COLUMNS:
+            if np.any(self.open[name][rows[found]] != p.keys[name][starts]):
+                raise KeyCollision
+        open_rows = np.repeat(rows, np.diff(np.append(np.flatnonzero(group_start), count)))
+        return open_rows, open_rows >= 0
+
+    def _open_column(self, name: str, open_rows: np.ndarray, at: np.ndarray) -> np.ndarray:
+        """``open[name]`` at the open rows of packets ``at`` (0 where there is none)."""
+        if self.open is None or not len(self.open["h"]):
+            return np.zeros(len(at), dtype=np.int64)
+        rows = open_rows[at]
+        return np.where(rows >= 0, self.open[name][np.maximum(rows, 0)], 0)
+
+    def expire(self, timeout_of) -> None:
+        """Finish open conversations idle for longer than their timeout at the latest time seen."""
+        if self.open is None or not len(self.open["h"]):
+            return
+        idle = self.last_ts - self.open["last_ts"] > timeout_of(self.open["proto"])
+        if idle.any():
+            ended = take(self.open, np.flatnonzero(idle))
+            ended["reason"] = np.full(int(idle.sum()), REASON_IDLE, dtype=np.int8)
+            self.finished.append(ended)
+            self.open = take(self.open, np.flatnonzero(~idle))
+
+    def close(self, timeout_of) -> dict[str, np.ndarray] | None:
+        """Finish every conversation (end of capture); return all of them, in no particular order."""
+        self.expire(timeout_of)
+        parts = self.finished + ([self.open] if self.open is not None and len(self.open["h"]) else [])
+        self.open, self.finished = None, []
+        return concat(parts) if parts else None

@@ -1,0 +1,52 @@
+"""Client and server: which endpoint of each conversation is which, and the evidence used.
+
+First rule that applies (recorded in ``role_basis``):
+
+1. ``syn``: the sender of the first SYN without ACK is the client;
+2. ``syn_ack``: the sender of the first SYN+ACK is the server;
+3. ``port``: the endpoint with the stronger service evidence is the server. A port below 1024
+   (well known) beats one from 1024 to 49151 (registered range), which beats a dynamic one
+   (49152 and up). For ICMP the "ports" are message types: the sender of a request type
+   (echo request, timestamp request...) is the client;
+4. ``first_packet``: otherwise the destination of the first packet is the server.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pcapflow.tracking.flowtable import NEVER
+from pcapflow.tracking.keys import ICMP_REQUESTS, ICMPV6_REQUESTS, IPPROTO_ICMP, IPPROTO_ICMPV6
+
+ROLE_BASES = ("syn", "syn_ack", "port", "first_packet")
+
+
+def port_rank(port: np.ndarray) -> np.ndarray:
+    """Strength of the evidence that a port is a server's: 2 well known, 1 registered range, 0 dynamic."""
+    return np.select([port < 1024, port < 49152], [2, 1], 0)
+
+
+def _is_request(proto: np.ndarray, port: np.ndarray) -> np.ndarray:
+    return ((proto == IPPROTO_ICMP) & np.isin(port, ICMP_REQUESTS)) | (
+        (proto == IPPROTO_ICMPV6) & np.isin(port, ICMPV6_REQUESTS)
+    )
+
+
+def assign_roles(rows: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """For every conversation: whether endpoint A is the client, and the index into ROLE_BASES."""
+    syn = (rows["s0"] < NEVER) | (rows["s1"] < NEVER)
+    syn_ack = (rows["h0"] < NEVER) | (rows["h1"] < NEVER)
+    proto = rows["proto"]
+    a_request, b_request = _is_request(proto, rows["a_port"]), _is_request(proto, rows["b_port"])
+    icmp = a_request != b_request
+    a_rank, b_rank = port_rank(rows["a_port"]), port_rank(rows["b_port"])
+    icmp_kind = (proto == IPPROTO_ICMP) | (proto == IPPROTO_ICMPV6)
+    by_port = icmp | (~icmp_kind & (a_rank != b_rank))
+    conditions = [syn, syn_ack, by_port]
+    a_is_client = np.select(
+        conditions,
+        [rows["s0"] < rows["s1"], rows["h1"] < rows["h0"], np.where(icmp, a_request, a_rank < b_rank)],
+        default=rows["first_dir"] == 0,
+    )
+    basis = np.select(conditions, [0, 1, 2], default=3)
+    return a_is_client.astype(bool), basis

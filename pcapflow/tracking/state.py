@@ -1,0 +1,116 @@
+"""Zeek's ``conn_state`` and ``history``, and pcapflow's ``end_reason``, from conversation aggregates.
+
+``conn_state`` follows Zeek's decision rules (``conn_state`` in Zeek's ``base/protocols/conn``):
+each side's final TCP state is derived from what it sent (RESET after a RST, CLOSED after a FIN,
+ESTABLISHED once a SYN was answered by a SYN-ACK, SYN_SENT/SYN_ACK_SENT before that, PARTIAL for traffic
+without a handshake, INACTIVE when silent), then the first matching rule gives the code. UDP:
+SF when both sides sent, S0 when only the client did, SHR when only the server did. Other
+protocols: OTH.
+
+``history`` uses Zeek's letters s h a d f r (upper case: sent by the client) in order of first
+appearance, each at most once per direction, and starts with ``^`` when the client did not send
+the first packet. ``end_reason``: ``rst`` (a RST was seen), ``fin`` (both sides sent a FIN),
+``reuse`` (a new SYN started another conversation on the same key), ``idle_timeout`` (no packet
+for longer than the timeout before the next one or before the end of the capture), otherwise
+``end_of_capture``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pcapflow.tracking.flowtable import IPPROTO_TCP, IPPROTO_UDP, LETTERS, NEVER, REASON_IDLE, REASON_REUSE
+
+END_REASONS = ("fin", "rst", "reuse", "idle_timeout", "end_of_capture")
+CONN_STATES = ("S0", "S1", "SF", "REJ", "S2", "S3", "RSTO", "RSTR", "RSTOS0", "RSTRH", "SH", "SHR", "OTH")
+
+INACTIVE, SYN_SENT, SYN_ACK_SENT, PARTIAL, ESTABLISHED, CLOSED, RESET = range(7)
+
+
+def by_role(rows: dict[str, np.ndarray], name: str, a_is_client: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(client's, server's) value of a per-direction aggregate ``name`` + "0"/"1"."""
+    return np.where(a_is_client, rows[name + "0"], rows[name + "1"]), np.where(a_is_client, rows[name + "1"], rows[name + "0"])
+
+
+def _endpoint_states(seen: dict[str, tuple[np.ndarray, np.ndarray]], packets) -> tuple[np.ndarray, np.ndarray]:
+    o_syn, r_syn = (seen["s"][0], seen["s"][1])
+    o_synack, r_synack = seen["h"]
+    handshake = (o_syn | o_synack) & r_synack
+    orig = np.select(
+        [seen["r"][0], seen["f"][0], handshake, o_syn, o_synack, packets[0] > 0],
+        [RESET, CLOSED, ESTABLISHED, SYN_SENT, SYN_ACK_SENT, PARTIAL],
+        INACTIVE,
+    )
+    resp = np.select(
+        [seen["r"][1], seen["f"][1], handshake, r_synack, r_syn, packets[1] > 0],
+        [RESET, CLOSED, ESTABLISHED, SYN_ACK_SENT, SYN_SENT, PARTIAL],
+        INACTIVE,
+    )
+    return orig, resp
+
+
+def conn_states(rows: dict[str, np.ndarray], a_is_client: np.ndarray) -> np.ndarray:
+    """Zeek ``conn_state`` code (index into :data:`CONN_STATES`) of every conversation."""
+    first = {letter: by_role(rows, letter, a_is_client) for letter in LETTERS}
+    seen = {letter: (first[letter][0] < NEVER, first[letter][1] < NEVER) for letter in LETTERS}
+    packets = by_role(rows, "packets", a_is_client)
+    payload = by_role(rows, "payload", a_is_client)
+    orig, resp = _endpoint_states(seen, packets)
+    o_inactive = (orig == INACTIVE) | (orig == PARTIAL)
+    r_inactive = (resp == INACTIVE) | (resp == PARTIAL)
+    # Zeek's /^?S[^HAFGIQ]*R/: the client's SYN, then its RST, with no handshake, ACK or FIN between
+    o_syn_then_rst = seen["s"][0] & (first["r"][0] > first["s"][0]) & ~seen["h"][0] & (
+        np.minimum(first["a"][0], first["f"][0]) > first["r"][0]
+    )
+    state = lambda code: CONN_STATES.index(code)  # noqa: E731
+    tcp = np.select(
+        [
+            resp == RESET,
+            orig == RESET,
+            (orig == CLOSED) & (resp == CLOSED),
+            orig == CLOSED,
+            resp == CLOSED,
+            (orig == SYN_SENT) & (resp == INACTIVE),
+            (orig == ESTABLISHED) & (resp == ESTABLISHED),
+        ],
+        [
+            np.select(
+                [np.isin(orig, (SYN_SENT, SYN_ACK_SENT)) | ((orig == RESET) & (payload[0] == 0) & (payload[1] == 0)), o_inactive],
+                [state("REJ"), state("RSTRH")],
+                state("RSTR"),
+            ),
+            np.where(r_inactive, np.where(o_syn_then_rst, state("RSTOS0"), state("OTH")), state("RSTO")),
+            state("SF"),
+            np.where(r_inactive, state("SH"), state("S2")),
+            np.where(o_inactive, state("SHR"), state("S3")),
+            state("S0"),
+            state("S1"),
+        ],
+        state("OTH"),
+    )
+    udp = np.select([(packets[0] > 0) & (packets[1] > 0), packets[0] > 0, packets[1] > 0], [state("SF"), state("S0"), state("SHR")], state("OTH"))
+    proto = rows["proto"]
+    return np.select([proto == IPPROTO_TCP, proto == IPPROTO_UDP], [tcp, udp], state("OTH"))
+
+
+def histories(rows: dict[str, np.ndarray], a_is_client: np.ndarray) -> list[str]:
+    """Zeek-style history string of every conversation."""
+    positions, letters = [], []
+    for letter in LETTERS:
+        client, server = by_role(rows, letter, a_is_client)
+        positions += [client, server]
+        letters += [letter.upper(), letter]
+    positions = np.stack(positions, axis=1)
+    order = np.argsort(positions, axis=1, kind="stable")
+    chosen = np.take_along_axis(positions, order, axis=1) < NEVER
+    chars = np.where(chosen, np.array(letters, dtype=object)[order], "")
+    flipped = np.where(a_is_client, rows["first_dir"] != 0, rows["first_dir"] != 1)
+    return ["^" * flip + "".join(row) for flip, row in zip(flipped.tolist(), chars.tolist())]
+
+
+def end_reasons(rows: dict[str, np.ndarray], capture_end_ns: int, timeout_ns: np.ndarray) -> np.ndarray:
+    """Index into :data:`END_REASONS` of every conversation."""
+    rst = (rows["r0"] < NEVER) | (rows["r1"] < NEVER)
+    fin = (rows["f0"] < NEVER) & (rows["f1"] < NEVER)
+    idle = (rows["reason"] == REASON_IDLE) | ((rows["reason"] != REASON_REUSE) & (capture_end_ns - rows["last_ts"] > timeout_ns))
+    return np.select([rst, fin, rows["reason"] == REASON_REUSE, idle], [1, 0, 2, 3], 4)
