@@ -15,11 +15,19 @@ import pandas as pd
 
 def format_addresses(hi: np.ndarray, lo: np.ndarray, version: np.ndarray) -> pd.arrays.StringArray:
     """Text of each address; ``<NA>`` where ``version`` is 0 (no IP header decoded)."""
-    keys = np.empty(len(hi), dtype=[("version", "u1"), ("hi", "u8"), ("lo", "u8")])
-    keys["version"], keys["hi"], keys["lo"] = version, hi, lo
-    unique, inverse = np.unique(keys, return_inverse=True)
-    texts = np.array([_text(int(v), int(h), int(lo_)) for v, h, lo_ in unique.tolist()], dtype=object)
-    return pd.array(texts[inverse.reshape(-1)] if len(keys) else texts, dtype="string")
+    texts = np.full(len(hi), None, dtype=object)
+    v4 = np.flatnonzero(version == 4)
+    if len(v4):  # the low half alone identifies an IPv4-mapped address
+        unique, inverse = np.unique(lo[v4], return_inverse=True)
+        octets = [((unique >> np.uint64(shift)) & np.uint64(0xFF)).astype(str).astype(object) for shift in (24, 16, 8, 0)]
+        texts[v4] = (octets[0] + "." + octets[1] + "." + octets[2] + "." + octets[3])[inverse]
+    v6 = np.flatnonzero(version == 6)
+    if len(v6):
+        pairs = np.stack([hi[v6], lo[v6]], axis=1)
+        unique, inverse = np.unique(pairs, axis=0, return_inverse=True)
+        names = np.array([_text(6, int(h), int(l)) for h, l in unique.tolist()], dtype=object)
+        texts[v6] = names[inverse.reshape(-1)]
+    return pd.array(texts, dtype="string")
 
 
 def _text(version: int, hi: int, lo: int) -> str | None:

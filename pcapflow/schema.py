@@ -119,6 +119,12 @@ def _status_codes(status: np.ndarray) -> np.ndarray:
     return positions[status]
 
 
+def _protocol_names(proto: np.ndarray) -> pd.Categorical:
+    numbers, codes = np.unique(proto, return_inverse=True)
+    names = [PROTOCOL_NAMES.get(number, f"ip-{number}") for number in numbers.tolist()]
+    return pd.Categorical.from_codes(codes.reshape(-1), categories=names)
+
+
 def conversations_frame(columns: dict[str, object]) -> pd.DataFrame:
     """The conversations DataFrame (columns :data:`CONVERSATION_COLUMNS`) of the tracker's columns."""
     if not columns:
@@ -130,7 +136,7 @@ def conversations_frame(columns: dict[str, object]) -> pd.DataFrame:
     vlan[np.asarray(columns["vlan"]) == NO_VLAN] = pd.NA
     out = dict(columns)
     out.update(
-        protocol=pd.Categorical([PROTOCOL_NAMES.get(p, f"ip-{p}") for p in np.asarray(columns["proto"]).tolist()]),
+        protocol=_protocol_names(np.asarray(columns["proto"])),
         client_ip=format_addresses(columns["client_ip_hi"], columns["client_ip_lo"], version),
         server_ip=format_addresses(columns["server_ip_hi"], columns["server_ip_lo"], version),
         vlan=vlan,

@@ -34,28 +34,53 @@ def community_id(saddr: bytes, daddr: bytes, proto: int, sport: int, dport: int,
     return "1:" + base64.b64encode(hashlib.sha1(data).digest()).decode("ascii")
 
 
-def _address_bytes(hi: int, lo: int, version: int) -> bytes:
-    if version == 4:
-        return struct.pack("!I", lo & 0xFFFF_FFFF)
-    return struct.pack("!QQ", hi, lo)
+def _hash_inputs(rows: dict[str, np.ndarray], index: np.ndarray, v6: bool, forward: np.ndarray) -> np.ndarray:
+    """The hash input of conversations ``index`` (one family), one row of bytes each."""
+    def endpoint(side: str) -> list[np.ndarray]:
+        address = [rows[f"{side}_hi"][index], rows[f"{side}_lo"][index]] if v6 else [rows[f"{side}_lo"][index] & 0xFFFF_FFFF]
+        return address, rows[f"{side}_port"][index]
+
+    (a_address, a_port), (b_address, b_port) = endpoint("a"), endpoint("b")
+    source = [np.where(forward, a, b) for a, b in zip(a_address, b_address)]
+    destination = [np.where(forward, b, a) for a, b in zip(a_address, b_address)]
+    proto = rows["proto"][index]
+    with_ports = np.isin(proto, PORT_PROTOCOLS)
+    fields = [np.zeros(len(index), dtype=">u2")]  # the seed
+    fields += [part.astype(">u8" if v6 else ">u4") for part in source + destination]
+    fields += [proto.astype("u1"), np.zeros(len(index), dtype="u1")]
+    fields += [np.where(with_ports, np.where(forward, a_port, b_port), 0).astype(">u2"),
+               np.where(with_ports, np.where(forward, b_port, a_port), 0).astype(">u2")]
+    matrix = np.concatenate([field.reshape(-1, 1).view(np.uint8) for field in fields], axis=1)
+    # protocols without ports hash 4 bytes fewer
+    return matrix, with_ports
 
 
 def community_ids(rows: dict[str, np.ndarray]) -> list[str]:
-    """Community ID of every conversation, from its first packet's direction."""
+    """Community ID of every conversation (Python work per conversation: one SHA-1)."""
+    proto = rows["proto"]
+    icmp = (proto == IPPROTO_ICMP) | (proto == IPPROTO_ICMPV6)
     a_first = rows["first_dir"] == 0
-    columns = zip(
-        rows["ip_version"].tolist(),
-        rows["proto"].tolist(),
-        rows["a_hi"].tolist(),
-        rows["a_lo"].tolist(),
-        rows["a_port"].tolist(),
-        rows["b_hi"].tolist(),
-        rows["b_lo"].tolist(),
-        rows["b_port"].tolist(),
-        a_first.tolist(),
+    one_way = icmp & ~_is_pair(proto, np.where(a_first, rows["a_port"], rows["b_port"]))
+    # endpoint A is already the smaller (address, port): ordered tuples start with it, one-way
+    # ICMP messages start with their sender
+    forward = np.where(one_way, a_first, True)
+    out = np.empty(len(proto), dtype=object)
+    for v6 in (False, True):
+        index = np.flatnonzero((rows["ip_version"] == 6) == v6)
+        if not len(index):
+            continue
+        matrix, with_ports = _hash_inputs(rows, index, v6, forward[index])
+        width = matrix.shape[1]
+        data = matrix.tobytes()
+        sizes = np.where(with_ports, width, width - 4).tolist()
+        out[index] = [
+            "1:" + base64.b64encode(hashlib.sha1(data[row * width : row * width + size]).digest()).decode("ascii")
+            for row, size in enumerate(sizes)
+        ]
+    return out.tolist()
+
+
+def _is_pair(proto: np.ndarray, icmp_type: np.ndarray) -> np.ndarray:
+    return ((proto == IPPROTO_ICMP) & np.isin(icmp_type, list(ICMP_COUNTERPART))) | (
+        (proto == IPPROTO_ICMPV6) & np.isin(icmp_type, list(ICMPV6_COUNTERPART))
     )
-    out = []
-    for version, proto, a_hi, a_lo, a_port, b_hi, b_lo, b_port, first in columns:
-        a, b = _address_bytes(a_hi, a_lo, version), _address_bytes(b_hi, b_lo, version)
-        out.append(community_id(a, b, proto, a_port, b_port) if first else community_id(b, a, proto, b_port, a_port))
-    return out
