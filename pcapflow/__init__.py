@@ -4,7 +4,8 @@ Pipeline: capture reading (:mod:`pcapflow.capture`) -> packet decoding (:mod:`pc
 -> DataFrames (:mod:`pcapflow.schema`). See the README for the column reference.
 """
 
-from pcapflow.api import read_conversations, read_packets
+from pcapflow.api import Analysis, analyze, read_conversations, read_packets
+from pcapflow.summary import summarize_ports
 from pcapflow.decode import DecodeStatus
 from pcapflow.options import AnalysisOptions
 from pcapflow.errors import CaptureError, OptionsError, PcapflowError, UnsupportedLinkTypeError
@@ -14,6 +15,9 @@ from pcapflow.report import CaptureReport
 __version__ = "0.1.0"
 
 __all__ = [
+    "analyze",
+    "Analysis",
+    "summarize_ports",
     "read_packets",
     "read_conversations",
     "AnalysisOptions",

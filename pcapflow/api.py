@@ -2,16 +2,30 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import dataclasses
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 import pandas as pd
 
 from pcapflow.capture import DEFAULT_CHUNK_BYTES
 from pcapflow.decode import PacketTable
-from pcapflow.reader import PacketReader, PathLike
 from pcapflow.options import AnalysisOptions
+from pcapflow.reader import PacketReader, PathLike
+from pcapflow.report import CaptureReport
 from pcapflow.schema import conversations_frame, packets_frame
+from pcapflow.services import ServiceTable, default_services
+from pcapflow.summary import summarize_ports
 from pcapflow.tracking import ConversationTracker
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """The result of :func:`analyze`: conversations, per-port summary and capture report."""
+
+    conversations: pd.DataFrame
+    ports: pd.DataFrame
+    report: CaptureReport
 
 
 def read_packets(
@@ -29,21 +43,44 @@ def read_packets(
     return frame
 
 
+def service_table(options: AnalysisOptions) -> ServiceTable:
+    """The bundled service names with the options' overrides applied."""
+    table = default_services()
+    return table if options.services is None else table.with_overrides(options.services)
+
+
+def _conversations(
+    paths: PathLike | Iterable[PathLike], options: AnalysisOptions, services: ServiceTable, progress: Callable | None
+) -> tuple[pd.DataFrame, CaptureReport]:
+    reader = PacketReader(paths, engine=options.engine, chunk_bytes=options.chunk_bytes, progress=progress)
+    tracker = ConversationTracker(options)
+    for table in reader:
+        tracker.add(table)
+    frame = conversations_frame(tracker.finish(), services)
+    report = dataclasses.replace(reader.report, orphan_fragments=tracker.orphan_fragments)
+    frame.attrs["report"] = report
+    return frame, report
+
+
 def read_conversations(paths: PathLike | Iterable[PathLike], **options) -> pd.DataFrame:
     """One row per socket conversation of ``paths`` (read as one capture).
 
     ``options`` are the fields of :class:`~pcapflow.options.AnalysisOptions` (idle timeouts,
-    ``vlan_in_key``, ``engine``, ``chunk_bytes``). The columns are those of
+    ``vlan_in_key``, ``services``, ``engine``, ``chunk_bytes``). The columns are those of
     :data:`pcapflow.schema.CONVERSATION_COLUMNS`; ``frame.attrs["report"]`` holds the capture
-    report and ``frame.attrs["orphan_fragments"]`` the non-first fragments whose datagram was
-    never seen.
+    report.
     """
     settings = AnalysisOptions(**options)
-    reader = PacketReader(paths, engine=settings.engine, chunk_bytes=settings.chunk_bytes)
-    tracker = ConversationTracker(settings)
-    for table in reader:
-        tracker.add(table)
-    frame = conversations_frame(tracker.finish())
-    frame.attrs["report"] = reader.report
-    frame.attrs["orphan_fragments"] = tracker.orphan_fragments
-    return frame
+    return _conversations(paths, settings, service_table(settings), None)[0]
+
+
+def analyze(paths: PathLike | Iterable[PathLike], *, progress: Callable | None = None, **options) -> Analysis:
+    """Conversations, per-port summary and capture report of ``paths`` (read as one capture).
+
+    ``options`` as for :func:`read_conversations`. ``progress``, if given, is called after each
+    batch with (bytes of the files read so far, total bytes of the files).
+    """
+    settings = AnalysisOptions(**options)
+    services = service_table(settings)
+    conversations, report = _conversations(paths, settings, services, progress)
+    return Analysis(conversations, summarize_ports(conversations, services), report)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from pcapflow.capture import DEFAULT_CHUNK_BYTES
@@ -26,6 +28,7 @@ class AnalysisOptions:
     vlan_in_key: bool = False
     engine: str = "fast"
     chunk_bytes: int = DEFAULT_CHUNK_BYTES
+    services: Mapping | str | os.PathLike | None = None  # overrides of the IANA names: a mapping or a CSV file
 
     def __post_init__(self) -> None:
         for name in ("tcp_idle_timeout", "udp_idle_timeout", "other_idle_timeout"):

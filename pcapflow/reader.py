@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
 
 from pcapflow.capture import DEFAULT_CHUNK_BYTES, FileReport, open_capture
-from pcapflow.decode import ENGINES, SUPPORTED_LINKTYPES, DecodeStatus, PacketTable, decode
+from pcapflow.decode import SUPPORTED_LINKTYPES, DecodeStatus, PacketTable, decode
 from pcapflow.errors import OptionsError, UnsupportedLinkTypeError
+from pcapflow.options import AnalysisOptions
 from pcapflow.report import CaptureReport
 
 PathLike = str | os.PathLike[str]
@@ -37,22 +38,23 @@ class PacketReader:
         *,
         engine: str = "fast",
         chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+        progress: Callable[[int, int], None] | None = None,
     ):
-        if engine not in ENGINES:
-            raise OptionsError(f"unknown engine {engine!r}: choose one of {', '.join(ENGINES)}")
-        if chunk_bytes < 1:
-            raise OptionsError(f"chunk_bytes must be positive, not {chunk_bytes}")
+        AnalysisOptions(engine=engine, chunk_bytes=chunk_bytes)  # validates them
         self.paths = as_paths(paths)
         if len(self.paths) > np.iinfo(np.uint16).max:
             raise OptionsError(f"at most {np.iinfo(np.uint16).max} files can be read together")
         self.engine = engine
         self.chunk_bytes = chunk_bytes
+        self.progress = progress
         self._files: list[FileReport] = []
         self._statuses: Counter[int] = Counter()
 
     def __iter__(self) -> Iterator[PacketTable]:
         self._files.clear()
         self._statuses.clear()
+        total = sum(os.path.getsize(path) for path in self.paths) if self.progress else 0
+        done = 0
         for index, path in enumerate(self.paths):
             with open_capture(path, index) as capture:
                 self._files.append(capture.report)
@@ -60,8 +62,11 @@ class PacketReader:
                     table = decode(batch, self.engine)
                     values, counts = np.unique(table.status, return_counts=True)
                     self._statuses.update(dict(zip(values.tolist(), counts.tolist())))
+                    if self.progress:
+                        self.progress(done + capture.position, total)
                     yield table
                 _check_linktypes(capture.report)
+                done += os.path.getsize(path) if self.progress else 0
 
     @property
     def report(self) -> CaptureReport:

@@ -19,6 +19,7 @@ class CaptureReport:
     files: tuple[FileReport, ...]
     status_counts: dict[str, int]  # DecodeStatus name -> records, for every status seen
     engine: str
+    orphan_fragments: int = 0  # non-first fragments whose first fragment never appeared (not tracked)
 
     @property
     def records_read(self) -> int:
@@ -52,5 +53,6 @@ class CaptureReport:
             "tracked": self.tracked,
             "out_of_scope": self.out_of_scope,
             "malformed": self.malformed,
+            "orphan_fragments": self.orphan_fragments,
             "files": [report.to_dict() for report in self.files],
         }

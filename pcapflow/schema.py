@@ -71,6 +71,7 @@ CONVERSATION_COLUMNS: tuple[ColumnSpec, ...] = (
     ColumnSpec("client_port", "uint16", "the client's port (ICMP: its message type)"),
     ColumnSpec("server_ip", "string", "the server's IP address"),
     ColumnSpec("server_port", "uint16", "the server's port (ICMP: the counterpart type, or the code of a one-way message)"),
+    ColumnSpec("service", "category", "IANA service name of (protocol, server_port), or a user override; <NA> if none"),
     ColumnSpec("vlan", "UInt16", "outer VLAN id of the first packet; <NA> when untagged"),
     ColumnSpec("role_basis", ROLE_BASIS_DTYPE, "evidence that decided who the server is: syn, syn_ack, port or first_packet"),
     ColumnSpec("first_seen", UTC_NS, "timestamp of the first packet"),
@@ -93,7 +94,29 @@ CONVERSATION_COLUMNS: tuple[ColumnSpec, ...] = (
 )
 
 
-def _typed(columns: dict[str, object], specs: tuple[ColumnSpec, ...]) -> pd.DataFrame:
+PORT_COLUMNS: tuple[ColumnSpec, ...] = (
+    ColumnSpec("protocol", "category", "transport protocol"),
+    ColumnSpec("server_port", "uint16", "the server port (ICMP: see conversations)"),
+    ColumnSpec("service", "category", "IANA service name of (protocol, server_port), or a user override; <NA> if none"),
+    ColumnSpec("description", "string", "IANA description of the service; <NA> if none"),
+    ColumnSpec("conversations", "int64", "distinct socket conversations the port carried"),
+    ColumnSpec("clients", "int64", "distinct client IP addresses"),
+    ColumnSpec("client_sockets", "int64", "distinct client (IP, port) sockets"),
+    ColumnSpec("servers", "int64", "distinct server IP addresses using this port"),
+    ColumnSpec("packets", "int64", "packets, both directions"),
+    ColumnSpec("bytes", "int64", "frame bytes on the wire, both directions"),
+    ColumnSpec("client_bytes", "int64", "frame bytes sent by clients"),
+    ColumnSpec("server_bytes", "int64", "frame bytes sent by servers"),
+    ColumnSpec("first_seen", UTC_NS, "first packet of the port's first conversation"),
+    ColumnSpec("last_seen", UTC_NS, "last packet of the port's last conversation"),
+    ColumnSpec("peak_concurrent", "int64", "most conversations open at the same instant"),
+    ColumnSpec("established", "int64", "conversations that got an answer (TCP handshake completed; UDP: both sides sent)"),
+    ColumnSpec("rejected", "int64", "TCP connection attempts rejected (REJ)"),
+    ColumnSpec("unanswered", "int64", "conversations whose client got no reply (S0)"),
+)
+
+
+def typed_frame(columns: dict[str, object], specs: tuple[ColumnSpec, ...]) -> pd.DataFrame:
     frame = pd.DataFrame({spec.name: columns[spec.name] for spec in specs})
     return frame.astype({spec.name: spec.dtype for spec in specs})
 
@@ -109,7 +132,7 @@ def packets_frame(table: PacketTable) -> pd.DataFrame:
     columns["vlan_id"][table.vlan_id == NO_VLAN] = pd.NA
     columns["src_ip"] = format_addresses(table.src_ip_hi, table.src_ip_lo, table.ip_version)
     columns["dst_ip"] = format_addresses(table.dst_ip_hi, table.dst_ip_lo, table.ip_version)
-    return _typed(columns, PACKET_COLUMNS)
+    return typed_frame(columns, PACKET_COLUMNS)
 
 
 def _status_codes(status: np.ndarray) -> np.ndarray:
@@ -125,10 +148,11 @@ def _protocol_names(proto: np.ndarray) -> pd.Categorical:
     return pd.Categorical.from_codes(codes.reshape(-1), categories=names)
 
 
-def conversations_frame(columns: dict[str, object]) -> pd.DataFrame:
-    """The conversations DataFrame (columns :data:`CONVERSATION_COLUMNS`) of the tracker's columns."""
+def conversations_frame(columns: dict[str, object], services) -> pd.DataFrame:
+    """The conversations DataFrame (columns :data:`CONVERSATION_COLUMNS`) of the tracker's columns,
+    with services labelled from ``services`` (a :class:`~pcapflow.services.ServiceTable`)."""
     if not columns:
-        return pd.DataFrame({spec.name: pd.Series(dtype=spec.dtype) for spec in CONVERSATION_COLUMNS})
+        return typed_frame({spec.name: [] for spec in CONVERSATION_COLUMNS}, CONVERSATION_COLUMNS)
     version = columns["ip_version"]
     first = np.asarray(columns["first_seen"])
     last = np.asarray(columns["last_seen"])
@@ -149,4 +173,5 @@ def conversations_frame(columns: dict[str, object]) -> pd.DataFrame:
         conn_state=pd.Categorical.from_codes(columns["conn_state"], dtype=CONN_STATE_DTYPE),
         end_reason=pd.Categorical.from_codes(columns["end_reason"], dtype=END_REASON_DTYPE),
     )
-    return _typed(out, CONVERSATION_COLUMNS)
+    out["service"], _ = services.label(out["protocol"], np.asarray(columns["server_port"]))
+    return typed_frame(out, CONVERSATION_COLUMNS)

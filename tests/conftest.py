@@ -28,3 +28,20 @@ def corpus() -> Path:
 def engine(request) -> str:
     """Every decode test runs on both engines: they must agree exactly."""
     return request.param
+
+
+def pytest_addoption(parser):
+    parser.addoption("--update-golden", action="store_true", help="rewrite the golden files of the CLI tests")
+
+
+@pytest.fixture
+def golden(request):
+    """Compare text with tests/cli/golden/<name>; ``--update-golden`` rewrites the file instead."""
+
+    def check(name: str, text: str) -> None:
+        path = REPO / "tests" / "cli" / "golden" / name
+        if request.config.getoption("--update-golden"):
+            path.write_text(text)
+        assert text == path.read_text(), f"output differs from {path} (review, then --update-golden)"
+
+    return check

@@ -171,7 +171,8 @@ def _extension_header(kind: str, next_header: int, draw):
 @st.composite
 def ipv6_datagrams(draw) -> Datagram:
     layer, kind, proto = draw(transports(6))
-    kinds = draw(st.lists(st.sampled_from(("hop", "routing", "dest", "ah", "mobility", "fragment")), max_size=4))
+    kinds = st.sampled_from(("hop", "routing", "dest", "ah", "mobility", "fragment"))
+    kinds = draw(st.one_of(st.lists(kinds, max_size=4), st.lists(kinds, min_size=7, max_size=9)))  # 8 are followed
     headers, next_header = [], proto
     for ext in reversed(kinds):
         header, next_header = _extension_header(ext, next_header, draw)
@@ -213,19 +214,23 @@ macs = st.binary(min_size=6, max_size=6).map(lambda b: ":".join(f"{x:02x}" for x
 @st.composite
 def encapsulations(draw, ethertype: int):
     """Bytes of VLAN tags / MPLS labels / a PPPoE header before a datagram, and the first ethertype."""
-    kind = draw(st.sampled_from(("none", "none", "vlan", "qinq", "mpls", "vlan_mpls", "pppoe", "vlan_pppoe")))
+    kind = draw(st.sampled_from(("none", "none", "vlan", "qinq", "vlan_stack", "mpls", "vlan_mpls", "pppoe", "vlan_pppoe")))
     chain = b""
     if kind in ("pppoe", "vlan_pppoe"):
         ppp = {0x0800: 0x0021, 0x86DD: 0x0057}[ethertype]
         chain = bytes(PPPoE(sessionid=draw(u16), len=draw(u16)) / PPP(proto=ppp))
         ethertype = 0x8864
     if kind in ("mpls", "vlan_mpls"):
-        labels = draw(st.integers(1, 3))
+        labels = draw(st.one_of(st.integers(1, 3), st.integers(7, 9)))  # 8 encapsulations are followed, no more
         chain = b"".join(bytes(MPLS(label=draw(st.integers(0, 2**20 - 1)), s=int(i == labels - 1), ttl=draw(u8))) for i in range(labels))
         ethertype = 0x8847
     if kind in ("vlan", "qinq", "vlan_mpls", "vlan_pppoe"):
         chain = bytes(Dot1Q(vlan=draw(st.integers(0, 4095)), prio=draw(st.integers(0, 7)), type=ethertype)) + chain
         ethertype = 0x8100
+    if kind == "vlan_stack":
+        for _ in range(draw(st.integers(6, 9))):
+            chain = bytes(Dot1Q(vlan=draw(st.integers(0, 4095)), type=ethertype)) + chain
+            ethertype = 0x8100
     if kind == "qinq":
         outer = draw(st.sampled_from((0x88A8, 0x9100, 0x9200)))
         chain = bytes(Dot1AD(vlan=draw(st.integers(0, 4095)), type=ethertype)) + chain
@@ -312,16 +317,18 @@ def broken(draw, frame: bytes, ip_at: int, datagram: Datagram) -> bytes:
 def records(draw, linktype: int | None = None) -> Record:
     """A record of ``linktype`` (any supported one by default): IP, non-IP, broken, cut, or several of those."""
     linktype = draw(st.sampled_from(LINKTYPES)) if linktype is None else linktype
+    cut_at = st.nothing()
     if linktype in NON_IP_FRAMES and draw(st.integers(0, 7)) == 0:
         frame = bytes(draw(st.sampled_from(NON_IP_FRAMES[linktype]))())
     else:
-        version = {228: 4, 229: 6}.get(linktype)
-        datagram = draw(datagrams(version))
+        datagram = draw(datagrams({228: 4, 229: 6}.get(linktype)))
         frame, ip_at = draw(framed(linktype, datagram))
         if draw(st.integers(0, 3)) == 0:
             frame = draw(broken(frame, ip_at, datagram))
+        if datagram.transport_at is not None:  # most interesting: inside the transport header
+            cut_at = st.integers(0, 24).map(lambda n: min(ip_at + datagram.transport_at + n, len(frame)))
     if draw(st.integers(0, 3)) == 0:  # cut by a snaplen
-        return Record(linktype, frame, draw(st.integers(0, len(frame))), len(frame))
+        return Record(linktype, frame, draw(st.one_of(st.integers(0, len(frame)), cut_at)), len(frame))
     return Record(linktype, frame)
 
 

@@ -42,8 +42,14 @@ class CaptureFile:
     def batches(self, chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> Iterator[RawBatch]:
         return walk_file(self._opened, self._walker, self.report, chunk_bytes)
 
+    @property
+    def position(self) -> int:
+        """Bytes of the file (compressed, if it is) read so far."""
+        return self._opened.raw.tell()
+
     def close(self) -> None:
         self._opened.stream.close()
+        self._opened.raw.close()
 
     def __enter__(self) -> CaptureFile:
         return self

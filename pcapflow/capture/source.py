@@ -49,6 +49,7 @@ class OpenedCapture:
     format: str  # "pcap" or "pcapng"
     compression: str | None
     head: bytes  # the magic bytes, already consumed from stream
+    raw: BinaryIO  # the file itself (stream reads through it when the file is compressed)
 
 
 def _decompressing(raw: BinaryIO, compression: str) -> BinaryIO:
@@ -99,7 +100,7 @@ def open_capture_stream(path: str | os.PathLike[str]) -> OpenedCapture:
             fmt = "pcap"
         else:
             raise CaptureError(name, f"not a pcap or pcapng file (first bytes {magic.hex(' ')})", 0)
-        return OpenedCapture(name, stream, fmt, compression, magic)
+        return OpenedCapture(name, stream, fmt, compression, magic, raw)
     except BaseException:
         raw.close()
         raise

@@ -1,0 +1,3 @@
+from pcapflow.cli import main
+
+main()

@@ -1,0 +1,144 @@
+"""The ``pcapflow`` command: a thin shell over :mod:`pcapflow.api`.
+
+Data goes to standard output, diagnostics and progress to standard error. Exit codes: 0 done
+(damage and skipped packets are reported as warnings), 1 an error (one ``Error:`` line; with
+``--strict`` also a damaged file or a malformed packet), 2 a usage error.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import click
+
+from pcapflow.api import Analysis, analyze
+from pcapflow.errors import PcapflowError
+from pcapflow.export import FORMATS, write_table
+from pcapflow.render import render_ports, render_report
+from pcapflow.report import CaptureReport
+from pcapflow.services import default_services
+
+CAPTURES = click.argument("captures", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+
+
+def analysis_options(command: Callable) -> Callable:
+    """The options every analysing command shares; each maps onto an AnalysisOptions field."""
+    decorators = [
+        CAPTURES,
+        click.option("--tcp-idle-timeout", type=float, default=300.0, show_default=True, help="Seconds of silence that end a TCP conversation."),
+        click.option("--udp-idle-timeout", type=float, default=60.0, show_default=True, help="Seconds of silence that end a UDP conversation."),
+        click.option("--other-idle-timeout", type=float, default=60.0, show_default=True, help="Seconds of silence that end an ICMP or other conversation."),
+        click.option("--vlan-in-key", is_flag=True, help="Make the outer VLAN id part of the conversation key."),
+        click.option("--services", type=click.Path(exists=True, dir_okay=False), help="CSV of service names that override IANA's (port,protocol,service[,description])."),
+        click.option("--engine", type=click.Choice(["fast", "reference"]), default="fast", show_default=True, help="Packet decoder: vectorised numpy, or scapy (slow, for checking)."),
+        click.option("--strict", is_flag=True, help="Exit 1 if a file is damaged or a packet is malformed."),
+        click.option("--quiet", "-q", is_flag=True, help="No warnings or progress bar on standard error."),
+    ]
+    for decorator in reversed(decorators):
+        command = decorator(command)
+    return command
+
+
+def _progress(quiet: bool):
+    """A progress bar on standard error for terminals, else nothing."""
+    if quiet or not sys.stderr.isatty():
+        return None, None
+    bar = click.progressbar(length=1, label="reading", file=sys.stderr)
+    bar.__enter__()
+
+    def update(done: int, total: int) -> None:
+        bar.length = max(total, 1)
+        bar.update(done - bar.pos)
+
+    return bar, update
+
+
+def _run(captures, strict: bool, quiet: bool, **options) -> Analysis:
+    bar, update = _progress(quiet)
+    try:
+        result = analyze(list(captures), progress=update, **options)
+    except (PcapflowError, OSError) as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        if bar is not None:
+            bar.__exit__(None, None, None)
+    _warn(result.report, quiet)
+    if strict and (result.report.damaged_files or result.report.malformed):
+        raise click.ClickException("--strict: the capture is damaged or has malformed packets (see the warnings)")
+    return result
+
+
+def _warn(report: CaptureReport, quiet: bool) -> None:
+    if quiet:
+        return
+    for file in report.damaged_files:
+        click.echo(f"Warning: {file.path}: {file.damage}; the {file.records:,} records before it were read", err=True)
+    if report.malformed:
+        counts = ", ".join(f"{count:,} {name}" for name, count in sorted(report.malformed.items()))
+        click.echo(f"Warning: {sum(report.malformed.values()):,} of {report.records_read:,} packets are malformed and were not tracked: {counts}", err=True)
+
+
+def _write(frame, output: str, format: str | None) -> None:
+    try:
+        write_table(frame, output, format)
+    except (PcapflowError, OSError) as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="pcapflow")
+def main() -> None:
+    """Turn packet captures into socket conversations and per-port summaries."""
+
+
+@main.command("analyze")
+@analysis_options
+@click.option("--top", type=click.IntRange(min=1), default=20, show_default=True, help="Server ports to show.")
+@click.option("--export", "export_dir", type=click.Path(file_okay=False), help="Also write ports.csv, conversations.csv and report.json here.")
+def analyze_command(captures, strict, quiet, top, export_dir, **options) -> None:
+    """Report what CAPTURES hold: packets read and skipped, then the busiest server ports."""
+    result = _run(captures, strict, quiet, **options)
+    click.echo(render_report(result.report, result.conversations))
+    click.echo(render_ports(result.ports, top), nl=False)
+    if export_dir:
+        directory = Path(export_dir)
+        directory.mkdir(parents=True, exist_ok=True)
+        _write(result.ports, str(directory / "ports.csv"), "csv")
+        _write(result.conversations, str(directory / "conversations.csv"), "csv")
+        (directory / "report.json").write_text(json.dumps(result.report.to_dict(), indent=2) + "\n")
+
+
+def _export_command(name: str, table: str, summary: str) -> None:
+    @main.command(name, help=summary)
+    @analysis_options
+    @click.option("-o", "--output", default="-", show_default=True, help="File to write, or - for standard output.")
+    @click.option("--format", "format", type=click.Choice(FORMATS), help="Output format (default: from the file suffix; CSV for -).")
+    def command(captures, strict, quiet, output, format, **options) -> None:
+        result = _run(captures, strict, quiet, **options)
+        _write(getattr(result, table), output, format)
+
+
+_export_command("conversations", "conversations", "Write one row per socket conversation of CAPTURES.")
+_export_command("ports", "ports", "Write one row per (protocol, server port) of CAPTURES.")
+
+
+@main.command("services")
+@click.argument("queries", nargs=-1, required=True)
+def services_command(queries) -> None:
+    """Look up the bundled service names: 22, 22/tcp, or a name such as ssh."""
+    table = default_services()
+    try:
+        found = [table.lookup(query) for query in queries]
+    except PcapflowError as exc:
+        raise click.ClickException(str(exc)) from None
+    for query, rows in zip(queries, found):
+        if rows.empty:
+            click.echo(f"{query}: no service registered", err=True)
+        for row in rows.itertuples(index=False):
+            description = "" if row.description is None or row.description != row.description else row.description
+            click.echo(f"{row.port}/{row.protocol}\t{row.service}\t{description}")
+    if all(rows.empty for rows in found):
+        sys.exit(1)

@@ -1,0 +1,406 @@
+"""Service names of (transport protocol, port) pairs: IANA's registry, bundled, plus user overrides.
+
+Contract:
+
+* The names come only from the table bundled with the package (``pcapflow/data/services.csv``,
+  generated from IANA's "Service Name and Transport Protocol Port Number Registry" by
+  ``python -m pcapflow.data.make_services``; provenance in ``pcapflow/data/SOURCE.md``). The
+  host's ``/etc/services`` and ``socket.getservbyport`` are never consulted, so results do not
+  depend on the machine.
+* Protocols are ``tcp``, ``udp``, ``sctp`` and ``dccp``; ports 0..65535. Each (protocol, port)
+  has at most one name: IANA's primary (first-listed) one, so 80/tcp is ``http``, never ``www``.
+* The bundled table is read lazily, once per process (:func:`default_services`). Tables are
+  immutable: :meth:`ServiceTable.with_overrides` returns a new table in which the user's
+  entries win over the bundled ones.
+* :meth:`ServiceTable.label` is vectorised (an array lookup, no per-row Python); a protocol
+  outside the table (``icmp``, ``gre``...), a port without a name, a missing value or an
+  out-of-range port get ``<NA>``.
+* Invalid overrides or queries raise :class:`~pcapflow.errors.OptionsError`, naming the entry.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import os
+import re
+from collections.abc import Iterable, Mapping
+from importlib import resources
+
+import numpy as np
+import pandas as pd
+
+from pcapflow.errors import OptionsError
+
+__all__ = ["PROTOCOLS", "ServiceTable", "default_services"]
+
+#: Transport protocols that have port numbers in IANA's registry, in table order.
+PROTOCOLS: tuple[str, ...] = ("dccp", "sctp", "tcp", "udp")
+#: Protocols an override without a protocol applies to.
+BARE_PORT_PROTOCOLS: tuple[str, ...] = ("tcp", "udp")
+MAX_PORT = 65535
+COLUMNS = ("protocol", "port", "service", "description")
+
+_PORT_SPACE = MAX_PORT + 1
+_PORT_QUERY = re.compile(r"([+-]?\d+)(?:/(.*))?")
+
+OverridesSource = Mapping | str | os.PathLike
+
+
+def _empty_frame() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "protocol": pd.Series([], dtype=str),
+            "port": pd.Series([], dtype="int64"),
+            "service": pd.Series([], dtype=str),
+            "description": pd.Series([], dtype="string"),
+        }
+    )
+
+
+class ServiceTable:
+    """An immutable table of service names by (protocol, port).
+
+    ``ServiceTable()`` is the bundled IANA table (sharing the process-wide cached data); use
+    :func:`default_services` to get it, and :meth:`with_overrides` to add your own names.
+    """
+
+    __slots__ = ("_frame", "_rows", "_names", "_name_codes", "_descriptions", "_description_codes")
+
+    def __init__(self, entries: pd.DataFrame | None = None):
+        """``entries``: a frame with columns protocol, port, service, description (validated,
+        unique (protocol, port)). ``None`` means the bundled table."""
+        if entries is None:
+            bundled = _bundled()
+            for name in self.__slots__:
+                object.__setattr__(self, name, getattr(bundled, name))
+            return
+        frame = entries.loc[:, list(COLUMNS)].sort_values(["protocol", "port"], kind="stable").reset_index(drop=True)
+        frame = frame.astype({"protocol": str, "port": "int64", "service": str, "description": "string"})
+        if frame.duplicated(["protocol", "port"]).any():
+            raise ValueError("duplicate (protocol, port) in service table entries")
+        if not frame["protocol"].isin(PROTOCOLS).all() or not frame["port"].between(0, MAX_PORT).all():
+            raise ValueError("service table entries with an unknown protocol or a port outside 0..65535")
+        protocol_index = pd.Categorical(frame["protocol"], categories=PROTOCOLS).codes.astype(np.int64)
+        # dense lookup: row of (protocol, port), -1 where there is no name
+        rows = np.full(len(PROTOCOLS) * _PORT_SPACE, -1, dtype=np.int32)
+        rows[protocol_index * _PORT_SPACE + frame["port"].to_numpy(np.int64)] = np.arange(len(frame), dtype=np.int32)
+        name_codes, names = pd.factorize(frame["service"], sort=True)
+        description_codes, descriptions = pd.factorize(frame["description"], sort=True)  # NA -> -1
+        object.__setattr__(self, "_frame", frame)
+        object.__setattr__(self, "_rows", rows)
+        object.__setattr__(self, "_names", pd.Index(names))
+        object.__setattr__(self, "_name_codes", name_codes.astype(np.int32))
+        object.__setattr__(self, "_descriptions", pd.Index(descriptions))
+        object.__setattr__(self, "_description_codes", description_codes.astype(np.int32))
+
+    def __setattr__(self, name, value):
+        raise AttributeError("ServiceTable is immutable")
+
+    def __len__(self) -> int:
+        return len(self._frame)
+
+    def __repr__(self) -> str:
+        return f"<ServiceTable: {len(self)} (protocol, port) names>"
+
+    @property
+    def entries(self) -> pd.DataFrame:
+        """A copy of the table: columns protocol, port, service, description; sorted by protocol, port."""
+        return self._frame.copy()
+
+    # -- overrides ---------------------------------------------------------------------------
+
+    def with_overrides(self, overrides: OverridesSource) -> ServiceTable:
+        """A new table in which the entries of ``overrides`` win over this table's.
+
+        ``overrides`` is either
+
+        * a mapping ``{"8080/tcp": "my-proxy", 9000: "minio", "53/udp": ("dns", "my resolver")}``:
+          keys are ``"PORT/PROTOCOL"``, or a bare port (int or ``"PORT"``) meaning tcp *and* udp;
+          values are a name or a ``(name, description)`` pair; or
+        * the path of a CSV file with a header and the columns ``port,service`` and optionally
+          ``protocol`` (empty or absent: tcp and udp) and ``description``.
+
+        An override without a description has an ``<NA>`` description (the bundled description
+        belongs to the bundled name). Within one set of overrides an entry with a protocol wins
+        over a bare-port entry for the same port; two entries for the same (protocol, port) at
+        the same level are an error. Raises :class:`OptionsError` for an invalid entry (port
+        outside 0..65535, unknown protocol, empty name, missing column, unreadable file).
+        """
+        if isinstance(overrides, Mapping):
+            entries = _mapping_entries(overrides)
+        elif isinstance(overrides, (str, os.PathLike)):
+            entries = _csv_entries(overrides)
+        else:
+            raise OptionsError(
+                f"service overrides must be a mapping or the path of a CSV file, not {type(overrides).__name__}"
+            )
+        user = _resolve(entries)
+        if user.empty:
+            return self
+        keep = ~_keys(self._frame).isin(_keys(user))
+        frame = pd.concat([self._frame[keep], user], ignore_index=True)
+        return ServiceTable(frame)
+
+    # -- labelling ---------------------------------------------------------------------------
+
+    def label(self, protocol, port) -> tuple[pd.Categorical, pd.Categorical]:
+        """The service names and descriptions of each (``protocol[i]``, ``port[i]``).
+
+        ``protocol``: array-like of protocol names (``"tcp"``, ``"udp"``, ``"icmp"``..., case
+        does not matter; a categorical is fastest) or one name for all ports. ``port``: array-like
+        of integers. Returns two :class:`pandas.Categorical` of the same length (categories: the
+        values present), ``<NA>`` where there is no name: unknown protocol, unassigned port,
+        missing value or port outside 0..65535. Vectorised: about 20 ms per million rows.
+        """
+        ports, valid = _port_array(port)
+        protocol_index = _protocol_index(protocol, len(ports))
+        valid &= protocol_index >= 0
+        keys = protocol_index.astype(np.int64) * _PORT_SPACE + np.where(valid, ports, 0)
+        rows = np.where(valid, self._rows[keys], -1)
+        found = rows >= 0
+        safe = np.where(found, rows, 0)
+        name_codes = np.where(found, self._name_codes[safe] if len(self) else -1, -1)
+        description_codes = np.where(found, self._description_codes[safe] if len(self) else -1, -1)
+        return _compact(name_codes, self._names), _compact(description_codes, self._descriptions)
+
+    # -- CLI lookup --------------------------------------------------------------------------
+
+    def lookup(self, query: str) -> pd.DataFrame:
+        """The entries matching ``query``, for the ``services`` command.
+
+        ``query`` is a port (``"22"``: every protocol), a port and protocol (``"22/tcp"``) or a
+        service name (``"ssh"``): exact case-insensitive match on the name, or if no name matches
+        exactly, every name containing ``query`` (case-insensitive). Returns a frame with the
+        columns protocol, port, service, description, sorted by port then protocol (empty when
+        nothing matches). Raises :class:`OptionsError` for a malformed query (``"99999"``,
+        ``"22/xyz"``, ``""``).
+        """
+        if not isinstance(query, str):
+            raise OptionsError(f"service query must be a string, not {type(query).__name__}")
+        text = query.strip()
+        if not text:
+            raise OptionsError("empty service query: give a port (22), a port/protocol (22/tcp) or a name (ssh)")
+        frame = self._frame
+        match = _PORT_QUERY.fullmatch(text)
+        if match is not None:
+            port = _parse_port(match.group(1), f"service query {query!r}")
+            selected = frame["port"] == port
+            if match.group(2) is not None:
+                selected &= frame["protocol"] == _parse_protocol(match.group(2), f"service query {query!r}")
+        else:
+            names = frame["service"].str.lower()
+            needle = text.lower()
+            selected = names == needle
+            if not selected.any():
+                selected = names.str.contains(needle, regex=False)
+        result = frame[selected.to_numpy()].sort_values(["port", "protocol"], kind="stable")
+        return result.reset_index(drop=True)
+
+
+# -- the bundled table ----------------------------------------------------------------------------
+
+
+@functools.cache
+def _bundled() -> ServiceTable:
+    source = resources.files("pcapflow.data").joinpath("services.csv")
+    with source.open("r", encoding="utf-8", newline="") as handle:
+        frame = pd.read_csv(
+            handle,
+            dtype={"protocol": str, "port": "int64", "service": str, "description": str},
+            keep_default_na=False,  # service names such as "null" or "na" stay names
+            na_values={"description": [""]},
+        )
+    return ServiceTable(frame)
+
+
+def default_services() -> ServiceTable:
+    """The bundled IANA table, read on first use and cached for the life of the process."""
+    return _bundled()
+
+
+# -- helpers ----------------------------------------------------------------------------------------
+
+
+def _keys(frame: pd.DataFrame) -> pd.Index:
+    return pd.Index(frame["protocol"].astype(str) + "/" + frame["port"].astype(str))
+
+
+def _compact(codes: np.ndarray, values: pd.Index) -> pd.Categorical:
+    """A categorical of ``values[codes]`` (-1: NA) whose categories are only the values used."""
+    used = np.bincount(codes[codes >= 0], minlength=len(values)) > 0
+    remap = np.cumsum(used, dtype=np.int32) - 1
+    remap = np.append(remap, np.int32(-1))  # index -1 -> NA
+    return pd.Categorical.from_codes(remap[codes], categories=values[used])
+
+
+def _port_array(port) -> tuple[np.ndarray, np.ndarray]:
+    """``port`` as int64 and the mask of valid ports (present, integral, 0..65535)."""
+    if isinstance(port, (pd.Series, pd.Index)):
+        port = port.array
+    if isinstance(port, pd.api.extensions.ExtensionArray):
+        if port.dtype.kind in "iu" and not port.isna().any():
+            values = port.to_numpy(dtype=np.int64)
+        else:
+            values = port.to_numpy(dtype=np.float64, na_value=np.nan)
+    else:
+        values = np.asarray(port)
+        if values.ndim == 0:
+            values = values.reshape(1)
+        if values.dtype.kind not in "iub":
+            values = pd.to_numeric(pd.Series(values.ravel(), dtype=object), errors="coerce").to_numpy(
+                dtype=np.float64, na_value=np.nan
+            )
+    if values.ndim != 1:
+        raise ValueError(f"port must be one-dimensional, not of shape {values.shape}")
+    if values.dtype.kind == "f":
+        valid = np.isfinite(values) & (values == np.floor(values)) & (values >= 0) & (values <= MAX_PORT)
+        return np.where(valid, values, 0).astype(np.int64), valid
+    values = values.astype(np.int64, copy=False)
+    return values, (values >= 0) & (values <= MAX_PORT)
+
+
+def _protocol_index(protocol, length: int) -> np.ndarray:
+    """Position in :data:`PROTOCOLS` of each protocol (-1: not in the table or missing)."""
+    if isinstance(protocol, str):
+        known = protocol.strip().lower()
+        position = PROTOCOLS.index(known) if known in PROTOCOLS else -1
+        return np.full(length, position, dtype=np.int8)
+    if isinstance(protocol, (pd.Series, pd.Index)):
+        protocol = protocol.array
+    if isinstance(protocol, pd.Categorical):
+        codes, uniques = protocol.codes, protocol.categories
+    elif isinstance(protocol, pd.api.extensions.ExtensionArray):
+        codes, uniques = pd.factorize(protocol, use_na_sentinel=True)
+    else:
+        codes, uniques = pd.factorize(np.asarray(protocol, dtype=object).ravel(), use_na_sentinel=True)
+    if len(codes) != length:
+        raise ValueError(f"protocol and port differ in length ({len(codes)} and {length})")
+    positions = np.array(
+        [PROTOCOLS.index(name) if name in PROTOCOLS else -1 for name in (str(u).strip().lower() for u in uniques)]
+        + [-1],  # code -1 (missing) -> -1
+        dtype=np.int8,
+    )
+    return positions[np.asarray(codes)]
+
+
+def _parse_port(value, where: str) -> int:
+    if isinstance(value, bool):
+        raise OptionsError(f"{where}: port must be an integer 0..{MAX_PORT}, not {value!r}")
+    if isinstance(value, (int, np.integer)):
+        port = int(value)
+    else:
+        text = str(value).strip()
+        try:
+            port = int(text, 10)
+        except ValueError:
+            raise OptionsError(f"{where}: port must be an integer 0..{MAX_PORT}, not {value!r}") from None
+    if not 0 <= port <= MAX_PORT:
+        raise OptionsError(f"{where}: port {port} is outside 0..{MAX_PORT}")
+    return port
+
+
+def _parse_protocol(value, where: str) -> str:
+    name = str(value).strip().lower()
+    if name not in PROTOCOLS:
+        raise OptionsError(f"{where}: unknown protocol {value!r}: choose one of {', '.join(PROTOCOLS)}")
+    return name
+
+
+def _parse_name(value, where: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise OptionsError(f"{where}: the service name must be a non-empty string, not {value!r}")
+    return value.strip()
+
+
+def _parse_description(value, where: str) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise OptionsError(f"{where}: the description must be a string, not {value!r}")
+    return value.strip() or None
+
+
+# An override entry: (protocols it applies to, port, name, description, explicit protocol?, where)
+_Entry = tuple[tuple[str, ...], int, str, "str | None", bool, str]
+
+
+def _mapping_entries(overrides: Mapping) -> list[_Entry]:
+    entries = []
+    for key, value in overrides.items():
+        where = f"service override {key!r}"
+        if isinstance(key, str) and "/" in key:
+            port_text, _, protocol_text = key.partition("/")
+            port = _parse_port(port_text, where)
+            protocols, explicit = (_parse_protocol(protocol_text, where),), True
+        else:
+            port = _parse_port(key, where)
+            protocols, explicit = BARE_PORT_PROTOCOLS, False
+        if isinstance(value, (tuple, list)):
+            if len(value) != 2:
+                raise OptionsError(f"{where}: give a name or a (name, description) pair, not {value!r}")
+            name, description = _parse_name(value[0], where), _parse_description(value[1], where)
+        else:
+            name, description = _parse_name(value, where), None
+        entries.append((protocols, port, name, description, explicit, where))
+    return entries
+
+
+def _csv_entries(path: str | os.PathLike) -> list[_Entry]:
+    path = os.fspath(path)
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as handle:
+            reader = csv.DictReader(handle)
+            header = [name.strip().lower() for name in (reader.fieldnames or [])]
+            missing = [name for name in ("port", "service") if name not in header]
+            if missing:
+                raise OptionsError(
+                    f"service overrides file {path}: missing column(s) {', '.join(missing)}"
+                    " (columns: port, protocol (optional), service, description (optional))"
+                )
+            reader.fieldnames = header
+            entries = []
+            for record in reader:
+                where = f"service overrides file {path}, line {reader.line_num}"
+                if None in record:
+                    raise OptionsError(f"{where}: more fields than columns")
+                if all(not (value or "").strip() for value in record.values()):
+                    continue  # blank line
+                port = _parse_port(record.get("port") or "", where)
+                protocol_text = (record.get("protocol") or "").strip()
+                if protocol_text:
+                    protocols, explicit = (_parse_protocol(protocol_text, where),), True
+                else:
+                    protocols, explicit = BARE_PORT_PROTOCOLS, False
+                name = _parse_name(record.get("service"), where)
+                description = _parse_description(record.get("description"), where)
+                entries.append((protocols, port, name, description, explicit, where))
+    except OSError as error:
+        raise OptionsError(f"cannot read service overrides file {path}: {error.strerror or error}") from None
+    except (UnicodeDecodeError, csv.Error) as error:
+        raise OptionsError(f"service overrides file {path} is not a UTF-8 CSV file: {error}") from None
+    return entries
+
+
+def _resolve(entries: Iterable[_Entry]) -> pd.DataFrame:
+    """One row per (protocol, port): explicit-protocol entries beat bare-port ones."""
+    chosen: dict[tuple[str, int], tuple[str, str | None, bool, str]] = {}
+    for protocols, port, name, description, explicit, where in entries:
+        for protocol in protocols:
+            previous = chosen.get((protocol, port))
+            if previous is not None:
+                if previous[2] == explicit:
+                    raise OptionsError(f"{where}: {port}/{protocol} is already overridden by {previous[3]}")
+                if previous[2] and not explicit:
+                    continue  # the explicit entry stays
+            chosen[(protocol, port)] = (name, description, explicit, where)
+    if not chosen:
+        return _empty_frame()
+    return pd.DataFrame(
+        {
+            "protocol": [protocol for protocol, _ in chosen],
+            "port": np.array([port for _, port in chosen], dtype=np.int64),
+            "service": [name for name, *_ in chosen.values()],
+            "description": pd.Series([d for _, d, *_ in chosen.values()], dtype="string"),
+        }
+    )

@@ -1,0 +1,112 @@
+"""The ``pcapflow`` command, run through click's CliRunner: output, exports, exit codes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+import pcapflow
+from pcapflow.cli import main
+from pcapflow.export import read_table
+from tests.conftest import REPO, SAMPLES
+
+
+def run(*args: str):
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+@pytest.mark.parametrize("sample", ["http_ethernet.pcap", "vlan_qinq.pcap", "fragments.pcap", "linktypes.pcapng"])
+def test_analyze_output_is_exactly_the_golden_file(golden, sample, monkeypatch):
+    monkeypatch.chdir(REPO)
+    result = run("analyze", f"sample_pcaps/{sample}")
+    assert result.exit_code == 0
+    assert result.stderr == ""
+    golden(f"analyze_{sample}.txt", result.stdout)
+
+
+@pytest.mark.parametrize("table", ["conversations", "ports"])
+@pytest.mark.parametrize("suffix", [".csv", ".json", ".ndjson", ".parquet"])
+def test_every_export_format_reads_back_equal_with_its_dtypes(tmp_path, table, suffix):
+    capture = SAMPLES / "http_ethernet.pcap"
+    target = tmp_path / f"{table}{suffix}"
+    result = run(table, str(capture), "-o", str(target))
+    assert result.exit_code == 0, result.output
+    expected = getattr(pcapflow.analyze(capture), table)
+    pd.testing.assert_frame_equal(read_table(target), expected, check_dtype=True)
+
+
+def test_csv_to_standard_output(tmp_path):
+    result = run("ports", str(SAMPLES / "http_ethernet.pcap"))
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("protocol,server_port,service,description,conversations")
+    assert lines[1].startswith("tcp,80,http,")
+    assert len(lines) == 3
+
+
+def test_analyze_export_writes_three_files_in_one_pass(tmp_path):
+    result = run("analyze", str(SAMPLES / "http_ethernet.pcap"), "--export", str(tmp_path / "out"))
+    assert result.exit_code == 0
+    assert len(read_table(tmp_path / "out" / "conversations.csv")) == 4
+    assert read_table(tmp_path / "out" / "ports.csv")["conversations"].tolist() == [3, 1]
+    assert json.loads((tmp_path / "out" / "report.json").read_text())["records_read"] == 27
+
+
+@pytest.mark.parametrize(("query", "expected"), [("22", "22/tcp\tssh\t"), ("ssh", "22/tcp\tssh\t"), ("53/udp", "53/udp\tdomain\t")])
+def test_services_lookup(query, expected):
+    result = run("services", query)
+    assert result.exit_code == 0
+    assert any(line.startswith(expected) for line in result.stdout.splitlines())
+
+
+def test_garbage_input_is_one_error_line_and_exit_1(tmp_path):
+    garbage = tmp_path / "garbage.pcap"
+    garbage.write_bytes(b"this is not a capture at all")
+    result = CliRunner().invoke(main, ["analyze", str(garbage)])
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert result.stderr == f"Error: {garbage}: not a pcap or pcapng file (first bytes 74 68 69 73) (at byte 0)\n"
+
+
+def test_truncated_capture_warns_and_exits_0_or_1_when_strict():
+    capture = str(SAMPLES / "truncated.pcap")
+    result = run("analyze", capture)
+    assert result.exit_code == 0
+    assert result.stderr == (
+        f"Warning: {capture}: file ends inside the record at byte 384 (53 of 90 bytes present); "
+        "the 4 records before it were read\n"
+    )
+    strict = CliRunner().invoke(main, ["analyze", "--strict", capture])
+    assert strict.exit_code == 1
+    assert strict.stderr.splitlines()[-1].startswith("Error: --strict")
+    assert run("analyze", "--quiet", capture).stderr == ""
+
+
+def test_missing_file_is_a_usage_error(tmp_path):
+    result = CliRunner().invoke(main, ["analyze", str(tmp_path / "missing.pcap")])
+    assert result.exit_code == 2
+    assert "does not exist" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_options_reach_the_analysis(tmp_path):
+    services = tmp_path / "services.csv"
+    services.write_text("port,protocol,service\n80,tcp,my-web\n")
+    result = run("ports", str(SAMPLES / "http_ethernet.pcap"), "--services", str(services), "--format", "json")
+    assert json.loads(result.stdout)[0]["service"] == "my-web"
+
+
+@pytest.mark.parametrize("command", [[], ["analyze"], ["conversations"], ["ports"], ["services"]])
+def test_help(command):
+    result = run(*command, "--help")
+    assert result.exit_code == 0
+    assert "Usage:" in result.stdout
+
+
+def test_python_dash_m():
+    result = subprocess.run([sys.executable, "-m", "pcapflow", "--help"], capture_output=True, text=True, check=True)
+    assert "analyze" in result.stdout
