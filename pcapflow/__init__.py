@@ -1,32 +1,49 @@
 """pcapflow: packet captures in, socket conversations out, as pandas DataFrames.
 
 Pipeline: capture reading (:mod:`pcapflow.capture`) -> packet decoding (:mod:`pcapflow.decode`)
--> DataFrames (:mod:`pcapflow.schema`). See the README for the column reference.
+-> conversation tracking (:mod:`pcapflow.tracking`) -> service labels (:mod:`pcapflow.services`)
+-> per-port summary (:mod:`pcapflow.summary`) -> DataFrames (:mod:`pcapflow.schema`), exports
+(:mod:`pcapflow.export`) and the command line (:mod:`pcapflow.cli`).
+
+The public names below are imported on first use, so that ``pcapflow --help`` does not pay for
+pandas.
 """
 
-from pcapflow.api import Analysis, analyze, read_conversations, read_packets
-from pcapflow.summary import summarize_ports
-from pcapflow.decode import DecodeStatus
-from pcapflow.options import AnalysisOptions
-from pcapflow.errors import CaptureError, OptionsError, PcapflowError, UnsupportedLinkTypeError
-from pcapflow.reader import PacketReader
-from pcapflow.report import CaptureReport
+from __future__ import annotations
+
+import importlib
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "analyze",
-    "Analysis",
-    "summarize_ports",
-    "read_packets",
-    "read_conversations",
-    "AnalysisOptions",
-    "PacketReader",
-    "CaptureReport",
-    "DecodeStatus",
-    "PcapflowError",
-    "CaptureError",
-    "UnsupportedLinkTypeError",
-    "OptionsError",
-    "__version__",
-]
+_EXPORTS = {
+    "analyze": "pcapflow.api",
+    "Analysis": "pcapflow.api",
+    "read_conversations": "pcapflow.api",
+    "read_packets": "pcapflow.api",
+    "summarize_ports": "pcapflow.summary",
+    "read_table": "pcapflow.export",
+    "write_table": "pcapflow.export",
+    "AnalysisOptions": "pcapflow.options",
+    "PacketReader": "pcapflow.reader",
+    "CaptureReport": "pcapflow.report",
+    "DecodeStatus": "pcapflow.decode",
+    "ServiceTable": "pcapflow.services",
+    "PcapflowError": "pcapflow.errors",
+    "CaptureError": "pcapflow.errors",
+    "UnsupportedLinkTypeError": "pcapflow.errors",
+    "OptionsError": "pcapflow.errors",
+}
+
+__all__ = [*_EXPORTS, "__version__"]
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'pcapflow' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -14,12 +14,10 @@ from pathlib import Path
 
 import click
 
-from pcapflow.api import Analysis, analyze
 from pcapflow.errors import PcapflowError
-from pcapflow.export import FORMATS, write_table
-from pcapflow.render import render_ports, render_report
-from pcapflow.report import CaptureReport
-from pcapflow.services import default_services
+from pcapflow.export import FORMATS
+
+# What the commands run is imported when they run: --help and usage errors stay fast.
 
 CAPTURES = click.argument("captures", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
 
@@ -56,7 +54,9 @@ def _progress(quiet: bool):
     return bar, update
 
 
-def _run(captures, strict: bool, quiet: bool, **options) -> Analysis:
+def _run(captures, strict: bool, quiet: bool, **options):
+    from pcapflow.api import analyze
+
     bar, update = _progress(quiet)
     try:
         result = analyze(list(captures), progress=update, **options)
@@ -71,7 +71,7 @@ def _run(captures, strict: bool, quiet: bool, **options) -> Analysis:
     return result
 
 
-def _warn(report: CaptureReport, quiet: bool) -> None:
+def _warn(report, quiet: bool) -> None:
     if quiet:
         return
     for file in report.damaged_files:
@@ -82,6 +82,8 @@ def _warn(report: CaptureReport, quiet: bool) -> None:
 
 
 def _write(frame, output: str, format: str | None) -> None:
+    from pcapflow.export import write_table
+
     try:
         write_table(frame, output, format)
     except (PcapflowError, OSError) as exc:
@@ -100,6 +102,8 @@ def main() -> None:
 @click.option("--export", "export_dir", type=click.Path(file_okay=False), help="Also write ports.csv, conversations.csv and report.json here.")
 def analyze_command(captures, strict, quiet, top, export_dir, **options) -> None:
     """Report what CAPTURES hold: packets read and skipped, then the busiest server ports."""
+    from pcapflow.render import render_ports, render_report
+
     result = _run(captures, strict, quiet, **options)
     click.echo(render_report(result.report, result.conversations))
     click.echo(render_ports(result.ports, top), nl=False)
@@ -129,6 +133,8 @@ _export_command("ports", "ports", "Write one row per (protocol, server port) of 
 @click.argument("queries", nargs=-1, required=True)
 def services_command(queries) -> None:
     """Look up the bundled service names: 22, 22/tcp, or a name such as ssh."""
+    from pcapflow.services import default_services
+
     table = default_services()
     try:
         found = [table.lookup(query) for query in queries]

@@ -12,15 +12,16 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from pcapflow.errors import PcapflowError
-from pcapflow.schema import CONVERSATION_COLUMNS, PACKET_COLUMNS, PORT_COLUMNS, UTC_NS
 
+if TYPE_CHECKING:
+    import pandas as pd
+
+# pandas is imported where tables are written or read, so that the CLI can list the formats cheaply
 FORMATS = ("csv", "json", "ndjson", "parquet")
 _SUFFIXES = {".csv": "csv", ".json": "json", ".ndjson": "ndjson", ".jsonl": "ndjson", ".parquet": "parquet"}
-_DTYPES = {spec.name: spec.dtype for spec in PACKET_COLUMNS + CONVERSATION_COLUMNS + PORT_COLUMNS}
 
 
 class ExportError(PcapflowError):
@@ -74,6 +75,8 @@ def write_table(frame: pd.DataFrame, target: str | os.PathLike, format: str | No
 
 def read_table(path: str | os.PathLike, format: str | None = None) -> pd.DataFrame:
     """Read a table written by :func:`write_table`, with pcapflow's declared dtypes."""
+    import pandas as pd
+
     kind = format_of(path, format)
     if kind == "parquet":
         _pyarrow()
@@ -87,9 +90,14 @@ def read_table(path: str | os.PathLike, format: str | None = None) -> pd.DataFra
 
 def restore_dtypes(frame: pd.DataFrame) -> pd.DataFrame:
     """Cast the columns pcapflow knows to their declared dtypes."""
+    import pandas as pd
+
+    from pcapflow.schema import CONVERSATION_COLUMNS, PACKET_COLUMNS, PORT_COLUMNS, UTC_NS
+
+    declared = {spec.name: spec.dtype for spec in PACKET_COLUMNS + CONVERSATION_COLUMNS + PORT_COLUMNS}
     columns = {}
     for name in frame.columns:
-        dtype = _DTYPES.get(name)
+        dtype = declared.get(name)
         column = frame[name]
         if dtype is None:
             columns[name] = column
