@@ -38,14 +38,18 @@ def _datagram_length(cursor: Cursor, rows: np.ndarray, declared: np.ndarray) -> 
 def _decode_ipv4(cursor: Cursor, rows: np.ndarray) -> None:
     views, table = cursor.views, cursor.table
     rows = cursor.require(rows, 20, DecodeStatus.TRUNCATED_IP)
-    first = views.u8[cursor.at(rows)]
-    header = (first & 0x0F).astype(np.int64) * 4
-    rows, header = _keep_with(cursor, rows, header, ((first >> 4) == 4) & (header >= 20), DecodeStatus.BAD_IP_HEADER)
-    rows, header = _keep_with(cursor, rows, header, cursor.present(rows, header), DecodeStatus.TRUNCATED_IP)
     at = cursor.at(rows)
+    first = views.u8[at]
+    header = (first & 0x0F).astype(np.int64) * 4
     total = _datagram_length(cursor, rows, views.be16[at + 2].astype(np.int64))
+    well_formed = ((first >> 4) == 4) & (header >= 20)
     consistent = (total >= header) & (total <= cursor.of(cursor.wirelen, rows) - cursor.of(cursor.offset, rows))
-    rows, header, total, at = _keep_with(cursor, rows, (header, total, at), consistent, DecodeStatus.BAD_IP_HEADER)
+    captured = cursor.present(rows, header)
+    if not (well_formed.all() and consistent.all() and captured.all()):  # rare: sort out which status
+        cursor.stop(rows[well_formed & ~captured], DecodeStatus.TRUNCATED_IP)
+        cursor.stop(rows[~well_formed | captured & ~consistent], DecodeStatus.BAD_IP_HEADER)
+        good = well_formed & captured & consistent
+        rows, header, total, at = rows[good], header[good], total[good], at[good]
     flags_fragment = views.be16[at + 6]
     cursor.put(table.ip_version, rows, 4)
     cursor.put(table.ip_bytes, rows, total)

@@ -211,6 +211,7 @@ def _patched(frame, offset: int, value: int) -> bytes:
         (bytes(eth() / IP4), 10, DecodeStatus.TRUNCATED_LINK),
         (bytes(eth(type=0x8100) / Dot1Q() / IP4), 16, DecodeStatus.TRUNCATED_LINK),
         (bytes(eth() / IP4), 14 + 15, DecodeStatus.TRUNCATED_IP),
+        (bytes(eth() / IP(src="192.0.2.1", dst="198.51.100.2", options=b"\x94\x04\x00\x00") / UDP()), 14 + 22, DecodeStatus.TRUNCATED_IP),
         (bytes(eth() / IP6), 14 + 39, DecodeStatus.TRUNCATED_IP),
         (bytes(eth() / IP4 / TCP()), 14 + 20 + 3, DecodeStatus.TRUNCATED_TRANSPORT),
         (_patched(eth() / IP4 / TCP(), 14, 0x44), None, DecodeStatus.BAD_IP_HEADER),  # IHL 4

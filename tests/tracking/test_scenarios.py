@@ -145,14 +145,14 @@ def test_fragmented_udp_datagram_is_one_conversation_with_every_fragment(tmp_pat
     r = row(frame)
     assert (r["server_port"], r["client_packets"], r["client_payload_bytes"]) == (9999, 3, 3000)
     assert r["client_bytes"] == sum(len(p) for p in packets)
-    assert frame.attrs["orphan_fragments"] == 0
+    assert frame.attrs["report"].orphan_fragments == 0
 
 
 def test_orphan_fragment_is_counted_not_tracked(tmp_path):
     orphan = eth() / IP(src=CLIENT, dst=SERVER, id=9, frag=150, proto=17) / Raw(b"o" * 100)
     frame = conversations(tmp_path, stamped([orphan, c2s(flags="S")]))
     assert len(frame) == 1
-    assert frame.attrs["orphan_fragments"] == 1
+    assert frame.attrs["report"].orphan_fragments == 1
 
 
 @pytest.mark.parametrize(("vlan_in_key", "expected"), [(False, 1), (True, 2)])
