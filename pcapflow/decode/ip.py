@@ -72,9 +72,8 @@ def _decode_ipv6(cursor: Cursor, rows: np.ndarray) -> None:
     at = cursor.at(rows)
     payload = views.be16[at + 4].astype(np.int64)
     total = _datagram_length(cursor, rows, np.where(payload == 0, 0, payload + 40))
-    rows, total, at = _keep_with(
-        cursor, rows, (total, at), total <= cursor.of(cursor.wirelen, rows) - cursor.of(cursor.offset, rows), DecodeStatus.BAD_IP_HEADER
-    )
+    consistent = (total >= 40) & (total <= cursor.of(cursor.wirelen, rows) - cursor.of(cursor.offset, rows))
+    rows, total, at = _keep_with(cursor, rows, (total, at), consistent, DecodeStatus.BAD_IP_HEADER)
     cursor.put(table.ip_version, rows, 6)
     cursor.put(table.ip_bytes, rows, total)
     cursor.put(table.src_ip_hi, rows, views.be64[at + 8])

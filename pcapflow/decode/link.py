@@ -115,10 +115,15 @@ def _peel_encapsulations(cursor: Cursor, rows: np.ndarray) -> None:
         cursor.offset[mpls] += 4
         cursor.ethertype[mpls[bottom]] = ETHERTYPE_BY_VERSION
 
-        pppoe = cursor.require(pppoe, 8, DecodeStatus.TRUNCATED_LINK)
-        ppp = views.be16[cursor.at(pppoe, 6)]
+        # a 6-byte PPPoE header, then the PPP protocol: 1 byte when its first byte is odd (RFC 1661 6.5)
+        pppoe = cursor.require(pppoe, 7, DecodeStatus.TRUNCATED_LINK)
+        size = np.where(views.u8[cursor.at(pppoe, 6)] & 1, 1, 2)
+        whole = cursor.present(pppoe, size, 6)
+        pppoe, size = cursor.keep(pppoe, whole, DecodeStatus.TRUNCATED_LINK), size[whole]
+        at = cursor.at(pppoe, 6)
+        ppp = np.where(size == 1, views.u8[at], views.be16[at])
         cursor.ethertype[pppoe] = np.select([ppp == PPP_IPV4, ppp == PPP_IPV6], [ETHERTYPE_IPV4, ETHERTYPE_IPV6], 0)
-        cursor.offset[pppoe] += 8
+        cursor.offset[pppoe] += 6 + size
     # still encapsulated after MAX_ENCAPSULATIONS layers: not something we follow
     cursor.ethertype[rows[np.isin(cursor.of(cursor.ethertype, rows), ETHERTYPE_VLAN + ETHERTYPE_MPLS)]] = 0
 

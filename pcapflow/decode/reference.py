@@ -3,36 +3,33 @@
 Contract
 --------
 ``decode_with_scapy(batch)`` returns a :class:`PacketTable` with one row per record of ``batch``,
-in record order, with the same columns, dtypes, values and :class:`DecodeStatus` as the fast
-engine is documented to give (``pcapflow.decode``): it is what the fast engine is tested
-against, so it is written from the rules, not from the fast engine's code, and it is slow on
-purpose (a plain Python loop). It never raises on packet contents.
+in record order, with the columns and dtypes of ``COLUMN_DTYPES`` and exactly the values and
+:class:`DecodeStatus` the fast engine's documented rules give. It never raises on packet contents.
+It is the oracle the fast engine is tested against: written from the rules, not from the fast
+engine's code, and slow on purpose (a plain loop, ~10k records/s).
 
 How
 ---
-Each layer is one small function below, and the rules of that layer are all in it. A function
-first checks that the bytes its fields need were captured (else the layer's truncation status),
-then dissects its header with scapy's own class for it, and applies its rules to scapy's field
-values. Only the header's captured bytes are given to scapy, zero-filled to the class's fixed
-size (as the batch buffer is padded): a rule never reads a field it has not checked was captured.
+One small function per layer holds that layer's rules. It checks that the bytes its fields need
+were captured (else the layer's truncation status), dissects its header with scapy's own class,
+zero-filled to the class's fixed size as the batch buffer is padded (so a rule never reads a
+field that was not captured), and applies its rules to scapy's field values. Rows keep what was
+decoded before a malformed header stopped them (VLAN id, IP fields, ports...). Lengths come from
+the headers, never from ``caplen``; ``wirelen`` stands in for a zero IP length (offload).
 
-The class of the next header is chosen by the rules, never by scapy's payload guessing, which
-differs from them on real and broken packets alike: scapy turns a header cut short into ``Raw``
-and a datagram's tail into ``Padding``, reads an IPv4 header with IHL < 5 as one with options
-of negative length, calls an Ethernet type <= 1500 802.3 (``Dot3``), a PPP protocol starting
-with 0xff HDLC, binds PPP behind PPPoE only for code 0, does not know AF_INET6 = 10 in NULL
-headers, and dissects a non-IP MPLS payload as Ethernet.
-
-Rows keep what was decoded before a malformed header stopped them (the outermost VLAN id, the
-IP fields of a datagram whose transport header is bad, the ports of a bad TCP header...).
-Lengths come from the headers, never from ``caplen``; ``wirelen`` stands in for a zero IP length
-(segmentation offload). Rules where this engine is stricter than the fast engine's code, because
-the fast engine's own rules and the RFCs say so, are marked "(rule)" below.
+The next header's class is chosen by the rules, never by scapy's payload guessing, which differs
+from them on real and broken packets: scapy turns a header cut short into ``Raw`` and a
+datagram's tail into ``Padding``, reads IHL < 5 as options of negative length, calls an Ethernet
+type <= 1500 ``Dot3`` and a PPP protocol starting with 0xff ``HDLC``, binds PPP behind PPPoE only
+for code 0, keeps only the first byte of a NULL header's family, does not know AF_INET6 = 10, and
+dissects a non-IP MPLS payload as Ethernet. Where this engine is stricter than the fast engine's
+code, because the fast engine's own rules and the RFCs say so, the rule is marked "(rule)".
 """
 
 from __future__ import annotations
 
 import functools
+import importlib
 import ipaddress
 import logging
 import warnings
@@ -53,8 +50,7 @@ AF_TO_ETHERTYPE = {2: IPV4, 10: IPV6, 24: IPV6, 28: IPV6, 30: IPV6}  # Linux, *B
 MAX_ENCAPSULATIONS = 8  # VLAN/MPLS/PPPoE layers followed; a deeper frame is not IP to us
 MAX_EXTENSION_HEADERS = 8  # IPv6 extension headers followed; more make a bad IP header
 
-PROTO_ICMP, PROTO_TCP, PROTO_UDP, PROTO_ICMPV6, PROTO_SCTP = 1, 6, 17, 58, 132
-PROTO_FRAGMENT, PROTO_AH = 44, 51
+PROTO_ICMP, PROTO_TCP, PROTO_UDP, PROTO_FRAGMENT, PROTO_AH, PROTO_ICMPV6, PROTO_SCTP = 1, 6, 17, 44, 51, 58, 132
 
 
 class _Stop(Exception):
@@ -64,31 +60,28 @@ class _Stop(Exception):
         self.status = status
 
 
+SCAPY_CLASSES = {  # the layer classes used, by module
+    "scapy.layers.l2": "Ether Dot3 Dot1Q Dot1AD CookedLinux CookedLinuxV2 LoopbackOpenBSD",
+    "scapy.contrib.mpls": "MPLS",
+    "scapy.layers.ppp": "PPP",
+    "scapy.layers.inet": "IP TCP UDP ICMP",
+    "scapy.layers.inet6": "IPv6 IPv6ExtHdrHopByHop IPv6ExtHdrRouting IPv6ExtHdrFragment IPv6ExtHdrDestOpt "
+    "MIP6MH_Generic ICMPv6Unknown",
+    "scapy.layers.ipsec": "AH",
+    "scapy.layers.sctp": "SCTP",
+}
+
+
 @functools.cache
 def _scapy() -> SimpleNamespace:
-    """scapy's layer classes, imported on first use with its import-time chatter silenced."""
+    """scapy's layer classes by name, imported on first use with its import-time chatter silenced."""
     logging.getLogger("scapy").setLevel(logging.ERROR)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        from scapy.contrib.mpls import MPLS
-        from scapy.layers.inet import ICMP, IP, TCP, UDP
-        from scapy.layers.inet6 import (
-            ICMPv6Unknown,
-            IPv6,
-            IPv6ExtHdrDestOpt,
-            IPv6ExtHdrFragment,
-            IPv6ExtHdrHopByHop,
-            IPv6ExtHdrRouting,
-            MIP6MH_Generic,
-        )
-        from scapy.layers.ipsec import AH
-        from scapy.layers.l2 import CookedLinux, CookedLinuxV2, Dot1AD, Dot1Q, Dot3, Ether, LoopbackOpenBSD
-        from scapy.layers.ppp import PPP, PPPoE
-        from scapy.layers.sctp import SCTP
-    return SimpleNamespace(**{cls.__name__: cls for cls in (
-        MPLS, ICMP, IP, TCP, UDP, ICMPv6Unknown, IPv6, IPv6ExtHdrDestOpt, IPv6ExtHdrFragment, IPv6ExtHdrHopByHop,
-        IPv6ExtHdrRouting, MIP6MH_Generic, AH, CookedLinux, CookedLinuxV2, Dot1AD, Dot1Q, Dot3, Ether, LoopbackOpenBSD, PPP, PPPoE, SCTP,
-    )})
+        modules = {module: importlib.import_module(module) for module in SCAPY_CLASSES}
+    return SimpleNamespace(
+        **{name: getattr(modules[module], name) for module, names in SCAPY_CLASSES.items() for name in names.split()}
+    )
 
 
 class _Record:
@@ -107,26 +100,22 @@ class _Record:
         if self.offset + size > len(self.data):
             raise _Stop(status)
 
-    def dissect(self, cls, size: int):
-        """scapy's dissection of the header at ``offset`` with ``cls`` (``size``: its fixed part)."""
-        return cls(self.data[self.offset : self.offset + size].ljust(size, b"\0"))
-
-    def on_wire(self) -> int:
-        """Bytes of the frame on the wire from ``offset`` on."""
-        return self.wirelen - self.offset
+    def dissect(self, layer: str, size: int):
+        """scapy's dissection of the header at ``offset`` as ``layer`` (``size``: its fixed part)."""
+        return getattr(_scapy(), layer)(self.data[self.offset : self.offset + size].ljust(size, b"\0"))
 
 
 # -- link layers: each returns the ethertype of what follows its header ------------------------
 
 
 def _ethernet(rec: _Record) -> int:
-    header = rec.dissect(_scapy().Ether, 14)
+    header = rec.dissect("Ether", 14)
     return header.len if isinstance(header, _scapy().Dot3) else header.type  # Dot3: a length, not IP
 
 
 def _null(rec: _Record) -> int:
     # scapy's own Loopback keeps only the first byte: read the 32 bits big-endian, swap for little
-    big = rec.dissect(_scapy().LoopbackOpenBSD, 4).type
+    big = rec.dissect("LoopbackOpenBSD", 4).type
     little = int.from_bytes(big.to_bytes(4, "big"), "little")
     return AF_TO_ETHERTYPE.get(little if little <= 0xFFFF else big, 0)  # the writer's byte order
 
@@ -137,11 +126,11 @@ LINK_LAYERS = {  # link type -> (header bytes, what follows the header)
     12: (0, lambda rec: BY_VERSION),  # DLT_RAW as most systems number it
     14: (0, lambda rec: BY_VERSION),  # DLT_RAW as OpenBSD numbers it
     101: (0, lambda rec: BY_VERSION),  # RAW
-    108: (4, lambda rec: AF_TO_ETHERTYPE.get(rec.dissect(_scapy().LoopbackOpenBSD, 4).type, 0)),  # LOOP: big-endian
-    113: (16, lambda rec: rec.dissect(_scapy().CookedLinux, 16).proto),  # LINUX_SLL
+    108: (4, lambda rec: AF_TO_ETHERTYPE.get(rec.dissect("LoopbackOpenBSD", 4).type, 0)),  # LOOP: big-endian
+    113: (16, lambda rec: rec.dissect("CookedLinux", 16).proto),  # LINUX_SLL
     228: (0, lambda rec: IPV4),  # IPV4
     229: (0, lambda rec: IPV6),  # IPV6
-    276: (20, lambda rec: rec.dissect(_scapy().CookedLinuxV2, 20).proto),  # LINUX_SLL2
+    276: (20, lambda rec: rec.dissect("CookedLinuxV2", 20).proto),  # LINUX_SLL2
 }
 
 
@@ -160,7 +149,7 @@ def _link(rec: _Record, linktype: int) -> int:
 
 def _vlan(rec: _Record, ethertype: int) -> int:
     rec.need(4, DecodeStatus.TRUNCATED_LINK)
-    tag = rec.dissect(_scapy().Dot1AD if ethertype == 0x88A8 else _scapy().Dot1Q, 4)
+    tag = rec.dissect("Dot1AD" if ethertype == 0x88A8 else "Dot1Q", 4)
     if rec.row.get("vlan_id", NO_VLAN) == NO_VLAN:  # the outermost tag names the VLAN
         rec.row["vlan_id"] = tag.vlan
     rec.offset += 4
@@ -169,7 +158,7 @@ def _vlan(rec: _Record, ethertype: int) -> int:
 
 def _mpls(rec: _Record, ethertype: int) -> int:
     rec.need(4, DecodeStatus.TRUNCATED_LINK)
-    label = rec.dissect(_scapy().MPLS, 4)
+    label = rec.dissect("MPLS", 4)
     rec.offset += 4
     return BY_VERSION if label.s else ethertype  # RFC 3032: no protocol field, only bottom-of-stack
 
@@ -180,7 +169,7 @@ def _pppoe(rec: _Record, ethertype: int) -> int:
     rec.offset += 6
     size = 1 if rec.data[rec.offset] & 1 else 2  # (rule) RFC 1661 6.5: an odd first byte is a 1-byte protocol
     rec.need(size, DecodeStatus.TRUNCATED_LINK)
-    ppp = rec.dissect(_scapy().PPP, size)  # HDLC when it starts with 0xff: no protocol, not IP
+    ppp = rec.dissect("PPP", size)  # HDLC when it starts with 0xff: no protocol, not IP
     rec.offset += size
     return PPP_TO_ETHERTYPE.get(getattr(ppp, "proto", None), 0)
 
@@ -196,7 +185,7 @@ def _ip_ethertype(rec: _Record, ethertype: int) -> int:
         ethertype = ENCAPSULATIONS[ethertype](rec, ethertype)
     if ethertype == BY_VERSION:
         rec.need(1, DecodeStatus.TRUNCATED_IP)
-        ethertype = {4: IPV4, 6: IPV6}.get(rec.dissect(_scapy().IP, 20).version, 0)
+        ethertype = {4: IPV4, 6: IPV6}.get(rec.dissect("IP", 20).version, 0)
     if ethertype not in (IPV4, IPV6):
         raise _Stop(DecodeStatus.NOT_IP)
     return ethertype
@@ -205,28 +194,27 @@ def _ip_ethertype(rec: _Record, ethertype: int) -> int:
 # -- network layer --------------------------------------------------------------------------------
 
 
-def _address(text: str) -> tuple[int, int]:
-    """(hi, lo) halves of an address; IPv4 stored IPv4-mapped (``::ffff:a.b.c.d``)."""
-    value = int(ipaddress.IPv6Address(text if ":" in text else f"::ffff:{text}"))
-    return value >> 64, value & 0xFFFF_FFFF_FFFF_FFFF
-
-
-def _set_addresses(rec: _Record, src: str, dst: str) -> None:
-    rec.row["src_ip_hi"], rec.row["src_ip_lo"] = _address(src)
-    rec.row["dst_ip_hi"], rec.row["dst_ip_lo"] = _address(dst)
+def _addresses(src: str, dst: str) -> dict[str, int]:
+    """The address columns; IPv4 addresses are stored IPv4-mapped (``::ffff:a.b.c.d``)."""
+    columns = {}
+    for side, text in (("src", src), ("dst", dst)):
+        value = int(ipaddress.IPv6Address(text if ":" in text else f"::ffff:{text}"))
+        columns[f"{side}_ip_hi"], columns[f"{side}_ip_lo"] = value >> 64, value & 0xFFFF_FFFF_FFFF_FFFF
+    return columns
 
 
 def _datagram_length(rec: _Record, declared: int, header: int) -> int:
     """The declared length (0: the frame's, as offload leaves it); it must hold its header and fit the frame."""
-    total = declared or rec.on_wire()
-    if not header <= total <= rec.on_wire():  # (rule) for IPv6 too: at least its 40-byte header
+    on_wire = rec.wirelen - rec.offset
+    total = declared or on_wire
+    if not header <= total <= on_wire:  # (rule) for IPv6 too: at least its 40-byte header
         raise _Stop(DecodeStatus.BAD_IP_HEADER)
     return total
 
 
 def _ipv4(rec: _Record) -> None:
     rec.need(20, DecodeStatus.TRUNCATED_IP)
-    ip = rec.dissect(_scapy().IP, 20)
+    ip = rec.dissect("IP", 20)
     header = ip.ihl * 4
     if ip.version != 4 or header < 20:
         raise _Stop(DecodeStatus.BAD_IP_HEADER)
@@ -234,19 +222,19 @@ def _ipv4(rec: _Record) -> None:
     total = _datagram_length(rec, ip.len, header)
     rec.row.update(ip_version=4, ip_bytes=total, ip_id=ip.id, ip_proto=ip.proto)
     rec.row.update(more_fragments=bool(ip.flags.MF), frag_offset=ip.frag * 8)
-    _set_addresses(rec, ip.src, ip.dst)
+    rec.row.update(_addresses(ip.src, ip.dst))
     rec.offset += header
     rec.ip_left = total - header
 
 
 def _ipv6(rec: _Record) -> None:
     rec.need(40, DecodeStatus.TRUNCATED_IP)
-    ip = rec.dissect(_scapy().IPv6, 40)
+    ip = rec.dissect("IPv6", 40)
     if ip.version != 6:
         raise _Stop(DecodeStatus.BAD_IP_HEADER)
     total = _datagram_length(rec, ip.plen and ip.plen + 40, 40)
     rec.row.update(ip_version=6, ip_bytes=total)
-    _set_addresses(rec, ip.src, ip.dst)
+    rec.row.update(_addresses(ip.src, ip.dst))
     rec.offset += 40
     rec.ip_left = total - 40
     _extension_headers(rec, ip.nh)
@@ -271,7 +259,7 @@ def _extension_headers(rec: _Record, next_header: int) -> None:
         name, fixed, length_of = EXTENSION_HEADERS[next_header]
         fragment = next_header == PROTO_FRAGMENT
         rec.need(8 if fragment else 2, DecodeStatus.TRUNCATED_IP)
-        header = rec.dissect(getattr(_scapy(), name), fixed)
+        header = rec.dissect(name, fixed)
         length = length_of(header)
         if length > rec.ip_left:
             raise _Stop(DecodeStatus.BAD_IP_HEADER)
@@ -315,7 +303,7 @@ PORT_PROTOCOLS = {  # IP protocol -> (scapy class name, fixed header bytes, payl
 def _ports(rec: _Record, proto: int) -> int:
     name, fixed, payload_of = PORT_PROTOCOLS[proto]
     rec.need(4, DecodeStatus.TRUNCATED_TRANSPORT)
-    header = rec.dissect(getattr(_scapy(), name), fixed)
+    header = rec.dissect(name, fixed)
     rec.row.update(src_port=header.sport, dst_port=header.dport)
     if rec.ip_left < fixed:  # (rule) the datagram cannot hold the header, whatever was captured
         raise _Stop(DecodeStatus.BAD_TRANSPORT_HEADER)
@@ -325,7 +313,7 @@ def _ports(rec: _Record, proto: int) -> int:
 
 def _icmp(rec: _Record, proto: int) -> int:
     rec.need(2, DecodeStatus.TRUNCATED_TRANSPORT)
-    message = rec.dissect(_scapy().ICMP if proto == PROTO_ICMP else _scapy().ICMPv6Unknown, 20)
+    message = rec.dissect("ICMP" if proto == PROTO_ICMP else "ICMPv6Unknown", 20)
     rec.row.update(icmp_type=message.type, icmp_code=message.code)
     if rec.ip_left < 2:  # (rule) type and code must be the datagram's, not bytes after it
         raise _Stop(DecodeStatus.BAD_TRANSPORT_HEADER)

@@ -33,6 +33,9 @@ def _ports(cursor: Cursor, rows: np.ndarray) -> np.ndarray:
     cursor.put(cursor.table.src_port, rows, cursor.views.be16[at])
     cursor.put(cursor.table.dst_port, rows, cursor.views.be16[at + 2])
     size = _HEADER_BYTES[cursor.of(cursor.table.ip_proto, rows)]
+    # a datagram too short for the header is malformed, whatever the snaplen let through
+    fits = cursor.of(cursor.ip_left, rows) >= size
+    rows, size = cursor.keep(rows, fits, DecodeStatus.BAD_TRANSPORT_HEADER), size[fits]
     return cursor.keep(rows, cursor.present(rows, size), DecodeStatus.PORTS_ONLY)
 
 
@@ -69,6 +72,7 @@ def _icmp(cursor: Cursor, rows: np.ndarray) -> None:
     at = cursor.at(rows)
     cursor.put(cursor.table.icmp_type, rows, cursor.views.u8[at])
     cursor.put(cursor.table.icmp_code, rows, cursor.views.u8[at + 1])
+    rows = cursor.keep(rows, cursor.of(cursor.ip_left, rows) >= 2, DecodeStatus.BAD_TRANSPORT_HEADER)
     cursor.put(cursor.table.payload_bytes, rows, np.maximum(cursor.of(cursor.ip_left, rows) - 8, 0))
 
 

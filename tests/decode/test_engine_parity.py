@@ -2,8 +2,8 @@
 
 Parity is checked on the sample captures, on the shared third-party corpus, and on packets built
 by hypothesis for every supported link type; arbitrary bytes must never make either engine raise.
-Cases where the fast engine is known to break its own rules are pinned as strict xfails at the
-end, so that fixing one shows up (and the marker is then removed).
+Edge cases where the fast engine once broke its own rules (found by this parity check) are pinned
+at the end.
 """
 
 from __future__ import annotations
@@ -155,7 +155,7 @@ def test_arbitrary_bytes_never_raise(engine: str, batch_records: list[Record]) -
     assert all(int(status) in DecodeStatus._value2member_map_ for status in table.status)
 
 
-# -- known disagreements: the fast engine breaks its own rules here (see the reference's "(rule)") ------
+# -- edge cases where the fast engine once broke its own rules (see the reference's "(rule)") -------
 
 
 def _ipv4_ethernet(proto: int, total: int, body: bytes) -> bytes:
@@ -164,36 +164,30 @@ def _ipv4_ethernet(proto: int, total: int, body: bytes) -> bytes:
     return bytes(Ether(dst="02:00:00:00:00:02", src="02:00:00:00:00:01") / ip)
 
 
-KNOWN_FAST_ENGINE_BUGS = {
+RULE_EDGE_CASES = {
     # IPv4 total length 22 (a 2-byte TCP segment) in a padded 60-byte frame, cut by the snaplen
     # 10 bytes into the "TCP header": the segment cannot hold a TCP header whatever was captured
-    # (BAD_TRANSPORT_HEADER, as when the frame is captured whole), but the fast engine tracks it
+    # (BAD_TRANSPORT_HEADER, as when the frame is captured whole), but the fast engine tracked it
     # as PORTS_ONLY with ports read from the Ethernet padding.
     "tcp_header_beyond_datagram_cut_by_snaplen": Record(1, _ipv4_ethernet(6, 22, bytes(26)), 44, 60),
     # The same with UDP: total length 24 leaves 4 bytes for the 8-byte UDP header.
     "udp_header_beyond_datagram_cut_by_snaplen": Record(1, _ipv4_ethernet(17, 24, bytes(26)), 40, 60),
-    # IPv4 total length 20 and protocol ICMP: no ICMP message at all, yet the fast engine gives OK
+    # IPv4 total length 20 and protocol ICMP: no ICMP message at all, yet the fast engine gave OK
     # with type and code read from the Ethernet padding (0x0b, 0x00 here).
     "icmp_type_beyond_datagram": Record(1, _ipv4_ethernet(1, 20, b"\x0b" + bytes(25))),
     # IPv6 payload length 0 (offload: taken from the frame) in a record whose wirelen (30) is below
     # its caplen: the datagram would be shorter than its 40-byte header. IPv4 gives BAD_IP_HEADER
-    # there; the fast engine gives IPv6 ip_bytes 30 and a negative ip_left, which wraps the
+    # there; the fast engine gave IPv6 ip_bytes 30 and a negative ip_left, which wrapped the
     # payload_bytes of the "other" protocol 59 to 4294967286.
     "ipv6_zero_length_shorter_than_header": Record(229, bytes.fromhex("60000000" "0000" "3b40") + bytes(32), 40, 30),
     # PPPoE session with a compressed (1-byte, RFC 1661 6.5) PPP protocol 0x21: IPv4. The fast
-    # engine always reads 2 bytes (0x2145) and gives NOT_IP.
+    # engine read 2 bytes (0x2145) and gave NOT_IP.
     "pppoe_compressed_ppp_protocol": Record(
         1, bytes(Ether(type=0x8864) / PPPoE(sessionid=1) / PPP(proto=b"\x21") / IP(src="10.0.0.1", dst="10.0.0.2"))
     ),
 }
 
 
-@pytest.mark.parametrize(
-    "record",
-    [
-        pytest.param(record, id=name, marks=pytest.mark.xfail(strict=True, reason="fast engine bug, reported"))
-        for name, record in KNOWN_FAST_ENGINE_BUGS.items()
-    ],
-)
-def test_known_fast_engine_disagreements(record: Record) -> None:
+@pytest.mark.parametrize("record", list(RULE_EDGE_CASES.values()), ids=list(RULE_EDGE_CASES))
+def test_rule_edge_cases_agree(record: Record) -> None:
     check_parity(raw_batch([record]))
