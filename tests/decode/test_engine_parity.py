@@ -9,7 +9,6 @@ at the end.
 from __future__ import annotations
 
 import re
-import sys
 from itertools import islice
 from pathlib import Path
 
@@ -18,19 +17,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-REPO = Path(__file__).resolve().parents[2]
-if str(REPO) not in sys.path:  # `pytest` run without `python -m`: make `tests.strategies` importable
-    sys.path.insert(0, str(REPO))
-
-from pcapflow.capture import RawBatch, open_capture  # noqa: E402
-from pcapflow.decode import ENGINES, SUPPORTED_LINKTYPES, decode_fast  # noqa: E402
-from pcapflow.decode.reference import decode_with_scapy  # noqa: E402
-from pcapflow.decode.table import COLUMN_DTYPES, DecodeStatus, PacketTable  # noqa: E402
-from pcapflow.errors import CaptureError  # noqa: E402
-from tests.strategies import IP, PPP, LINKTYPES, Ether, PPPoE, Raw, Record, arbitrary_records, raw_batch, records  # noqa: E402
-
-SAMPLES = REPO / "sample_pcaps"
-CORPUS = REPO.parent / "shared" / "corpus"
+from pcapflow.capture import RawBatch, open_capture
+from pcapflow.decode import ENGINES, SUPPORTED_LINKTYPES, decode_fast
+from pcapflow.decode.reference import decode_with_scapy
+from pcapflow.decode.table import COLUMN_DTYPES, DecodeStatus, PacketTable
+from pcapflow.errors import CaptureError
+from tests.conftest import CORPUS, SAMPLES
+from tests.strategies import IP, PPP, LINKTYPES, Ether, PPPoE, Raw, Record, arbitrary_records, raw_batch, records
 CAPTURE_NAME = re.compile(r"\.(pcap|pcapng|cap)(\.(gz|bz2|xz|zst))?$")
 MAX_RECORDS_PER_FILE = 5_000  # keeps the corpus run to seconds: the reference decodes ~10k records/s
 
