@@ -225,7 +225,8 @@ def encapsulations(draw, ethertype: int):
     chain = b""
     if kind in ("pppoe", "vlan_pppoe"):
         ppp = {0x0800: 0x0021, 0x86DD: 0x0057}[ethertype]
-        chain = bytes(PPPoE(sessionid=draw(u16), len=draw(u16)) / PPP(proto=ppp))
+        protocol = bytes([ppp]) if draw(st.booleans()) else ppp  # bytes: compressed to 1 byte (RFC 1661 6.5)
+        chain = bytes(PPPoE(sessionid=draw(u16), len=draw(u16)) / PPP(proto=protocol))
         ethertype = 0x8864
     if kind in ("mpls", "vlan_mpls"):
         labels = draw(st.one_of(st.integers(1, 3), st.integers(7, 9)))  # 8 encapsulations are followed, no more
@@ -302,7 +303,7 @@ def _set16(frame: bytearray, at: int, value: int) -> None:
 def broken(draw, frame: bytes, ip_at: int, datagram: Datagram) -> bytes:
     """``frame`` with one header broken on purpose, where that header is present."""
     frame, t = bytearray(frame), datagram.transport_at
-    how = draw(st.sampled_from(("ihl", "tcp_offset", "version", "udp_length", "zero_length", "long_length")))
+    how = draw(st.sampled_from(("ihl", "tcp_offset", "version", "udp_length", "zero", "long", "short")))
     if how == "ihl" and datagram.version == 4:
         frame[ip_at] = 0x40 | draw(st.integers(0, 4))
     elif how == "tcp_offset" and datagram.transport == "tcp" and t is not None:
@@ -311,12 +312,18 @@ def broken(draw, frame: bytes, ip_at: int, datagram: Datagram) -> bytes:
         frame[ip_at] = (draw(st.sampled_from((0, 1, 5, 7, 15, 10 - datagram.version))) << 4) | (frame[ip_at] & 0x0F)
     elif how == "udp_length" and datagram.transport == "udp" and t is not None:
         _set16(frame, ip_at + t + 4, min(len(datagram.data) - t + draw(st.integers(1, 1000)), 0xFFFF))
-    elif how in ("zero_length", "long_length"):  # 0: left to the frame (offload); too long: beyond the frame
-        value = 0 if how == "zero_length" else len(frame) - ip_at + draw(st.integers(1, 100))
+    elif how in ("zero", "long", "short"):  # IP length 0 (offload), beyond the frame, or too short for the transport
+        if how == "zero":
+            value = 0
+        elif how == "long":
+            value = len(frame) - ip_at + draw(st.integers(1, 100))
+        else:
+            headers = t or ((frame[ip_at] & 0x0F) * 4 if datagram.version == 4 else 40)  # IP headers' bytes
+            value = headers + draw(st.integers(0, 20))
         if datagram.version == 4:
             _set16(frame, ip_at + 2, value)
         else:
-            _set16(frame, ip_at + 4, max(value - 40, 0) if value else 0)
+            _set16(frame, ip_at + 4, max(value - 40, 0))
     return bytes(frame)
 
 

@@ -34,6 +34,8 @@ from pcapflow.tracking.state import by_role, conn_states, end_reasons, histories
 __all__ = ["ConversationTracker"]
 
 NS = 1_000_000_000
+#: Packets gathered from decoded batches before the flow table takes them in.
+FLOW_BATCH_PACKETS = 1 << 18
 
 
 class ConversationTracker:
@@ -45,6 +47,8 @@ class ConversationTracker:
         self._fragments = FragmentAttributor()
         self._records = 0
         self._capture_end = np.iinfo(np.int64).min
+        self._pending: list[Packets] = []
+        self._pending_count = 0
 
     @property
     def orphan_fragments(self) -> int:
@@ -65,7 +69,7 @@ class ConversationTracker:
         packets = table.take(rows)
         src_port, dst_port = endpoint_ports(packets)
         keys = canonical_keys(packets, src_port, dst_port, self.options.vlan_in_key)
-        self._flows.add(
+        self._pending.append(
             Packets(
                 keys={name: getattr(keys, name) for name in KEY_COLUMNS},
                 direction=keys.direction,
@@ -82,11 +86,21 @@ class ConversationTracker:
                 payload=packets.payload_bytes,
             )
         )
-        self._flows.expire(self.timeout_ns)
+        self._pending_count += len(rows)
         self._records += len(table)
+        if self._pending_count >= FLOW_BATCH_PACKETS:
+            self._flush()
+
+    def _flush(self) -> None:
+        """Fold the pending packets into the flow table: fewer, larger steps cost less per packet."""
+        if self._pending:
+            self._flows.add(Packets.concat(self._pending))
+            self._flows.expire(self.timeout_ns)
+        self._pending, self._pending_count = [], 0
 
     def finish(self) -> dict[str, object]:
         """The columns of the conversations table (ends tracking)."""
+        self._flush()
         rows = self._flows.close(self.timeout_ns)
         if rows is None:
             return {}

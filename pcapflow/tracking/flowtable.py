@@ -64,6 +64,15 @@ class Packets:
     ip_bytes: np.ndarray
     payload: np.ndarray
 
+    @classmethod
+    def concat(cls, parts: list[Packets]) -> Packets:
+        if len(parts) == 1:
+            return parts[0]
+        return Packets(
+            keys={name: np.concatenate([part.keys[name] for part in parts]) for name in parts[0].keys},
+            **{name: np.concatenate([getattr(part, name) for part in parts]) for name in cls.__slots__ if name != "keys"},
+        )
+
     def take(self, order: np.ndarray) -> Packets:
         return Packets(
             keys={name: column[order] for name, column in self.keys.items()},

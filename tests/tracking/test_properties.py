@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from unittest import mock
 
 import numpy as np
 import pandas as pd
@@ -18,6 +19,7 @@ from scapy.layers.inet import ICMP, IP, TCP, UDP
 from scapy.packet import Raw
 
 import pcapflow
+from pcapflow import tracking
 from pcapflow.tracking import flowtable
 from tests.factories import T0, eth, pcap_bytes, write
 
@@ -47,11 +49,13 @@ def traffic(draw):
 
 
 @settings(max_examples=60)
-@given(traffic(), st.sampled_from([1, 97, 500]))
-def test_batch_size_does_not_change_the_result(tmp_path_factory, packets, chunk_bytes):
+@given(traffic(), st.sampled_from([1, 97, 500]), st.sampled_from([1, 3, 1 << 18]))
+def test_batch_size_does_not_change_the_result(tmp_path_factory, packets, chunk_bytes, flow_batch):
     path = write(tmp_path_factory.mktemp("p") / "x.pcap", pcap_bytes(packets))
     whole = pcapflow.read_conversations(path)
-    pieces = pcapflow.read_conversations(path, chunk_bytes=chunk_bytes)
+    # cut both the file reading and the flow table's steps small
+    with mock.patch.object(tracking, "FLOW_BATCH_PACKETS", flow_batch):
+        pieces = pcapflow.read_conversations(path, chunk_bytes=chunk_bytes)
     pd.testing.assert_frame_equal(pieces, whole)
     assert whole["packets"].sum() == len(packets)
     assert (whole["client_packets"] + whole["server_packets"] == whole["packets"]).all()
@@ -98,5 +102,6 @@ def test_hash_collisions_are_detected_and_resolved(tmp_path, monkeypatch):
         return np.zeros(len(columns[0]), dtype=np.uint64) if seed == 0 else real_hash(columns, seed)
 
     monkeypatch.setattr(flowtable, "hash_keys", colliding)
-    pd.testing.assert_frame_equal(pcapflow.read_conversations(path, chunk_bytes=200), expected)
+    with mock.patch.object(tracking, "FLOW_BATCH_PACKETS", 2):
+        pd.testing.assert_frame_equal(pcapflow.read_conversations(path, chunk_bytes=200), expected)
     assert 1 in seeds and len(expected) == 12
