@@ -14,14 +14,11 @@ import struct
 from decimal import Decimal
 from pathlib import Path
 
-import numpy as np
 import zstandard
 from scapy.layers.inet import ICMP, IP, TCP, UDP
 from scapy.layers.l2 import ARP, Ether
 from scapy.packet import Packet, Raw
 from scapy.utils import PcapWriter
-
-from pcapflow.capture.batch import PAD, RawBatch
 
 T0 = 1_704_067_200  # 2024-01-01T00:00:00Z
 CLIENT, SERVER = "10.0.0.1", "10.0.0.2"
@@ -145,20 +142,3 @@ def write(path: Path, data: bytes) -> Path:
     path.write_bytes(data)
     return path
 
-
-def raw_batch(frames: list[bytes], linktype: int | list[int] = 1, wirelen: list[int] | None = None) -> RawBatch:
-    """A RawBatch of in-memory frames, laid out as the capture reader lays out a file chunk."""
-    count = len(frames)
-    starts = np.cumsum([0] + [len(frame) for frame in frames[:-1]]).astype(np.int64) if frames else np.zeros(0, np.int64)
-    caplen = np.array([len(frame) for frame in frames], dtype=np.uint32)
-    return RawBatch(
-        buffer=np.frombuffer(b"".join(frames) + bytes(PAD), dtype=np.uint8),
-        data_offset=starts,
-        caplen=caplen,
-        wirelen=caplen.copy() if wirelen is None else np.array(wirelen, dtype=np.uint32),
-        ts_ns=np.arange(count, dtype=np.int64),
-        linktype=np.broadcast_to(np.array(linktype, dtype=np.uint16), (count,)).copy(),
-        bad_record=np.zeros(count, dtype=bool),
-        record_index=np.arange(count, dtype=np.int64),
-        file_index=0,
-    )

@@ -23,7 +23,8 @@ from scapy.packet import Raw
 
 from pcapflow.addresses import parse_address
 from pcapflow.decode import NO_VLAN, DecodeStatus, decode
-from tests.factories import eth, raw_batch
+from tests.factories import eth
+from tests.strategies import Record, raw_batch
 
 IP4 = IP(src="192.0.2.1", dst="198.51.100.2", id=77)
 IP6 = IPv6(src="2001:db8::1", dst="2001:db8::2")
@@ -31,7 +32,8 @@ SEGMENT = TCP(sport=40000, dport=443, flags="PA", seq=123456789, ack=987654321) 
 
 
 def decoded(frames, engine, linktype=1, wirelen=None) -> list[dict]:
-    table = decode(raw_batch([bytes(f) for f in frames], linktype, wirelen), engine)
+    wirelen = wirelen or [None] * len(frames)
+    table = decode(raw_batch([Record(linktype, bytes(f), None, w) for f, w in zip(frames, wirelen)]), engine)
     return [{name: getattr(table, name)[i].item() for name in table.column_names()} for i in range(len(table))]
 
 
