@@ -52,7 +52,7 @@ def service_table(options: AnalysisOptions) -> ServiceTable:
 def _conversations(
     paths: PathLike | Iterable[PathLike], options: AnalysisOptions, services: ServiceTable, progress: Callable | None
 ) -> tuple[pd.DataFrame, CaptureReport]:
-    reader = PacketReader(paths, engine=options.engine, chunk_bytes=options.chunk_bytes, progress=progress)
+    reader = PacketReader(paths, engine=options.engine, chunk_bytes=options.chunk_bytes, progress=progress, workers=options.workers)
     tracker = ConversationTracker(options)
     for table in reader:
         tracker.add(table)

@@ -32,6 +32,7 @@ def analysis_options(command: Callable) -> Callable:
         click.option("--vlan-in-key", is_flag=True, help="Make the outer VLAN id part of the conversation key."),
         click.option("--services", type=click.Path(exists=True, dir_okay=False), help="CSV of service names that override IANA's (port,protocol,service[,description])."),
         click.option("--engine", type=click.Choice(["fast", "reference"]), default="fast", show_default=True, help="Packet decoder: vectorised numpy, or scapy (slow, for checking)."),
+        click.option("--workers", type=click.IntRange(1, 2), default=2, show_default=True, help="Processes reading one large classic pcap at once."),
         click.option("--strict", is_flag=True, help="Exit 1 if a file is damaged or a packet is malformed."),
         click.option("--quiet", "-q", is_flag=True, help="No warnings or progress bar on standard error."),
     ]

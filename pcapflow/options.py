@@ -28,6 +28,7 @@ class AnalysisOptions:
     vlan_in_key: bool = False
     engine: str = "fast"
     chunk_bytes: int = DEFAULT_CHUNK_BYTES
+    workers: int = 2  # processes reading one large classic pcap at once (1: one process)
     services: Mapping | str | os.PathLike | None = None  # overrides of the IANA names: a mapping or a CSV file
 
     def __post_init__(self) -> None:
@@ -37,5 +38,7 @@ class AnalysisOptions:
                 raise OptionsError(f"{name} must be a number of seconds above 0 and at most {MAX_TIMEOUT_S:g}, not {value!r}")
         if self.engine not in ENGINES:
             raise OptionsError(f"unknown engine {self.engine!r}: choose one of {', '.join(ENGINES)}")
+        if self.workers not in (1, 2):
+            raise OptionsError(f"workers must be 1 or 2, not {self.workers!r}")
         if self.chunk_bytes < 1:
             raise OptionsError(f"chunk_bytes must be positive, not {self.chunk_bytes}")

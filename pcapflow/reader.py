@@ -7,19 +7,27 @@ records in file order); its :attr:`~PacketReader.report` is complete once iterat
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
 from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
 
-from pcapflow.capture import DEFAULT_CHUNK_BYTES, FileReport, open_capture
+from pcapflow.capture import DEFAULT_CHUNK_BYTES, CaptureFile, FileReport, open_capture
+from pcapflow.capture.pieces import find_record_start
 from pcapflow.decode import SUPPORTED_LINKTYPES, DecodeStatus, PacketTable, decode
 from pcapflow.errors import OptionsError, UnsupportedLinkTypeError
 from pcapflow.options import AnalysisOptions
 from pcapflow.report import CaptureReport
 
 PathLike = str | os.PathLike[str]
+
+#: Classic pcap files this large are read as two pieces at once (below: the start-up is not worth
+#: it; above: the second piece's decoded tables would be held in memory at once).
+PARALLEL_MIN_BYTES = 64 << 20
+PARALLEL_MAX_BYTES = 1 << 30
 
 
 def as_paths(paths: PathLike | Iterable[PathLike]) -> list[str]:
@@ -39,14 +47,16 @@ class PacketReader:
         engine: str = "fast",
         chunk_bytes: int = DEFAULT_CHUNK_BYTES,
         progress: Callable[[int, int], None] | None = None,
+        workers: int = 2,
     ):
-        AnalysisOptions(engine=engine, chunk_bytes=chunk_bytes)  # validates them
+        AnalysisOptions(engine=engine, chunk_bytes=chunk_bytes, workers=workers)  # validates them
         self.paths = as_paths(paths)
         if len(self.paths) > np.iinfo(np.uint16).max:
             raise OptionsError(f"at most {np.iinfo(np.uint16).max} files can be read together")
         self.engine = engine
         self.chunk_bytes = chunk_bytes
         self.progress = progress
+        self.workers = workers
         self._files: list[FileReport] = []
         self._statuses: Counter[int] = Counter()
 
@@ -56,22 +66,68 @@ class PacketReader:
         total = sum(os.path.getsize(path) for path in self.paths) if self.progress else 0
         done = 0
         for index, path in enumerate(self.paths):
+            for table, position in self._tables_of(path, index):
+                values, counts = np.unique(table.status, return_counts=True)
+                self._statuses.update(dict(zip(values.tolist(), counts.tolist())))
+                if self.progress:
+                    self.progress(done + position, total)
+                yield table
+            done += os.path.getsize(path) if self.progress else 0
+
+    def _tables_of(self, path: str, index: int) -> Iterator[tuple[PacketTable, int]]:
+        """(decoded batch, file position) of one file in record order; two pieces at once when it pays."""
+        boundary = self._piece_boundary(path)
+        if boundary is None:
             with open_capture(path, index) as capture:
                 self._files.append(capture.report)
                 for batch in capture.batches(self.chunk_bytes):
-                    table = decode(batch, self.engine)
-                    values, counts = np.unique(table.status, return_counts=True)
-                    self._statuses.update(dict(zip(values.tolist(), counts.tolist())))
-                    if self.progress:
-                        self.progress(done + capture.position, total)
-                    yield table
-                _check_linktypes(capture.report)
-                done += os.path.getsize(path) if self.progress else 0
+                    yield decode(batch, self.engine), capture.position
+            _check_linktypes(capture.report)
+            return
+        with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork")) as pool:
+            later = pool.submit(_read_piece, path, index, boundary, self.engine, self.chunk_bytes)
+            with CaptureFile(path, index, piece=(0, boundary)) as capture:
+                report = capture.report
+                self._files.append(report)
+                for batch in capture.batches(self.chunk_bytes):
+                    yield decode(batch, self.engine), capture.position
+            if report.damage:  # reading stops at damage: what comes after it is not read
+                later.cancel()
+                _check_linktypes(report)
+                return
+            # the guessed boundary holds only if the walk of the first piece stopped exactly there
+            tables, rest = later.result() if report.end_offset == boundary else _read_piece(
+                path, index, report.end_offset, self.engine, self.chunk_bytes
+            )
+        for table in tables:
+            table.record_index += report.records
+            yield table, rest.end_offset
+        report.records += rest.records
+        report.truncated_tail, report.corrupt_at, report.damage = rest.truncated_tail, rest.corrupt_at, rest.damage
+        report.end_offset = rest.end_offset
+        _check_linktypes(report)
+
+    def _piece_boundary(self, path: str) -> int | None:
+        """Where a second process can start reading ``path``, if the file is worth cutting."""
+        if self.workers < 2 or not PARALLEL_MIN_BYTES <= os.path.getsize(path) <= PARALLEL_MAX_BYTES:
+            return None
+        try:
+            with CaptureFile(path, piece=(0, None)) as capture:
+                return find_record_start(path, os.path.getsize(path) // 2, capture.walker)
+        except ValueError:  # pcapng or compressed: read in one go
+            return None
 
     @property
     def report(self) -> CaptureReport:
         counts = {DecodeStatus(value).name: count for value, count in sorted(self._statuses.items())}
         return CaptureReport(files=tuple(self._files), status_counts=counts, engine=self.engine)
+
+
+def _read_piece(path: str, index: int, start: int, engine: str, chunk_bytes: int) -> tuple[list[PacketTable], FileReport]:
+    """Decode the records of ``path`` from the record boundary ``start`` to the end."""
+    with CaptureFile(path, index, piece=(start, None)) as capture:
+        tables = [decode(batch, engine) for batch in capture.batches(chunk_bytes)]
+    return tables, capture.report
 
 
 def _check_linktypes(report: FileReport) -> None:

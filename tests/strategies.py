@@ -7,8 +7,9 @@
   fragments) datagrams carrying TCP, UDP, SCTP, ICMP, ICMPv6 or other protocols.
 - :func:`records` frames them for a link type (Ethernet, VLAN, QinQ, MPLS, PPPoE, SLL, SLL2,
   NULL, LOOP, the RAW ones), adds non-IP frames, breaks some on purpose (IHL < 5, TCP data
-  offset < 5, wrong IP version, UDP length too big, IP length zero or too big) and cuts some
-  at a random length, as a snaplen does.
+  offset < 5, wrong IP version, UDP length too big, IP length zero, too big, or too small for
+  the transport header), cuts some at a random length as a snaplen does, and flags a few as
+  bad records.
 - :func:`arbitrary_records` gives arbitrary bytes as frames of any link type.
 """
 
@@ -332,7 +333,7 @@ def broken(draw, frame: bytes, ip_at: int, datagram: Datagram) -> bytes:
 
 @st.composite
 def records(draw, linktype: int | None = None) -> Record:
-    """A record of ``linktype`` (any supported one by default): IP, non-IP, broken, cut, or several of those."""
+    """A record of ``linktype`` (any supported one by default): IP, non-IP, broken, cut, bad, or several of those."""
     linktype = draw(st.sampled_from(LINKTYPES)) if linktype is None else linktype
     cut_at = st.nothing()
     if linktype in NON_IP_FRAMES and draw(st.integers(0, 7)) == 0:
@@ -344,9 +345,10 @@ def records(draw, linktype: int | None = None) -> Record:
             frame = draw(broken(frame, ip_at, datagram))
         if datagram.transport_at is not None:  # most interesting: inside the transport header
             cut_at = st.integers(0, 24).map(lambda n: min(ip_at + datagram.transport_at + n, len(frame)))
+    bad_record = draw(st.integers(0, 31)) == 0  # the capture record contradicts itself
     if draw(st.integers(0, 3)) == 0:  # cut by a snaplen
-        return Record(linktype, frame, draw(st.one_of(st.integers(0, len(frame)), cut_at)), len(frame))
-    return Record(linktype, frame)
+        return Record(linktype, frame, draw(st.one_of(st.integers(0, len(frame)), cut_at)), len(frame), bad_record)
+    return Record(linktype, frame, bad_record=bad_record)
 
 
 @st.composite

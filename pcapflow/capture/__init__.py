@@ -22,25 +22,44 @@ import os
 from collections.abc import Iterator
 
 from pcapflow.capture.batch import PAD, FileReport, RawBatch
-from pcapflow.capture.pcap import PcapWalker
+from pcapflow.capture.pcap import FILE_HEADER_BYTES, PcapWalker
 from pcapflow.capture.pcapng import PcapngWalker
-from pcapflow.capture.source import open_capture_stream
+from pcapflow.capture.source import open_capture_stream, read_exactly
 from pcapflow.capture.walk import DEFAULT_CHUNK_BYTES, walk_file
 
 __all__ = ["PAD", "CaptureFile", "FileReport", "RawBatch", "open_capture", "DEFAULT_CHUNK_BYTES"]
 
 
 class CaptureFile:
-    """One opened capture file; use as a context manager or call :meth:`close`."""
+    """One opened capture file; use as a context manager or call :meth:`close`.
 
-    def __init__(self, path: str | os.PathLike[str], file_index: int = 0):
+    ``piece=(start, stop)`` reads only the records of an uncompressed classic pcap that start in
+    ``[start, stop)`` (``stop`` None: to the end); ``start`` must be a record boundary (or 0).
+    """
+
+    def __init__(self, path: str | os.PathLike[str], file_index: int = 0, piece: tuple[int, int | None] | None = None):
         self._opened = open_capture_stream(path)
         self.report = FileReport(self._opened.path, self._opened.format, self._opened.compression)
         walker_class = PcapngWalker if self._opened.format == "pcapng" else PcapWalker
         self._walker = walker_class(self._opened.path, file_index)
+        self._start = 0
+        if piece is not None:
+            self._start_piece(*piece)
+
+    def _start_piece(self, start: int, stop: int | None) -> None:
+        if self._opened.format != "pcap" or self._opened.compression:
+            raise ValueError("only an uncompressed classic pcap can be read in pieces")
+        self._walker.read_file_header(self._opened.head + read_exactly(self._opened.stream, FILE_HEADER_BYTES - 4))
+        self._walker.stop_at = stop
+        self._start = max(start, FILE_HEADER_BYTES)
+        self._opened.raw.seek(self._start)
+
+    @property
+    def walker(self) -> PcapWalker | PcapngWalker:
+        return self._walker
 
     def batches(self, chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> Iterator[RawBatch]:
-        return walk_file(self._opened, self._walker, self.report, chunk_bytes)
+        return walk_file(self._opened, self._walker, self.report, chunk_bytes, self._start)
 
     @property
     def position(self) -> int:

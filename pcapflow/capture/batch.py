@@ -54,6 +54,7 @@ class FileReport:
     corrupt_at: int | None = None  # byte offset where a nonsensical record or block stopped reading
     damage: str | None = None  # what is wrong at the end of the file, for a person
     skipped_blocks: int = 0  # pcapng blocks of types that carry no packets for us (statistics, custom...)
+    end_offset: int = 0  # where reading stopped (the end of the file, of its damage-free part, or of a piece)
 
     def to_dict(self) -> dict:
         return {

@@ -35,13 +35,16 @@ class PcapWalker:
         self.max_caplen = MAX_RECORD_BYTES
         self.records = 0
         self.skipped_blocks = 0
+        self.stop_at: int | None = None  # file offset: records starting there or later belong to the next piece
+        self._header_read = False
         self._caplen_at = struct.Struct("<I").unpack_from
 
     @property
     def linktypes(self) -> list[int]:
         return [self.linktype]
 
-    def _read_file_header(self, buf: bytearray, end: int) -> None:
+    def read_file_header(self, buf: bytes | bytearray) -> None:
+        """Take byte order, resolution, link type and snaplen from the 24-byte file header."""
         magic = bytes(buf[:4])
         self.order, self.ns_per_fraction = PCAP_MAGICS[magic]
         major, minor, _zone, _sigfigs, snaplen, network = struct.unpack_from(self.order + "HHiIII", buf, 4)
@@ -51,15 +54,16 @@ class PcapWalker:
         self.linktype = network & 0xFFFF
         self.max_caplen = max(snaplen, MAX_RECORD_BYTES)
         self._caplen_at = struct.Struct(self.order + "I").unpack_from
+        self._header_read = True
 
     def walk(self, buf: bytearray, end: int, file_offset: int, at_eof: bool) -> Walk:
         pos = 0
-        if file_offset == 0:
+        if not self._header_read:
             if end < FILE_HEADER_BYTES:
                 if at_eof:
                     raise CaptureError(self.path, f"pcap file header cut short ({end} of 24 bytes)", 0)
                 return Walk([], 0, WalkState.NEED_MORE)
-            self._read_file_header(buf, end)
+            self.read_file_header(buf)
             pos = FILE_HEADER_BYTES
 
         starts, caplen, stop, state, damage = self._walk_records(buf, pos, end, file_offset, at_eof)
@@ -89,8 +93,14 @@ class PcapWalker:
         oversized = np.flatnonzero(caplen > self.max_caplen)
         if len(oversized):
             complete = int(oversized[0])
+        state = WalkState.NEED_MORE
+        if self.stop_at is not None and chain[complete] >= self.stop_at - file_offset:
+            complete = int(np.searchsorted(chain[:complete], self.stop_at - file_offset, side="left"))
+            state = WalkState.LIMIT
         starts, caplen = chain[:complete], caplen[:complete].astype(np.uint32)
         stop = int(chain[complete])  # where the first record not returned starts
+        if state is WalkState.LIMIT:
+            return starts, caplen, stop, state, None
         if stop + RECORD_HEADER_BYTES <= end:
             claimed = caplen_at(buf, stop + 8)[0]
             if claimed > self.max_caplen:

@@ -29,6 +29,7 @@ class WalkState(enum.Enum):
     NEED_MORE = "need more bytes"  # the held bytes end inside a record (or exactly at its end)
     TRUNCATED = "truncated"  # end of file inside a record
     CORRUPT = "corrupt"  # a record or block length makes no sense: stop reading
+    LIMIT = "end of piece"  # the next record starts where the next piece of the file begins
 
 
 @dataclass(slots=True)
@@ -101,11 +102,15 @@ def _read_chunk(opened: OpenedCapture, held: bytes, size: int, position: int) ->
 
 
 def walk_file(
-    opened: OpenedCapture, walker: Walker, report: FileReport, chunk_bytes: int = DEFAULT_CHUNK_BYTES
+    opened: OpenedCapture, walker: Walker, report: FileReport, chunk_bytes: int = DEFAULT_CHUNK_BYTES, start: int = 0
 ) -> Iterator[RawBatch]:
-    """Yield the records of one opened capture in batches, filling ``report`` as it goes."""
-    held = opened.head  # bytes not consumed yet; opened.stream continues after them
-    file_offset = 0  # offset in the (decompressed) file of held[0]
+    """Yield the records of one opened capture in batches, filling ``report`` as it goes.
+
+    ``start`` > 0 reads a piece of the file: the stream is positioned there and the walker knows
+    the file header already. ``report.end_offset`` is where reading stopped.
+    """
+    held = opened.head if start == 0 else b""  # bytes not consumed yet; opened.stream continues after them
+    file_offset = start  # offset in the (decompressed) file of held[0]
     at_eof = False
     while True:
         # one fresh buffer per chunk: batches handed out keep theirs
@@ -119,6 +124,9 @@ def walk_file(
         yield from walk.batches
         held = buf[walk.consumed : end]
         file_offset += walk.consumed
+        report.end_offset = file_offset
+        if walk.state is WalkState.LIMIT:
+            break
         if walk.state is WalkState.CORRUPT:
             report.corrupt_at = file_offset
             report.damage = walk.damage

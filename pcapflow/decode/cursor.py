@@ -77,6 +77,8 @@ class Cursor:
 
     def keep(self, rows: np.ndarray, mask: np.ndarray, status: DecodeStatus) -> np.ndarray:
         """Stop the rows where ``mask`` is False with ``status``; return the others."""
+        if mask.all():
+            return rows
         self.stop(rows[~mask], status)
         return rows[mask]
 

@@ -22,8 +22,8 @@ from them on real and broken packets: scapy turns a header cut short into ``Raw`
 datagram's tail into ``Padding``, reads IHL < 5 as options of negative length, calls an Ethernet
 type <= 1500 ``Dot3`` and a PPP protocol starting with 0xff ``HDLC``, binds PPP behind PPPoE only
 for code 0, keeps only the first byte of a NULL header's family, does not know AF_INET6 = 10, and
-dissects a non-IP MPLS payload as Ethernet. Where this engine is stricter than the fast engine's
-code, because the fast engine's own rules and the RFCs say so, the rule is marked "(rule)".
+dissects a non-IP MPLS payload as Ethernet. Rules that the parity tests caught the fast engine
+breaking (tests/decode/test_engine_parity.py keeps those cases) are marked "(rule)".
 """
 
 from __future__ import annotations
@@ -34,8 +34,6 @@ import ipaddress
 import logging
 import warnings
 from types import SimpleNamespace
-
-import numpy as np
 
 from pcapflow.capture.batch import RawBatch
 from pcapflow.decode.table import NO_VLAN, DecodeStatus, PacketTable, empty_table
@@ -54,10 +52,7 @@ PROTO_ICMP, PROTO_TCP, PROTO_UDP, PROTO_FRAGMENT, PROTO_AH, PROTO_ICMPV6, PROTO_
 
 
 class _Stop(Exception):
-    """Decoding of the record ends here with ``status``."""
-
-    def __init__(self, status: DecodeStatus):
-        self.status = status
+    """Decoding of the record ends here, with the status given as its argument."""
 
 
 SCAPY_CLASSES = {  # the layer classes used, by module
@@ -339,7 +334,7 @@ def _decode(rec: _Record, linktype: int) -> DecodeStatus:
         (_ipv4 if ethertype == IPV4 else _ipv6)(rec)
         _transport(rec)
     except _Stop as stop:
-        return stop.status
+        return stop.args[0]
     return DecodeStatus.OK
 
 

@@ -9,7 +9,6 @@ at the end.
 from __future__ import annotations
 
 import re
-from itertools import islice
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +23,7 @@ from pcapflow.decode.table import COLUMN_DTYPES, DecodeStatus, PacketTable
 from pcapflow.errors import CaptureError
 from tests.conftest import CORPUS, SAMPLES
 from tests.strategies import IP, PPP, LINKTYPES, Ether, PPPoE, Raw, Record, arbitrary_records, raw_batch, records
+
 CAPTURE_NAME = re.compile(r"\.(pcap|pcapng|cap)(\.(gz|bz2|xz|zst))?$")
 MAX_RECORDS_PER_FILE = 5_000  # keeps the corpus run to seconds: the reference decodes ~10k records/s
 
@@ -151,9 +151,9 @@ def test_arbitrary_bytes_never_raise(engine: str, batch_records: list[Record]) -
 # -- edge cases where the fast engine once broke its own rules (see the reference's "(rule)") -------
 
 
-def _ipv4_ethernet(proto: int, total: int, body: bytes) -> bytes:
+def _ipv4_ethernet(proto: int, total: int, body: bytes, flags: str = "") -> bytes:
     """An Ethernet frame of a 20-byte IPv4 header of ``total`` length and protocol ``proto``, then ``body``."""
-    ip = IP(src="10.0.0.1", dst="10.0.0.2", proto=proto, len=total) / Raw(body)
+    ip = IP(src="10.0.0.1", dst="10.0.0.2", proto=proto, len=total, flags=flags) / Raw(body)
     return bytes(Ether(dst="02:00:00:00:00:02", src="02:00:00:00:00:01") / ip)
 
 
@@ -163,6 +163,10 @@ RULE_EDGE_CASES = {
     # (BAD_TRANSPORT_HEADER, as when the frame is captured whole), but the fast engine tracked it
     # as PORTS_ONLY with ports read from the Ethernet padding.
     "tcp_header_beyond_datagram_cut_by_snaplen": Record(1, _ipv4_ethernet(6, 22, bytes(26)), 44, 60),
+    # A tiny first fragment (RFC 1858): 8 bytes of TCP, the frame captured whole and unpadded. Its
+    # TCP header cannot be whole (BAD_TRANSPORT_HEADER, as when Ethernet padding follows); the fast
+    # engine tracked it as PORTS_ONLY.
+    "tcp_tiny_first_fragment": Record(1, _ipv4_ethernet(6, 28, bytes(8), flags="MF")),
     # The same with UDP: total length 24 leaves 4 bytes for the 8-byte UDP header.
     "udp_header_beyond_datagram_cut_by_snaplen": Record(1, _ipv4_ethernet(17, 24, bytes(26)), 40, 60),
     # IPv4 total length 20 and protocol ICMP: no ICMP message at all, yet the fast engine gave OK
