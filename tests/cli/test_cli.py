@@ -110,3 +110,18 @@ def test_help(command):
 def test_python_dash_m():
     result = subprocess.run([sys.executable, "-m", "pcapflow", "--help"], capture_output=True, text=True, check=True)
     assert "analyze" in result.stdout
+
+
+def test_bad_services_file_is_one_error_line(tmp_path):
+    services = tmp_path / "services.csv"
+    services.write_text("port,protocol,service\n99999,tcp,nope\n")
+    result = CliRunner().invoke(main, ["analyze", str(SAMPLES / "http_ethernet.pcap"), "--services", str(services)])
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: ") and "99999" in result.stderr
+    assert len(result.stderr.splitlines()) == 1
+
+
+def test_unknown_export_suffix_is_an_error(tmp_path):
+    result = CliRunner().invoke(main, ["ports", str(SAMPLES / "http_ethernet.pcap"), "-o", str(tmp_path / "x.xlsx")])
+    assert result.exit_code == 1
+    assert "use --format" in result.stderr
