@@ -67,8 +67,8 @@ class PacketReader:
         done = 0
         for index, path in enumerate(self.paths):
             for table, position in self._tables_of(path, index):
-                values, counts = np.unique(table.status, return_counts=True)
-                self._statuses.update(dict(zip(values.tolist(), counts.tolist())))
+                counts = np.bincount(table.status, minlength=256)
+                self._statuses.update({value: int(counts[value]) for value in np.flatnonzero(counts).tolist()})
                 if self.progress:
                     self.progress(done + position, total)
                 yield table
