@@ -37,7 +37,7 @@ class PcapWalker:
         self.skipped_blocks = 0
         self.stop_at: int | None = None  # file offset: records starting there or later belong to the next piece
         self._header_read = False
-        self._caplen_at = struct.Struct("<I").unpack_from
+        self._caplen_of = struct.Struct("<8xI").unpack_from  # the caplen field of the record header at an offset
 
     @property
     def linktypes(self) -> list[int]:
@@ -53,7 +53,7 @@ class PcapWalker:
         # The upper 16 bits of the link-type field carry FCS information, not the link type.
         self.linktype = network & 0xFFFF
         self.max_caplen = max(snaplen, MAX_RECORD_BYTES)
-        self._caplen_at = struct.Struct(self.order + "I").unpack_from
+        self._caplen_of = struct.Struct(self.order + "8xI").unpack_from
         self._header_read = True
 
     def walk(self, buf: bytearray, end: int, file_offset: int, at_eof: bool) -> Walk:
@@ -79,10 +79,11 @@ class PcapWalker:
         """
         chain = array.array("q", (pos,))
         append = chain.append
-        caplen_at = self._caplen_at
+        caplen_of = self._caplen_of
         try:
             while True:
-                pos += RECORD_HEADER_BYTES + caplen_at(buf, pos + 8)[0]
+                (caplen,) = caplen_of(buf, pos)
+                pos += RECORD_HEADER_BYTES + caplen
                 append(pos)
         except struct.error:
             pass
@@ -102,7 +103,7 @@ class PcapWalker:
         if state is WalkState.LIMIT:
             return starts, caplen, stop, state, None
         if stop + RECORD_HEADER_BYTES <= end:
-            claimed = caplen_at(buf, stop + 8)[0]
+            (claimed,) = caplen_of(buf, stop)
             if claimed > self.max_caplen:
                 damage = (
                     f"record at byte {file_offset + stop} claims {claimed} bytes of packet data, "
