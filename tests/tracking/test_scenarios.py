@@ -180,3 +180,12 @@ def test_empty_capture_gives_a_typed_empty_frame(tmp_path):
     assert len(frame) == 0
     assert list(frame.columns) == [spec.name for spec in pcapflow.schema.CONVERSATION_COLUMNS]
     assert str(frame["client_port"].dtype) == "uint16"
+
+
+def test_a_conversation_continues_across_files(tmp_path):
+    packets = stamped(tcp_session())
+    first = write(tmp_path / "a.pcap", pcap_bytes(packets[:3]))
+    second = write(tmp_path / "b.pcapng", pcap_bytes(packets[3:]))
+    frame = pcapflow.read_conversations([first, second])
+    assert len(frame) == 1
+    assert (row(frame)["packets"], row(frame)["conn_state"], row(frame)["end_reason"]) == (8, "SF", "fin")
