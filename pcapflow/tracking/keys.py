@@ -104,7 +104,3 @@ def hash_keys(columns: list[np.ndarray], seed: int) -> np.ndarray:
             h ^= h >> np.uint64(29)
     return h
 
-
-def key_columns(keys) -> list[np.ndarray]:
-    """The columns of ``keys`` (a :class:`Keys` or any object with those attributes) in order."""
-    return [getattr(keys, name) for name in KEY_COLUMNS]

@@ -15,7 +15,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from scapy.layers.inet import IP, UDP
-from scapy.layers.l2 import Ether
 
 import pcapflow
 from pcapflow.capture import open_capture

@@ -25,7 +25,7 @@ from tests.factories import (
     write,
 )
 from scapy.layers.inet import IP, UDP
-from scapy.layers.l2 import CookedLinux, Ether
+from scapy.layers.l2 import CookedLinux
 
 
 @pytest.fixture(scope="module")
