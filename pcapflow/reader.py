@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import threading
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from collections.abc import Callable, Iterable, Iterator
@@ -108,8 +109,14 @@ class PacketReader:
         _check_linktypes(report)
 
     def _piece_boundary(self, path: str) -> int | None:
-        """Where a second process can start reading ``path``, if the file is worth cutting."""
+        """Where a second process can start reading ``path``, if the file is worth cutting.
+
+        The second process is forked (cheap: nothing is imported again); a process with threads,
+        or a platform without fork, reads in one process instead.
+        """
         if self.workers < 2 or not PARALLEL_MIN_BYTES <= os.path.getsize(path) <= PARALLEL_MAX_BYTES:
+            return None
+        if threading.active_count() > 1 or "fork" not in multiprocessing.get_all_start_methods():
             return None
         try:
             with CaptureFile(path, piece=(0, None)) as capture:
