@@ -73,11 +73,20 @@ def community_ids(rows: dict[str, np.ndarray]) -> list[str]:
         width = matrix.shape[1]
         data = matrix.tobytes()
         sizes = np.where(with_ports, width, width - 4).tolist()
-        out[index] = [
-            "1:" + base64.b64encode(hashlib.sha1(data[row * width : row * width + size]).digest()).decode("ascii")
-            for row, size in enumerate(sizes)
-        ]
+        digests = b"".join([hashlib.sha1(data[row * width : row * width + size]).digest() + b"\0" for row, size in enumerate(sizes)])
+        out[index] = _base64_each(digests)
     return out.tolist()
+
+
+def _base64_each(digests: bytes) -> np.ndarray:
+    """``"1:" + base64(digest)`` of every 20-byte digest in ``digests`` (each followed by a 0 byte).
+
+    21 bytes encode to exactly 28 characters, so one call encodes them all; the zero byte's
+    last character is where a 20-byte digest's ``=`` padding goes.
+    """
+    encoded = bytearray(base64.b64encode(digests))
+    encoded[27::28] = b"=" * (len(encoded) // 28)
+    return np.char.add("1:", np.frombuffer(bytes(encoded), dtype="S28").astype("U28")).astype(object)
 
 
 def _is_pair(proto: np.ndarray, icmp_type: np.ndarray) -> np.ndarray:

@@ -93,7 +93,7 @@ def conn_states(rows: dict[str, np.ndarray], a_is_client: np.ndarray) -> np.ndar
     return np.select([proto == IPPROTO_TCP, proto == IPPROTO_UDP], [tcp, udp], state("OTH"))
 
 
-def histories(rows: dict[str, np.ndarray], a_is_client: np.ndarray) -> list[str]:
+def histories(rows: dict[str, np.ndarray], a_is_client: np.ndarray) -> np.ndarray:
     """Zeek-style history string of every conversation."""
     positions, letters = [], []
     for letter in LETTERS:
@@ -102,10 +102,13 @@ def histories(rows: dict[str, np.ndarray], a_is_client: np.ndarray) -> list[str]
         letters += [letter.upper(), letter]
     positions = np.stack(positions, axis=1)
     order = np.argsort(positions, axis=1, kind="stable")
-    chosen = np.take_along_axis(positions, order, axis=1) < NEVER
-    chars = np.where(chosen, np.array(letters, dtype=object)[order], "")
+    seen = np.take_along_axis(positions, order, axis=1) < NEVER
+    # letters in order of first appearance, unseen ones as NUL at the end of each row: read as one
+    # 12-character string per row, numpy drops the trailing NULs
+    chars = np.where(seen, np.array(letters, dtype="U1")[order], "")
+    text = np.ascontiguousarray(chars).view(f"U{len(letters)}").reshape(-1)
     flipped = np.where(a_is_client, rows["first_dir"] != 0, rows["first_dir"] != 1)
-    return ["^" * flip + "".join(row) for flip, row in zip(flipped.tolist(), chars.tolist())]
+    return np.where(flipped, np.char.add("^", text), text).astype(object)
 
 
 def end_reasons(rows: dict[str, np.ndarray], capture_end_ns: int, timeout_ns: np.ndarray) -> np.ndarray:
