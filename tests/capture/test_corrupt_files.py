@@ -212,3 +212,5 @@ def test_arbitrary_bytes_never_crash_the_reader(tmp_path_factory, tail, head):
         return
     report = frame.attrs["report"]
     assert report.records_read == len(frame) == sum(report.status_counts.values())
+    analysis = pcapflow.analyze(path, chunk_bytes=64)  # and every later stage takes what was read
+    assert analysis.ports["conversations"].sum() == len(analysis.conversations)

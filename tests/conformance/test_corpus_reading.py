@@ -71,3 +71,18 @@ def test_mixed_link_type_pcapng_decodes_every_interface(corpus):
     assert set(frame["linktype"]) == {1, 113}
     assert (frame["status"] != "UNSUPPORTED_LINKTYPE").all()
     assert (frame["caplen"] < frame["wirelen"]).sum() == 39  # the snaplen-cut packets the MANIFEST counts
+
+
+@pytest.mark.parametrize(("name", "packets"), CAPTURES, ids=[name for name, _ in CAPTURES])
+def test_the_command_line_never_shows_a_traceback(corpus, name, packets, tmp_path):
+    from click.testing import CliRunner
+
+    from pcapflow.cli import main
+
+    result = CliRunner().invoke(main, ["analyze", "--export", str(tmp_path), str(corpus / name)])
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    if name == "ndpi/fuzz-2021-10-13.pcap":
+        assert result.exit_code == 1 and result.stderr.startswith("Error: ")
+    else:
+        assert result.exit_code == 0, result.stderr
+        assert f"{packets:,} read" in result.stdout
