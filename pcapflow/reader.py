@@ -11,7 +11,6 @@ import multiprocessing
 import os
 import threading
 from collections import Counter
-from concurrent.futures import ProcessPoolExecutor
 from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
@@ -85,15 +84,13 @@ class PacketReader:
                     yield decode(batch, self.engine), capture.position
             _check_linktypes(capture.report)
             return
-        with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork")) as pool:
-            later = pool.submit(_read_piece, path, index, boundary, self.engine, self.chunk_bytes)
+        with _PieceReader(path, index, boundary, self.engine, self.chunk_bytes) as later:
             with CaptureFile(path, index, piece=(0, boundary)) as capture:
                 report = capture.report
                 self._files.append(report)
                 for batch in capture.batches(self.chunk_bytes):
                     yield decode(batch, self.engine), capture.position
             if report.damage:  # reading stops at damage: what comes after it is not read
-                later.cancel()
                 _check_linktypes(report)
                 return
             # the guessed boundary holds only if the walk of the first piece stopped exactly there
@@ -128,6 +125,45 @@ class PacketReader:
     def report(self) -> CaptureReport:
         counts = {DecodeStatus(value).name: count for value, count in sorted(self._statuses.items())}
         return CaptureReport(files=tuple(self._files), status_counts=counts, engine=self.engine)
+
+
+class _PieceReader:
+    """Reads a piece in a forked process; its result is taken only when asked for.
+
+    The child hands its tables over through a pipe only once the parent is ready to take them,
+    so that receiving them does not slow the parent's own piece.
+    """
+
+    def __init__(self, path: str, index: int, start: int, engine: str, chunk_bytes: int):
+        context = multiprocessing.get_context("fork")
+        self._receiver, sender = context.Pipe(duplex=False)
+        self._process = context.Process(target=_send_piece, args=(sender, path, index, start, engine, chunk_bytes), daemon=True)
+        self._process.start()
+        sender.close()
+
+    def result(self) -> tuple[list[PacketTable], FileReport]:
+        outcome = self._receiver.recv()
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
+
+    def __enter__(self) -> _PieceReader:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._receiver.close()  # a child still sending gets a broken pipe and ends
+        self._process.join()
+
+
+def _send_piece(sender, path: str, index: int, start: int, engine: str, chunk_bytes: int) -> None:
+    try:
+        outcome = _read_piece(path, index, start, engine, chunk_bytes)
+    except Exception as exc:  # handed to the parent, which raises it where the piece is used
+        outcome = exc
+    try:
+        sender.send(outcome)
+    except (BrokenPipeError, EOFError):  # the parent did not need the piece
+        pass
 
 
 def _read_piece(path: str, index: int, start: int, engine: str, chunk_bytes: int) -> tuple[list[PacketTable], FileReport]:
