@@ -28,6 +28,9 @@ class CaptureError(PcapflowError, ValueError):
         where = f" (at byte {offset})" if offset is not None else ""
         super().__init__(f"{self.path}: {problem}{where}")
 
+    def __reduce__(self):  # picklable, so that a worker process can hand it over
+        return (type(self), (self.path, self.problem, self.offset))
+
 
 class UnsupportedLinkTypeError(CaptureError):
     """Every interface of the capture has a link type pcapflow cannot decode."""

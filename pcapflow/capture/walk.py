@@ -137,5 +137,5 @@ def walk_file(
             break
         if at_eof:
             break
-    if report.records == 0 and report.damage:
+    if start == 0 and report.records == 0 and report.damage:
         raise CaptureError(opened.path, f"no readable record: {report.damage}", file_offset)

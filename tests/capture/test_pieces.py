@@ -6,6 +6,7 @@ piece or a damaged tail in the second must all end as the sequential read ends.
 
 from __future__ import annotations
 
+import pickle
 import struct
 
 import pandas as pd
@@ -85,16 +86,23 @@ def _with_caplen(data: bytes, record_start: int, caplen: int) -> bytes:
     return data[: record_start + 8] + struct.pack("<I", caplen) + data[record_start + 12 :]
 
 
-@pytest.mark.parametrize("where", ["first piece", "second piece"])
+@pytest.mark.parametrize("where", ["first piece", "boundary", "second piece"])
 def test_damage_ends_the_read_where_a_sequential_read_ends(tmp_path, where):
     data = _capture(tmp_path).read_bytes()
     starts = record_starts(data)
-    damaged_record = starts[len(starts) // 4] if where == "first piece" else starts[-3]
+    boundary = min(s for s in starts if s >= len(data) // 2)
+    damaged_record = {"first piece": starts[len(starts) // 4], "boundary": boundary, "second piece": starts[-3]}[where]
     path = write(tmp_path / "damaged.pcap", _with_caplen(data, damaged_record, 1 << 30))
     one, two = _both(path)
     pd.testing.assert_frame_equal(two, one)
     assert two.attrs["report"].to_dict() == one.attrs["report"].to_dict()
     assert two.attrs["report"].files[0].corrupt_at == damaged_record
+
+
+def test_capture_errors_cross_process_boundaries():
+    error = pcapflow.CaptureError("x.pcap", "no readable record: something", 24)
+    copy = pickle.loads(pickle.dumps(error))
+    assert (type(copy), str(copy), copy.offset) == (type(error), str(error), 24)
 
 
 def test_truncated_tail_in_the_second_piece(tmp_path):
