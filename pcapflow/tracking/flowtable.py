@@ -205,17 +205,22 @@ class FlowTable:
         prev_ts[starts] = np.where(matched[starts], self._open_column("last_ts", open_rows, starts), 0)
         idle = has_previous & (p.ts - prev_ts > p.timeout)
 
+        # A SYN is compared with the latest initial-sequence evidence of its own conversation: the
+        # evidence since the start of its run of packets without an idle gap (a reuse split starts
+        # with its own SYN, so the latest evidence in the run is the current conversation's), or
+        # the open conversation's when the run continues it.
         marker, value = _markers(p)
-        positions = np.where(marker, np.arange(count), -1)
-        last_marker = np.maximum.accumulate(positions)
+        last_marker = np.maximum.accumulate(np.where(marker, np.arange(count), -1))
         before = np.empty(count, dtype=np.int64)
         before[0] = -1
         before[1:] = last_marker[:-1]
-        in_group = before >= previous[group_of]
-        carried_val = self._open_column("marker_val", open_rows, previous[group_of])
-        carried_idx = self._open_column("marker_idx", open_rows, previous[group_of])
-        known = in_group | (matched[previous[group_of]] & (carried_idx >= 0))
-        reference = np.where(in_group, value[np.maximum(before, 0)], carried_val)
+        run_start = np.maximum.accumulate(np.where(group_start | idle, np.arange(count), 0))
+        in_run = before >= run_start
+        continues_open = matched & ~idle[run_start] & group_start[run_start]
+        carried_val = self._open_column("marker_val", open_rows, run_start)
+        carried_idx = self._open_column("marker_idx", open_rows, run_start)
+        known = in_run | (continues_open & (carried_idx >= 0))
+        reference = np.where(in_run, value[np.maximum(before, 0)], carried_val)
         syn = marker & (p.flags & TCP_ACK == 0) & (p.keys["proto"] == IPPROTO_TCP)
         reuse = syn & has_previous & ~idle & (~known | (reference != p.seq))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from unittest import mock
 
 import pandas as pd
 import pytest
@@ -13,6 +14,7 @@ from scapy.layers.l2 import Dot1Q
 from scapy.packet import Raw
 
 import pcapflow
+from pcapflow import tracking
 from tests.factories import CLIENT, SERVER, eth, pcap_bytes, stamped, tcp_session, write
 
 
@@ -189,3 +191,16 @@ def test_a_conversation_continues_across_files(tmp_path):
     frame = pcapflow.read_conversations([first, second])
     assert len(frame) == 1
     assert (row(frame)["packets"], row(frame)["conn_state"], row(frame)["end_reason"]) == (8, "SF", "fin")
+
+
+@pytest.mark.parametrize("flow_batch", [1, 1 << 18])
+def test_a_syn_is_compared_with_its_own_conversation_only(tmp_path, flow_batch):
+    """SYN (ISN 5), silence beyond the timeout, data, then SYN (ISN 5) again: the data starts a new
+    conversation, which has no initial sequence number of its own, so the second SYN starts a
+    third one, however the capture is cut into batches."""
+    packets = [c2s(flags="S", seq=5), c2s(flags="PA", seq=6) / Raw(b"x"), c2s(flags="S", seq=5)]
+    for packet, seconds in zip(packets, (0, 400, 401)):
+        packet.time = Decimal(1_704_067_200 + seconds)
+    with mock.patch.object(tracking, "FLOW_BATCH_PACKETS", flow_batch):
+        frame = conversations(tmp_path, packets, chunk_bytes=64)
+    assert frame["end_reason"].tolist() == ["idle_timeout", "reuse", "end_of_capture"]
