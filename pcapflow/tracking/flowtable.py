@@ -34,6 +34,11 @@ NEVER = np.iinfo(np.int64).max
 
 REASON_NONE, REASON_REUSE, REASON_IDLE = 0, 1, 2
 
+#: How long past its timeout an idle conversation stays in the table. Packets whose timestamps run
+#: back by less than this (interfaces merged into one file, reordering) still find it, so the
+#: result does not depend on where the capture was cut into batches.
+EXPIRY_SLACK_NS = 60 * 1_000_000_000
+
 #: How two consecutive pieces of one conversation combine, column by column.
 MERGE: dict[str, str] = {
     **{name: "first" for name in KEY_COLUMNS + ("h", "ip_version", "vlan", "first_idx", "first_ts", "first_dir")},
@@ -199,8 +204,11 @@ class FlowTable:
         has_previous = ~group_start | matched
         previous = np.flatnonzero(group_start)  # index of each packet's group start
         group_of = np.cumsum(group_start) - 1
+        # silence is measured from the latest packet before, so that timestamps a little out of
+        # order (merged interfaces) do not split a conversation differently in different batches
+        latest = pd.Series(p.ts).groupby(group_of).cummax().to_numpy()
         prev_ts = np.empty(count, dtype=np.int64)
-        prev_ts[1:] = p.ts[:-1]
+        prev_ts[1:] = latest[:-1]
         starts = previous
         prev_ts[starts] = np.where(matched[starts], self._open_column("last_ts", open_rows, starts), 0)
         idle = has_previous & (p.ts - prev_ts > p.timeout)
@@ -293,10 +301,11 @@ class FlowTable:
         return np.where(rows >= 0, self.open[name][np.maximum(rows, 0)], 0)
 
     def expire(self, timeout_of) -> None:
-        """Finish open conversations idle for longer than their timeout at the latest time seen."""
+        """Finish open conversations idle for longer than their timeout (plus :data:`EXPIRY_SLACK_NS`)
+        at the latest time seen."""
         if self.open is None or not len(self.open["h"]):
             return
-        idle = self.last_ts - self.open["last_ts"] > timeout_of(self.open["proto"])
+        idle = self.last_ts - self.open["last_ts"] > timeout_of(self.open["proto"]) + EXPIRY_SLACK_NS
         if idle.any():
             ended = take(self.open, np.flatnonzero(idle))
             ended["reason"] = np.full(int(idle.sum()), REASON_IDLE, dtype=np.int8)

@@ -105,3 +105,16 @@ def test_hash_collisions_are_detected_and_resolved(tmp_path, monkeypatch):
     with mock.patch.object(tracking, "FLOW_BATCH_PACKETS", 2):
         pd.testing.assert_frame_equal(pcapflow.read_conversations(path, chunk_bytes=200), expected)
     assert 1 in seeds and len(expected) == 12
+
+
+@settings(max_examples=40)
+@given(traffic(), st.randoms(use_true_random=False), st.sampled_from([1, 2, 1 << 18]))
+def test_timestamps_out_of_order_split_the_same_in_any_batches(tmp_path_factory, packets, rnd, flow_batch):
+    # interfaces merged into one file: timestamps run back by up to 30 s (less than the expiry slack)
+    for packet in packets:
+        packet.time = packet.time + Decimal(rnd.randint(-30_000, 30_000)) / 1000
+    path = write(tmp_path_factory.mktemp("o") / "x.pcap", pcap_bytes(packets))
+    whole = pcapflow.read_conversations(path)
+    with mock.patch.object(tracking, "FLOW_BATCH_PACKETS", flow_batch):
+        pieces = pcapflow.read_conversations(path, chunk_bytes=97)
+    pd.testing.assert_frame_equal(pieces, whole)
