@@ -202,15 +202,16 @@ class FlowTable:
 
         open_rows, matched = self._match(h, p, group_start)
         has_previous = ~group_start | matched
-        previous = np.flatnonzero(group_start)  # index of each packet's group start
+        group_starts = np.flatnonzero(group_start)
         group_of = np.cumsum(group_start) - 1
         # silence is measured from the latest packet before, so that timestamps a little out of
         # order (merged interfaces) do not split a conversation differently in different batches
         latest = pd.Series(p.ts).groupby(group_of).cummax().to_numpy()
         prev_ts = np.empty(count, dtype=np.int64)
         prev_ts[1:] = latest[:-1]
-        starts = previous
-        prev_ts[starts] = np.where(matched[starts], self._open_column("last_ts", open_rows, starts), 0)
+        prev_ts[group_starts] = np.where(
+            matched[group_starts], self._open_column("last_ts", open_rows, group_starts), 0
+        )
         idle = has_previous & (p.ts - prev_ts > p.timeout)
 
         # A SYN is compared with the latest initial-sequence evidence of its own conversation: the
