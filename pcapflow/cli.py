@@ -134,6 +134,8 @@ _export_command("ports", "ports", "Write one row per (protocol, server port) of 
 @click.argument("queries", nargs=-1, required=True)
 def services_command(queries) -> None:
     """Look up the bundled service names: 22, 22/tcp, or a name such as ssh."""
+    import pandas as pd
+
     from pcapflow.services import default_services
 
     table = default_services()
@@ -145,7 +147,7 @@ def services_command(queries) -> None:
         if rows.empty:
             click.echo(f"{query}: no service registered", err=True)
         for row in rows.itertuples(index=False):
-            description = "" if row.description is None or row.description != row.description else row.description
+            description = "" if pd.isna(row.description) else row.description
             click.echo(f"{row.port}/{row.protocol}\t{row.service}\t{description}")
     if all(rows.empty for rows in found):
         sys.exit(1)

@@ -125,3 +125,9 @@ def test_unknown_export_suffix_is_an_error(tmp_path):
     result = CliRunner().invoke(main, ["ports", str(SAMPLES / "http_ethernet.pcap"), "-o", str(tmp_path / "x.xlsx")])
     assert result.exit_code == 1
     assert "use --format" in result.stderr
+
+
+def test_services_without_any_match_exits_1():
+    result = CliRunner().invoke(main, ["services", "no-such-service-anywhere"])
+    assert result.exit_code == 1
+    assert result.stderr == "no-such-service-anywhere: no service registered\n"
