@@ -126,7 +126,7 @@ class PcapWalker:
         first, second = stamp & 0xFFFF_FFFF, stamp >> 32
         seconds, fraction = (first, second) if self.order == "<" else (second, first)
         ts_ns = seconds.astype(np.int64) * 1_000_000_000 + fraction.astype(np.int64) * self.ns_per_fraction
-        wirelen = views.u32(self.order)[starts + 12]
+        wirelen = views.u32(self.order)[starts + 12].astype(np.uint32, copy=False)  # native byte order
         count = len(starts)
         batch = BatchColumns(
             data_offset=starts + RECORD_HEADER_BYTES,

@@ -32,12 +32,11 @@ class Cursor:
         count = len(batch)
         table = empty_table(count)
         table.file_index[:] = batch.file_index
-        table.record_index[:] = batch.record_index
-        table.ts_ns[:] = batch.ts_ns
-        table.linktype[:] = batch.linktype
-        table.caplen[:] = batch.caplen
-        table.wirelen[:] = batch.wirelen
-        table.status[batch.bad_record] = DecodeStatus.BAD_RECORD
+        # the batch's own columns (of the table's dtypes already) are taken over, not copied
+        table.record_index, table.ts_ns, table.linktype = batch.record_index, batch.ts_ns, batch.linktype
+        table.caplen, table.wirelen = batch.caplen, batch.wirelen
+        if batch.bad_record.any():
+            table.status[batch.bad_record] = DecodeStatus.BAD_RECORD
         return cls(
             views=ByteViews(batch.buffer),
             start=batch.data_offset,

@@ -146,3 +146,13 @@ def test_batches_hold_only_bounded_file_bytes(tmp_path, packets):
     # a chunk, plus the partial record carried over from the chunk before, plus the padding
     largest_record = 16 + max(len(bytes(p)) for p in packets)
     assert max(sizes) <= 4096 + largest_record + 128
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_packet_tables_have_the_declared_native_dtypes(tmp_path, packets, variant):
+    from pcapflow.decode.table import COLUMN_DTYPES
+
+    path = write(tmp_path / "x", capture_bytes(packets, variant))
+    for table in pcapflow.PacketReader(path):
+        for name, dtype in COLUMN_DTYPES.items():
+            assert getattr(table, name).dtype == dtype, (name, getattr(table, name).dtype)
