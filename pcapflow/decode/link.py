@@ -137,7 +137,8 @@ def decode_link(cursor: Cursor) -> np.ndarray:
     """Decode the link layers of every row; return the rows that carry IP (``ethertype`` set)."""
     linktype = cursor.table.linktype
     live = cursor.table.status == DecodeStatus.OK
-    for value in np.unique(linktype[live]):
+    kinds = [linktype[0]] if len(linktype) and (linktype == linktype[0]).all() else np.unique(linktype[live])
+    for value in kinds:
         rows = np.flatnonzero(live & (linktype == value))
         if int(value) in _FIXED_HEADERS:
             _link_header(cursor, rows, int(value))
@@ -151,5 +152,6 @@ def decode_link(cursor: Cursor) -> np.ndarray:
     nibble = cursor.views.u8[cursor.at(by_version)] >> 4
     cursor.ethertype[by_version] = np.select([nibble == 4, nibble == 6], [ETHERTYPE_IPV4, ETHERTYPE_IPV6], 0)
     rows = rows[cursor.of(cursor.table.status, rows) == DecodeStatus.OK]
-    is_ip = np.isin(cursor.of(cursor.ethertype, rows), (ETHERTYPE_IPV4, ETHERTYPE_IPV6))
+    ethertype = cursor.of(cursor.ethertype, rows)
+    is_ip = (ethertype == ETHERTYPE_IPV4) | (ethertype == ETHERTYPE_IPV6)
     return cursor.keep(rows, is_ip, DecodeStatus.NOT_IP)

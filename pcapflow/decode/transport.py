@@ -19,7 +19,6 @@ IPPROTO_TCP = 6
 IPPROTO_UDP = 17
 IPPROTO_ICMPV6 = 58
 IPPROTO_SCTP = 132
-PORT_PROTOCOLS = (IPPROTO_TCP, IPPROTO_UDP, IPPROTO_SCTP)
 
 #: Fixed header size by IP protocol: what must be captured beyond the ports to decode the rest.
 _HEADER_BYTES = np.zeros(256, dtype=np.int64)
@@ -80,11 +79,13 @@ def decode_transport(cursor: Cursor, rows: np.ndarray) -> None:
     """Decode the transport headers of ``rows`` (IP rows that are not later fragments)."""
     table = cursor.table
     proto = cursor.of(table.ip_proto, rows)
-    with_ports = _ports(cursor, rows[np.isin(proto, PORT_PROTOCOLS)])
-    proto_of = table.ip_proto[with_ports]
+    has_ports = _HEADER_BYTES[proto] > 0
+    with_ports = _ports(cursor, rows[has_ports])
+    proto_of = cursor.of(table.ip_proto, with_ports)
     _tcp(cursor, with_ports[proto_of == IPPROTO_TCP])
     _udp(cursor, with_ports[proto_of == IPPROTO_UDP])
     _sctp(cursor, with_ports[proto_of == IPPROTO_SCTP])
-    _icmp(cursor, rows[(proto == IPPROTO_ICMP) | (proto == IPPROTO_ICMPV6)])
-    others = rows[~np.isin(proto, PORT_PROTOCOLS + (IPPROTO_ICMP, IPPROTO_ICMPV6))]
+    icmp = (proto == IPPROTO_ICMP) | (proto == IPPROTO_ICMPV6)
+    _icmp(cursor, rows[icmp])
+    others = rows[~has_ports & ~icmp]
     table.payload_bytes[others] = cursor.ip_left[others]
