@@ -131,3 +131,32 @@ def test_services_without_any_match_exits_1():
     result = CliRunner().invoke(main, ["services", "no-such-service-anywhere"])
     assert result.exit_code == 1
     assert result.stderr == "no-such-service-anywhere: no service registered\n"
+
+
+@pytest.mark.parametrize(
+    ("options", "expected_rows"),
+    [([], 2), (["--udp-idle-timeout", "0.0005"], 5), (["--tcp-idle-timeout", "0.0005"], 6)],
+)
+def test_tracking_options_reach_the_tracker(options, expected_rows):
+    # vlan_qinq.pcap: one TCP conversation (5 packets 1 ms apart) and one UDP conversation (4 packets)
+    result = run("conversations", str(SAMPLES / "vlan_qinq.pcap"), "--format", "ndjson", *options)
+    assert result.exit_code == 0
+    assert len(result.stdout.splitlines()) == expected_rows
+
+
+def test_engine_option_gives_the_same_table():
+    fast = run("conversations", str(SAMPLES / "mpls_pppoe.pcap"), "--engine", "fast")
+    reference = run("conversations", str(SAMPLES / "mpls_pppoe.pcap"), "--engine", "reference")
+    assert fast.stdout == reference.stdout
+
+
+def test_vlan_in_key_reaches_the_tracker(tmp_path):
+    from scapy.layers.inet import IP, UDP
+    from scapy.layers.l2 import Dot1Q
+
+    from tests.factories import eth, pcap_bytes, stamped, write
+
+    packets = stamped([eth() / Dot1Q(vlan=vlan) / IP(src="10.0.0.1", dst="10.0.0.2") / UDP(sport=5, dport=514) for vlan in (10, 20)])
+    path = write(tmp_path / "vlans.pcap", pcap_bytes(packets))
+    assert len(run("conversations", str(path)).stdout.splitlines()) == 2  # header + 1 conversation
+    assert len(run("conversations", str(path), "--vlan-in-key").stdout.splitlines()) == 3
