@@ -20,11 +20,10 @@ Contract:
 
 from __future__ import annotations
 
-import csv
 import functools
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from importlib import resources
 
 import numpy as np
@@ -47,7 +46,8 @@ _PORT_QUERY = re.compile(r"([+-]?\d+)(?:/(.*))?")
 OverridesSource = Mapping | str | os.PathLike
 
 
-def _empty_frame() -> pd.DataFrame:
+def empty_entries() -> pd.DataFrame:
+    """A table of no entries, with the table's columns and dtypes."""
     return pd.DataFrame(
         {
             "protocol": pd.Series([], dtype=str),
@@ -127,15 +127,9 @@ class ServiceTable:
         the same level are an error. Raises :class:`OptionsError` for an invalid entry (port
         outside 0..65535, unknown protocol, empty name, missing column, unreadable file).
         """
-        if isinstance(overrides, Mapping):
-            entries = _mapping_entries(overrides)
-        elif isinstance(overrides, (str, os.PathLike)):
-            entries = _csv_entries(overrides)
-        else:
-            raise OptionsError(
-                f"service overrides must be a mapping or the path of a CSV file, not {type(overrides).__name__}"
-            )
-        user = _resolve(entries)
+        from pcapflow.service_overrides import read_overrides  # here: it needs this module's names
+
+        user = read_overrides(overrides)
         if user.empty:
             return self
         keep = ~_keys(self._frame).isin(_keys(user))
@@ -184,10 +178,10 @@ class ServiceTable:
         frame = self._frame
         match = _PORT_QUERY.fullmatch(text)
         if match is not None:
-            port = _parse_port(match.group(1), f"service query {query!r}")
+            port = parse_port(match.group(1), f"service query {query!r}")
             selected = frame["port"] == port
             if match.group(2) is not None:
-                selected &= frame["protocol"] == _parse_protocol(match.group(2), f"service query {query!r}")
+                selected &= frame["protocol"] == parse_protocol(match.group(2), f"service query {query!r}")
         else:
             names = frame["service"].str.lower()
             needle = text.lower()
@@ -284,7 +278,8 @@ def _protocol_index(protocol, length: int) -> np.ndarray:
     return positions[np.asarray(codes)]
 
 
-def _parse_port(value, where: str) -> int:
+def parse_port(value, where: str) -> int:
+    """A port number 0..65535 from an int or text; ``where`` names the entry in the error."""
     if isinstance(value, bool):
         raise OptionsError(f"{where}: port must be an integer 0..{MAX_PORT}, not {value!r}")
     if isinstance(value, (int, np.integer)):
@@ -300,107 +295,9 @@ def _parse_port(value, where: str) -> int:
     return port
 
 
-def _parse_protocol(value, where: str) -> str:
+def parse_protocol(value, where: str) -> str:
+    """One of :data:`PROTOCOLS`, from any case and spacing; ``where`` names the entry in the error."""
     name = str(value).strip().lower()
     if name not in PROTOCOLS:
         raise OptionsError(f"{where}: unknown protocol {value!r}: choose one of {', '.join(PROTOCOLS)}")
     return name
-
-
-def _parse_name(value, where: str) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise OptionsError(f"{where}: the service name must be a non-empty string, not {value!r}")
-    return value.strip()
-
-
-def _parse_description(value, where: str) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise OptionsError(f"{where}: the description must be a string, not {value!r}")
-    return value.strip() or None
-
-
-# An override entry: (protocols it applies to, port, name, description, explicit protocol?, where)
-_Entry = tuple[tuple[str, ...], int, str, "str | None", bool, str]
-
-
-def _mapping_entries(overrides: Mapping) -> list[_Entry]:
-    entries = []
-    for key, value in overrides.items():
-        where = f"service override {key!r}"
-        if isinstance(key, str) and "/" in key:
-            port_text, _, protocol_text = key.partition("/")
-            port = _parse_port(port_text, where)
-            protocols, explicit = (_parse_protocol(protocol_text, where),), True
-        else:
-            port = _parse_port(key, where)
-            protocols, explicit = BARE_PORT_PROTOCOLS, False
-        if isinstance(value, (tuple, list)):
-            if len(value) != 2:
-                raise OptionsError(f"{where}: give a name or a (name, description) pair, not {value!r}")
-            name, description = _parse_name(value[0], where), _parse_description(value[1], where)
-        else:
-            name, description = _parse_name(value, where), None
-        entries.append((protocols, port, name, description, explicit, where))
-    return entries
-
-
-def _csv_entries(path: str | os.PathLike) -> list[_Entry]:
-    path = os.fspath(path)
-    try:
-        with open(path, encoding="utf-8-sig", newline="") as handle:
-            reader = csv.DictReader(handle)
-            header = [name.strip().lower() for name in (reader.fieldnames or [])]
-            missing = [name for name in ("port", "service") if name not in header]
-            if missing:
-                raise OptionsError(
-                    f"service overrides file {path}: missing column(s) {', '.join(missing)}"
-                    " (columns: port, protocol (optional), service, description (optional))"
-                )
-            reader.fieldnames = header
-            entries = []
-            for record in reader:
-                where = f"service overrides file {path}, line {reader.line_num}"
-                if None in record:
-                    raise OptionsError(f"{where}: more fields than columns")
-                if all(not (value or "").strip() for value in record.values()):
-                    continue  # blank line
-                port = _parse_port(record.get("port") or "", where)
-                protocol_text = (record.get("protocol") or "").strip()
-                if protocol_text:
-                    protocols, explicit = (_parse_protocol(protocol_text, where),), True
-                else:
-                    protocols, explicit = BARE_PORT_PROTOCOLS, False
-                name = _parse_name(record.get("service"), where)
-                description = _parse_description(record.get("description"), where)
-                entries.append((protocols, port, name, description, explicit, where))
-    except OSError as error:
-        raise OptionsError(f"cannot read service overrides file {path}: {error.strerror or error}") from None
-    except (UnicodeDecodeError, csv.Error) as error:
-        raise OptionsError(f"service overrides file {path} is not a UTF-8 CSV file: {error}") from None
-    return entries
-
-
-def _resolve(entries: Iterable[_Entry]) -> pd.DataFrame:
-    """One row per (protocol, port): explicit-protocol entries beat bare-port ones."""
-    chosen: dict[tuple[str, int], tuple[str, str | None, bool, str]] = {}
-    for protocols, port, name, description, explicit, where in entries:
-        for protocol in protocols:
-            previous = chosen.get((protocol, port))
-            if previous is not None:
-                if previous[2] == explicit:
-                    raise OptionsError(f"{where}: {port}/{protocol} is already overridden by {previous[3]}")
-                if previous[2] and not explicit:
-                    continue  # the explicit entry stays
-            chosen[(protocol, port)] = (name, description, explicit, where)
-    if not chosen:
-        return _empty_frame()
-    return pd.DataFrame(
-        {
-            "protocol": [protocol for protocol, _ in chosen],
-            "port": np.array([port for _, port in chosen], dtype=np.int64),
-            "service": [name for name, *_ in chosen.values()],
-            "description": pd.Series([d for _, d, *_ in chosen.values()], dtype="string"),
-        }
-    )
