@@ -1,0 +1,40 @@
+"""The Python API: analyze() and its progress callback, read_conversations, summarize_ports."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+import pcapflow
+from tests.conftest import SAMPLES
+
+
+def test_progress_reports_bytes_read_up_to_the_total():
+    calls = []
+    paths = [SAMPLES / "http_ethernet.pcap", SAMPLES / "http_ethernet.pcap.gz"]
+    pcapflow.analyze(paths, progress=lambda done, total: calls.append((done, total)), chunk_bytes=512)
+    total = sum(path.stat().st_size for path in paths)
+    assert len(calls) > 2
+    assert all(t == total for _, t in calls)
+    assert [d for d, _ in calls] == sorted(d for d, _ in calls)
+    assert calls[-1][0] == total
+
+
+def test_analysis_tables_agree():
+    analysis = pcapflow.analyze(SAMPLES / "http_ethernet.pcap")
+    pd.testing.assert_frame_equal(analysis.conversations, pcapflow.read_conversations(SAMPLES / "http_ethernet.pcap"))
+    pd.testing.assert_frame_equal(analysis.ports, pcapflow.summarize_ports(analysis.conversations))
+    assert analysis.ports["conversations"].sum() == len(analysis.conversations)
+    assert analysis.report.records_read == 27
+
+
+def test_service_overrides_from_a_mapping():
+    analysis = pcapflow.analyze(SAMPLES / "http_ethernet.pcap", services={80: "my-web", "53/udp": ("resolver", "ours")})
+    assert analysis.ports[["server_port", "service", "description"]].values.tolist() == [[80, "my-web", pd.NA], [53, "resolver", "ours"]]
+    assert set(analysis.conversations["service"]) == {"my-web", "resolver"}
+
+
+@pytest.mark.parametrize("bad", [{"tcp_idle_timeout": 0}, {"engine": "turbo"}, {"workers": 3}, {"chunk_bytes": 0}, {"services": {"x": "y"}}])
+def test_invalid_options_raise_options_error(bad):
+    with pytest.raises(pcapflow.OptionsError):
+        pcapflow.analyze(SAMPLES / "http_ethernet.pcap", **bad)
