@@ -37,6 +37,8 @@ class DecodeStatus(enum.IntEnum):
         return "out_of_scope" if self < 20 else "malformed"
 
 
+_NOT_TAKEN = np.zeros(0, dtype=np.uint8)
+
 #: Sentinel of the ``vlan_id`` column: the frame carried no VLAN tag.
 NO_VLAN = 0xFFFF
 
@@ -85,8 +87,11 @@ class PacketTable:
             return empty_table()
         return cls(**{name: np.concatenate([getattr(t, name) for t in tables]) for name in cls.column_names()})
 
-    def take(self, rows: np.ndarray) -> PacketTable:
-        return PacketTable(**{name: getattr(self, name)[rows] for name in self.column_names()})
+    def take(self, rows: np.ndarray, columns: tuple[str, ...] | None = None) -> PacketTable:
+        """The table of ``rows``; with ``columns``, only those are taken (the others are left empty)."""
+        wanted = self.column_names() if columns is None else columns
+        taken = {name: getattr(self, name)[rows] for name in wanted}
+        return PacketTable(**{name: taken.get(name, _NOT_TAKEN) for name in self.column_names()})
 
 
 #: The dtype of every PacketTable column.

@@ -34,6 +34,11 @@ from pcapflow.tracking.state import by_role, conn_states, end_reasons, histories
 __all__ = ["ConversationTracker"]
 
 NS = 1_000_000_000
+#: The packet columns tracking reads.
+_TRACKING_COLUMNS = (
+    "ts_ns", "wirelen", "vlan_id", "ip_version", "src_ip_hi", "src_ip_lo", "dst_ip_hi", "dst_ip_lo", "ip_proto",
+    "ip_bytes", "src_port", "dst_port", "tcp_flags", "tcp_seq", "tcp_ack", "icmp_type", "icmp_code", "payload_bytes",
+)
 #: Packets gathered from decoded batches before the flow table takes them in.
 FLOW_BATCH_PACKETS = 1 << 18
 
@@ -66,7 +71,7 @@ class ConversationTracker:
             self._capture_end = max(self._capture_end, int(table.ts_ns.max()))
         tracked = self._fragments.attribute(table, table.status < DecodeStatus.NOT_IP)
         rows = np.flatnonzero(tracked)
-        packets = table.take(rows)
+        packets = table.take(rows, _TRACKING_COLUMNS)
         src_port, dst_port = endpoint_ports(packets)
         keys = canonical_keys(packets, src_port, dst_port, self.options.vlan_in_key)
         self._pending.append(

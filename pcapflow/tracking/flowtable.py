@@ -100,7 +100,9 @@ def _letters(p: Packets) -> dict[str, np.ndarray]:
     }
 
 
-def _segment_aggregates(p: Packets, starts: np.ndarray) -> dict[str, np.ndarray]:
+def _segment_aggregates(
+    p: Packets, starts: np.ndarray, letters: dict[str, np.ndarray], marker: np.ndarray, value: np.ndarray
+) -> dict[str, np.ndarray]:
     """Aggregates of the runs of sorted packets beginning at ``starts``."""
     out = {name: column[starts] for name, column in p.keys.items()}
     out.update(
@@ -116,9 +118,8 @@ def _segment_aggregates(p: Packets, starts: np.ndarray) -> dict[str, np.ndarray]
         out[f"packets{d}"] = np.add.reduceat(mine.astype(np.int64), starts)
         for name, values in (("bytes", p.wirelen), ("ip_bytes", p.ip_bytes), ("payload", p.payload)):
             out[f"{name}{d}"] = np.add.reduceat(np.where(mine, values, 0).astype(np.int64), starts)
-        for letter, shown in _letters(p).items():
+        for letter, shown in letters.items():
             out[f"{letter}{d}"] = np.minimum.reduceat(np.where(mine & shown, p.idx, NEVER), starts)
-    marker, value = _markers(p)
     position = np.maximum.reduceat(np.where(marker, np.arange(len(p.ts)), -1), starts)
     out["marker_idx"] = np.where(position >= 0, p.idx[position], -1)
     out["marker_val"] = np.where(position >= 0, value[position], -1)
@@ -126,9 +127,8 @@ def _segment_aggregates(p: Packets, starts: np.ndarray) -> dict[str, np.ndarray]
     return out
 
 
-def _markers(p: Packets) -> tuple[np.ndarray, np.ndarray]:
+def _markers(p: Packets, letters: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """Packets that show a connection's initial sequence number, and that number."""
-    letters = _letters(p)
     value = np.where(letters["s"], p.seq.astype(np.int64), (p.ack.astype(np.int64) - 1) & 0xFFFF_FFFF)
     return letters["s"] | letters["h"], value
 
@@ -206,7 +206,8 @@ class FlowTable:
         group_of = np.cumsum(group_start) - 1
         # silence is measured from the latest packet before, so that timestamps a little out of
         # order (merged interfaces) do not split a conversation differently in different batches
-        latest = pd.Series(p.ts).groupby(group_of).cummax().to_numpy()
+        in_order = np.all((p.ts[1:] >= p.ts[:-1]) | group_start[1:])
+        latest = p.ts if in_order else pd.Series(p.ts).groupby(group_of).cummax().to_numpy()
         prev_ts = np.empty(count, dtype=np.int64)
         prev_ts[1:] = latest[:-1]
         prev_ts[group_starts] = np.where(
@@ -218,7 +219,8 @@ class FlowTable:
         # evidence since the start of its run of packets without an idle gap (a reuse split starts
         # with its own SYN, so the latest evidence in the run is the current conversation's), or
         # the open conversation's when the run continues it.
-        marker, value = _markers(p)
+        letters = _letters(p)
+        marker, value = _markers(p, letters)
         last_marker = np.maximum.accumulate(np.where(marker, np.arange(count), -1))
         before = np.empty(count, dtype=np.int64)
         before[0] = -1
@@ -236,7 +238,7 @@ class FlowTable:
         new = ~has_previous | idle | reuse
         segment_start = new | group_start
         seg_starts = np.flatnonzero(segment_start)
-        segments = _segment_aggregates(p, seg_starts)
+        segments = _segment_aggregates(p, seg_starts, letters, marker, value)
         segments["h"] = h[seg_starts]
         seg_group = group_of[seg_starts]
         last_of_group = np.ones(len(seg_starts), dtype=bool)
