@@ -7,8 +7,11 @@ records in file order); its :attr:`~PacketReader.report` is complete once iterat
 
 from __future__ import annotations
 
+import mmap
 import multiprocessing
 import os
+import pickle
+import tempfile
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -127,43 +130,70 @@ class PacketReader:
         return CaptureReport(files=tuple(self._files), status_counts=counts, engine=self.engine)
 
 
+#: Where a worker leaves its decoded tables for the parent: memory-backed where there is /dev/shm.
+SPILL_DIR = "/dev/shm" if os.path.isdir("/dev/shm") else None
+
+
 class _PieceReader:
     """Reads a piece in a forked process; its result is taken only when asked for.
 
-    The child hands its tables over through a pipe only once the parent is ready to take them,
-    so that receiving them does not slow the parent's own piece.
+    The child pickles its tables with their arrays out of band (pickle protocol 5) into a file in
+    memory; the parent maps that file copy-on-write instead of copying 50 MB through a pipe, and
+    only when its own piece is done, so that taking the result does not slow its own work. The
+    file is removed when the reader closes (its mapping lives on with the tables).
     """
 
     def __init__(self, path: str, index: int, start: int, engine: str, chunk_bytes: int):
         context = multiprocessing.get_context("fork")
+        # the parent names the file, so that it can remove it whatever happens to the child
+        handle, self._spill = tempfile.mkstemp(dir=SPILL_DIR, prefix="pcapflow-")
+        os.close(handle)
         self._receiver, sender = context.Pipe(duplex=False)
-        self._process = context.Process(target=_send_piece, args=(sender, path, index, start, engine, chunk_bytes), daemon=True)
+        self._process = context.Process(
+            target=_send_piece, args=(sender, self._spill, path, index, start, engine, chunk_bytes), daemon=True
+        )
         self._process.start()
         sender.close()
 
     def result(self) -> tuple[list[PacketTable], FileReport]:
-        outcome = self._receiver.recv()
-        if isinstance(outcome, BaseException):
-            raise outcome
-        return outcome
+        message = self._receiver.recv()
+        if isinstance(message, BaseException):
+            raise message
+        head, sizes = message
+        with open(self._spill, "rb") as spill:
+            mapped = mmap.mmap(spill.fileno(), 0, access=mmap.ACCESS_COPY) if sum(sizes) else bytearray()
+        view, offset, buffers = memoryview(mapped), 0, []
+        for size in sizes:
+            buffers.append(view[offset : offset + size])
+            offset += size
+        return pickle.loads(head, buffers=buffers)
 
     def __enter__(self) -> _PieceReader:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        self._receiver.close()  # a child still sending gets a broken pipe and ends
+        if self._process.is_alive():  # the piece was not needed after all
+            self._process.terminate()
         self._process.join()
+        self._receiver.close()
+        os.unlink(self._spill)  # a mapping of it stays valid
 
 
-def _send_piece(sender, path: str, index: int, start: int, engine: str, chunk_bytes: int) -> None:
+def _send_piece(sender, spill: str, path: str, index: int, start: int, engine: str, chunk_bytes: int) -> None:
     try:
         outcome = _read_piece(path, index, start, engine, chunk_bytes)
     except Exception as exc:  # handed to the parent, which raises it where the piece is used
-        outcome = exc
-    try:
-        sender.send(outcome)
-    except (BrokenPipeError, EOFError):  # the parent did not need the piece
-        pass
+        sender.send(exc)
+        return
+    buffers: list[pickle.PickleBuffer] = []
+    head = pickle.dumps(outcome, protocol=5, buffer_callback=buffers.append)
+    sizes = []
+    with open(spill, "wb") as file:
+        for buffer in buffers:
+            raw = buffer.raw()
+            file.write(raw)
+            sizes.append(raw.nbytes)
+    sender.send((head, sizes))
 
 
 def _read_piece(path: str, index: int, start: int, engine: str, chunk_bytes: int) -> tuple[list[PacketTable], FileReport]:

@@ -22,8 +22,13 @@ from tests.factories import eth, pcap_bytes, stamped, write
 
 
 @pytest.fixture(autouse=True)
-def cut_every_file(monkeypatch):
+def cut_every_file(monkeypatch, tmp_path):
     monkeypatch.setattr(reader, "PARALLEL_MIN_BYTES", 0)
+    spills = tmp_path / "spills"
+    spills.mkdir()
+    monkeypatch.setattr(reader, "SPILL_DIR", str(spills))
+    yield
+    assert list(spills.iterdir()) == []  # whatever happened, the worker's file is gone
 
 
 def _capture(tmp_path, count: int = 400):
