@@ -31,6 +31,8 @@ PathLike = str | os.PathLike[str]
 #: it; above: the second piece's decoded tables would be held in memory at once).
 PARALLEL_MIN_BYTES = 64 << 20
 PARALLEL_MAX_BYTES = 1 << 30
+#: Share of the file the parent reads itself: it also tracks every packet, so the worker takes more.
+FIRST_PIECE_SHARE = 0.4
 
 
 def as_paths(paths: PathLike | Iterable[PathLike]) -> list[str]:
@@ -120,7 +122,7 @@ class PacketReader:
             return None
         try:
             with CaptureFile(path, piece=(0, None)) as capture:
-                return find_record_start(path, os.path.getsize(path) // 2, capture.walker)
+                return find_record_start(path, int(os.path.getsize(path) * FIRST_PIECE_SHARE), capture.walker)
         except ValueError:  # pcapng or compressed: read in one go
             return None
 

@@ -95,7 +95,7 @@ def _with_caplen(data: bytes, record_start: int, caplen: int) -> bytes:
 def test_damage_ends_the_read_where_a_sequential_read_ends(tmp_path, where):
     data = _capture(tmp_path).read_bytes()
     starts = record_starts(data)
-    boundary = min(s for s in starts if s >= len(data) // 2)
+    boundary = min(s for s in starts if s >= int(len(data) * reader.FIRST_PIECE_SHARE))
     damaged_record = {"first piece": starts[len(starts) // 4], "boundary": boundary, "second piece": starts[-3]}[where]
     path = write(tmp_path / "damaged.pcap", _with_caplen(data, damaged_record, 1 << 30))
     one, two = _both(path)
