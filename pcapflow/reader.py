@@ -79,9 +79,9 @@ class PacketReader:
                 yield table
             done += os.path.getsize(path) if self.progress else 0
 
-    def _tables_of(self, path: str, index: int) -> Iterator[tuple[PacketTable, int]]:
+    def _tables_of(self, path: str, index: int, pieces: bool = True) -> Iterator[tuple[PacketTable, int]]:
         """(decoded batch, file position) of one file in record order; two pieces at once when it pays."""
-        boundary = self._piece_boundary(path)
+        boundary = self._piece_boundary(path) if pieces else None
         if boundary is None:
             with open_capture(path, index) as capture:
                 self._files.append(capture.report)
@@ -89,7 +89,12 @@ class PacketReader:
                     yield decode(batch, self.engine), capture.position
             _check_linktypes(capture.report)
             return
-        with _PieceReader(path, index, boundary, self.engine, self.chunk_bytes) as later:
+        try:
+            later = _PieceReader(path, index, boundary, self.engine, self.chunk_bytes)
+        except OSError:  # no place for the worker's file: read the file in one go
+            yield from self._tables_of(path, index, pieces=False)
+            return
+        with later:
             with CaptureFile(path, index, piece=(0, boundary)) as capture:
                 report = capture.report
                 self._files.append(report)
@@ -150,6 +155,7 @@ class _PieceReader:
         # the parent names the file, so that it can remove it whatever happens to the child
         handle, self._spill = tempfile.mkstemp(dir=SPILL_DIR, prefix="pcapflow-")
         os.close(handle)
+        self._piece = (path, index, start, engine, chunk_bytes)
         self._receiver, sender = context.Pipe(duplex=False)
         self._process = context.Process(
             target=_send_piece, args=(sender, self._spill, path, index, start, engine, chunk_bytes), daemon=True
@@ -158,10 +164,16 @@ class _PieceReader:
         sender.close()
 
     def result(self) -> tuple[list[PacketTable], FileReport]:
-        message = self._receiver.recv()
+        try:
+            message = self._receiver.recv()
+        except EOFError:  # the worker died (killed, out of memory): read the piece here instead
+            return _read_piece(*self._piece)
         if isinstance(message, BaseException):
             raise message
-        head, sizes = message
+        how, *content = message
+        if how == "whole":  # the worker could not write its file
+            return content[0]
+        head, sizes = content
         with open(self._spill, "rb") as spill:
             mapped = mmap.mmap(spill.fileno(), 0, access=mmap.ACCESS_COPY) if sum(sizes) else bytearray()
         view, offset, buffers = memoryview(mapped), 0, []
@@ -189,13 +201,23 @@ def _send_piece(sender, spill: str, path: str, index: int, start: int, engine: s
         return
     buffers: list[pickle.PickleBuffer] = []
     head = pickle.dumps(outcome, protocol=5, buffer_callback=buffers.append)
+    try:
+        sizes = _spill(spill, buffers)
+    except OSError:  # no room in memory-backed storage (a container's small /dev/shm): send it whole
+        sender.send(("whole", outcome))
+        return
+    sender.send(("file", head, sizes))
+
+
+def _spill(path: str, buffers: list[pickle.PickleBuffer]) -> list[int]:
+    """Write out-of-band pickle buffers one after the other; return their sizes."""
     sizes = []
-    with open(spill, "wb") as file:
+    with open(path, "wb") as file:
         for buffer in buffers:
             raw = buffer.raw()
             file.write(raw)
             sizes.append(raw.nbytes)
-    sender.send((head, sizes))
+    return sizes
 
 
 def _read_piece(path: str, index: int, start: int, engine: str, chunk_bytes: int) -> tuple[list[PacketTable], FileReport]:

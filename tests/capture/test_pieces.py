@@ -6,6 +6,7 @@ piece or a damaged tail in the second must all end as the sequential read ends.
 
 from __future__ import annotations
 
+import os
 import pickle
 import struct
 
@@ -117,3 +118,28 @@ def test_truncated_tail_in_the_second_piece(tmp_path):
     pd.testing.assert_frame_equal(two, one)
     assert two.attrs["report"].files[0].truncated_tail
     assert two.attrs["report"].to_dict() == one.attrs["report"].to_dict()
+
+
+def test_no_place_for_the_workers_file_reads_in_one_go(tmp_path, monkeypatch):
+    path = _capture(tmp_path)
+    one = pcapflow.read_conversations(path, workers=1)
+    monkeypatch.setattr(reader, "SPILL_DIR", str(tmp_path / "missing"))
+    pd.testing.assert_frame_equal(pcapflow.read_conversations(path, workers=2), one)
+
+
+def test_a_worker_that_cannot_write_its_file_sends_the_tables_whole(tmp_path, monkeypatch):
+    path = _capture(tmp_path)
+    one = pcapflow.read_conversations(path, workers=1)
+
+    def full(path_, buffers):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(reader, "_spill", full)
+    pd.testing.assert_frame_equal(pcapflow.read_conversations(path, workers=2), one)
+
+
+def test_a_worker_that_dies_leaves_the_parent_to_read_its_piece(tmp_path, monkeypatch):
+    path = _capture(tmp_path)
+    one = pcapflow.read_conversations(path, workers=1)
+    monkeypatch.setattr(reader, "_send_piece", lambda *args: os._exit(1))
+    pd.testing.assert_frame_equal(pcapflow.read_conversations(path, workers=2), one)
