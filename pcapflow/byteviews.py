@@ -19,14 +19,13 @@ def _overlapping(buffer: np.ndarray, dtype: str) -> np.ndarray:
 class ByteViews:
     """Integer views of a uint8 buffer, one element starting at every byte."""
 
-    __slots__ = ("u8", "be16", "be32", "be64", "le16", "le32", "le64")
+    __slots__ = ("u8", "be16", "be32", "be64", "le32", "le64")
 
     def __init__(self, buffer: np.ndarray):
         self.u8 = buffer
         self.be16 = _overlapping(buffer, ">u2")
         self.be32 = _overlapping(buffer, ">u4")
         self.be64 = _overlapping(buffer, ">u8")
-        self.le16 = _overlapping(buffer, "<u2")
         self.le32 = _overlapping(buffer, "<u4")
         self.le64 = _overlapping(buffer, "<u8")
 

@@ -30,6 +30,8 @@ ENHANCED_PACKET = 0x00000006
 
 MAX_BLOCK_BYTES = 16 << 20
 BYTE_ORDER_MAGIC = 0x1A2B3C4D
+#: The byte-order magic of a section header, as stored, -> the section's byte order.
+_BYTE_ORDERS = {struct.pack(order + "I", BYTE_ORDER_MAGIC): order for order in "<>"}
 OPTION_TSRESOL = 9
 OPTION_TSOFFSET = 14
 
@@ -101,7 +103,7 @@ class PcapngWalker:
         while pos + 12 <= end:
             block_type, length = block_header(buf, pos)
             if block_type == SECTION_HEADER:
-                order = {b"\x4d\x3c\x2b\x1a": "<", b"\x1a\x2b\x3c\x4d": ">"}.get(bytes(buf[pos + 8 : pos + 12]))
+                order = _BYTE_ORDERS.get(bytes(buf[pos + 8 : pos + 12]))
                 if order is None:
                     state, damage = WalkState.CORRUPT, "section header with a bad byte-order magic"
                     break

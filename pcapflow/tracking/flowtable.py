@@ -123,7 +123,7 @@ def _segment_aggregates(
     position = np.maximum.reduceat(np.where(marker, np.arange(len(p.ts)), -1), starts)
     out["marker_idx"] = np.where(position >= 0, p.idx[position], -1)
     out["marker_val"] = np.where(position >= 0, value[position], -1)
-    out["reason"] = np.zeros(len(starts), dtype=np.int8)
+    out["reason"] = np.full(len(starts), REASON_NONE, dtype=np.int8)
     return out
 
 
