@@ -11,12 +11,13 @@ import pandas as pd
 from pcapflow.capture import DEFAULT_CHUNK_BYTES
 from pcapflow.decode import PacketTable
 from pcapflow.options import AnalysisOptions
-from pcapflow.reader import PacketReader, PathLike
+from pcapflow.pipeline import CaptureRun, WorkerLost
+from pcapflow.reader import PacketReader, PathLike, as_paths
 from pcapflow.report import CaptureReport
 from pcapflow.schema import conversations_frame, packets_frame
 from pcapflow.services import ServiceTable, default_services
 from pcapflow.summary import summarize_ports
-from pcapflow.tracking import ConversationTracker
+from pcapflow.tracking import ConversationTracker, combine
 
 
 @dataclass(frozen=True)
@@ -52,12 +53,18 @@ def service_table(options: AnalysisOptions) -> ServiceTable:
 def _conversations(
     paths: PathLike | Iterable[PathLike], options: AnalysisOptions, services: ServiceTable, progress: Callable | None
 ) -> tuple[pd.DataFrame, CaptureReport]:
-    reader = PacketReader(paths, engine=options.engine, chunk_bytes=options.chunk_bytes, progress=progress, workers=options.workers)
+    run = CaptureRun(
+        as_paths(paths), engine=options.engine, chunk_bytes=options.chunk_bytes, workers=options.workers, progress=progress, tracking=options
+    )
     tracker = ConversationTracker(options)
-    for table in reader:
-        tracker.add(table)
-    frame = conversations_frame(tracker.finish(), services)
-    report = dataclasses.replace(reader.report, orphan_fragments=tracker.orphan_fragments)
+    try:
+        for table, records_before in run.batches():
+            tracker.add(table, records_before)
+        partitions = [(tracker.finish(run.capture_end), tracker.orphan_fragments), *run.worker_conversations()]
+    except WorkerLost:  # the worker's half of the conversations is lost with it: start again alone
+        return _conversations(paths, dataclasses.replace(options, workers=1), services, progress)
+    frame = conversations_frame(combine([columns for columns, _ in partitions]), services)
+    report = dataclasses.replace(run.report, orphan_fragments=sum(orphans for _, orphans in partitions))
     frame.attrs["report"] = report
     return frame, report
 

@@ -34,7 +34,9 @@ class CaptureFile:
     """One opened capture file; use as a context manager or call :meth:`close`.
 
     ``piece=(start, stop)`` reads only the records of an uncompressed classic pcap that start in
-    ``[start, stop)`` (``stop`` None: to the end); ``start`` must be a record boundary (or 0).
+    ``[start, stop)`` (``stop`` None: to the end); ``start`` must be a record boundary, or 0 for
+    the first piece (which reads the file header as a whole read does, and fails as it fails).
+    Record indexes count from the piece's first record.
     """
 
     def __init__(self, path: str | os.PathLike[str], file_index: int = 0, piece: tuple[int, int | None] | None = None):
@@ -49,8 +51,10 @@ class CaptureFile:
     def _start_piece(self, start: int, stop: int | None) -> None:
         if self._opened.format != "pcap" or self._opened.compression:
             raise ValueError("only an uncompressed classic pcap can be read in pieces")
-        self._walker.read_file_header(self._opened.head + read_exactly(self._opened.stream, FILE_HEADER_BYTES - 4))
         self._walker.stop_at = stop
+        if start == 0:
+            return
+        self._walker.read_file_header(self._opened.head + read_exactly(self._opened.stream, FILE_HEADER_BYTES - 4))
         self._start = max(start, FILE_HEADER_BYTES)
         self._opened.raw.seek(self._start)
 

@@ -15,11 +15,14 @@ import struct
 
 from pcapflow.capture.pcap import FILE_HEADER_BYTES, RECORD_HEADER_BYTES, PcapWalker
 from pcapflow.capture.walk import MAX_RECORD_BYTES
+from pcapflow.errors import PcapflowError
 
 #: Consecutive plausible record headers needed before a guessed boundary is used.
 CONFIRMING_RECORDS = 16
 #: How far after the target offset a boundary is looked for.
 SEARCH_BYTES = 4 << 20
+#: Bytes read at a time while looking (a boundary is usually within the first few hundred).
+WINDOW_BYTES = 64 << 10
 #: How far from the first record's timestamp a plausible one may be (ten years).
 TIME_SPAN_S = 10 * 365 * 86400
 
@@ -38,24 +41,69 @@ def find_record_start(path: str | os.PathLike, target: int, walker: PcapWalker) 
             return None
         first_seconds = header.unpack(first)[0]
         file.seek(target)
-        data = file.read(SEARCH_BYTES + CONFIRMING_RECORDS * (RECORD_HEADER_BYTES + MAX_RECORD_BYTES))
+        data = bytearray()
+        at_eof = False
 
-    def plausible_run(position: int) -> bool:
-        for _ in range(CONFIRMING_RECORDS):
-            if position + RECORD_HEADER_BYTES > len(data):
-                return False
-            seconds, fraction, caplen, wirelen = header.unpack_from(data, position)
-            if not (
-                abs(seconds - first_seconds) <= TIME_SPAN_S
-                and fraction < fraction_limit
-                and caplen <= walker.max_caplen
-                and caplen <= wirelen <= MAX_RECORD_BYTES
-            ):
-                return False
-            position += RECORD_HEADER_BYTES + caplen
-        return True
+        def plausible_run(position: int) -> bool | None:
+            """Whether CONFIRMING_RECORDS sane headers follow one another from ``position``
+            (None: the bytes held end first)."""
+            for _ in range(CONFIRMING_RECORDS):
+                if position + RECORD_HEADER_BYTES > len(data):
+                    return False if at_eof else None
+                seconds, fraction, caplen, wirelen = header.unpack_from(data, position)
+                if not (
+                    abs(seconds - first_seconds) <= TIME_SPAN_S
+                    and fraction < fraction_limit
+                    and caplen <= walker.max_caplen
+                    and caplen <= wirelen <= MAX_RECORD_BYTES
+                ):
+                    return False
+                position += RECORD_HEADER_BYTES + caplen
+            return True
 
-    for offset in range(min(SEARCH_BYTES, len(data))):
-        if plausible_run(offset):
-            return target + offset
+        offset = 0
+        while offset < SEARCH_BYTES:
+            verdict = plausible_run(offset)
+            if verdict is None:  # read on: the run may continue past the bytes held
+                more = file.read(WINDOW_BYTES)
+                at_eof = len(more) < WINDOW_BYTES
+                data += more
+                continue
+            if verdict:
+                return target + offset
+            offset += 1
+            if offset >= len(data) and at_eof:
+                break
     return None
+
+
+def plan_spans(path: str | os.PathLike, piece_bytes: int) -> tuple[list[tuple[int, int | None]], bool]:
+    """How to read ``path`` in pieces: ``(start, stop)`` byte spans (stop None: to the end) and
+    whether any process may read them, because each is at most about ``piece_bytes`` of file.
+
+    An uncompressed classic pcap larger than ``piece_bytes`` is cut at likely record boundaries
+    about every ``piece_bytes``; any other file is one span. A file that cannot be opened or
+    sniffed is one span too: reading it raises what it raises, where a read in order would.
+    """
+    from pcapflow.capture import CaptureFile
+
+    whole: list[tuple[int, int | None]] = [(0, None)]
+    try:
+        size = os.path.getsize(path)
+        with CaptureFile(path) as capture:
+            kind = capture.report
+        if kind.compression or kind.format != "pcap" or size <= piece_bytes:
+            return whole, kind.compression is None and size <= piece_bytes
+        with CaptureFile(path, piece=(FILE_HEADER_BYTES, None)) as capture:
+            walker = capture.walker
+    except (PcapflowError, OSError):
+        return whole, False
+    starts: list[int] = []
+    for target in range(piece_bytes, size - piece_bytes // 4, piece_bytes):
+        if starts and target <= starts[-1]:
+            continue
+        start = find_record_start(path, target, walker)
+        if start is None:
+            break
+        starts.append(start)
+    return list(zip([0, *starts], [*starts, None])), True

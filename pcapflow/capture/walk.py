@@ -24,6 +24,8 @@ MAX_RECORD_BYTES = 262_144
 
 #: Default amount of file bytes read per batch.
 DEFAULT_CHUNK_BYTES = 8 << 20
+#: Bytes read at a time past the end of a piece, to complete the record that crosses it.
+PIECE_TAIL_BYTES = 64 << 10
 
 class WalkState(enum.Enum):
     NEED_MORE = "need more bytes"  # the held bytes end inside a record (or exactly at its end)
@@ -112,9 +114,13 @@ def walk_file(
     held = opened.head if start == 0 else b""  # bytes not consumed yet; opened.stream continues after them
     file_offset = start  # offset in the (decompressed) file of held[0]
     at_eof = False
+    stop = getattr(walker, "stop_at", None)
     while True:
+        size = 0 if at_eof else chunk_bytes
+        if stop is not None:  # read no further than the piece's last record needs
+            size = min(size, max(stop - file_offset - len(held), PIECE_TAIL_BYTES))
         # one fresh buffer per chunk: batches handed out keep theirs
-        buf, got, stream_damage = _read_chunk(opened, held, 0 if at_eof else chunk_bytes, file_offset + len(held))
+        buf, got, stream_damage = _read_chunk(opened, held, size, file_offset + len(held))
         at_eof = at_eof or not got or stream_damage is not None
         end = len(held) + got
         walk = walker.walk(buf, end, file_offset, at_eof)

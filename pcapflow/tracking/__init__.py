@@ -7,6 +7,12 @@ Contract
 :data:`pcapflow.schema.CONVERSATION_COLUMNS`), ordered by first packet, ``conversation_id``
 0, 1, 2... in that order. Results do not depend on how the capture was cut into batches.
 
+Conversations never share packets across pairs of IP addresses (a non-first fragment travels
+between the addresses of its first fragment), so the capture can also be tracked in
+*partitions*: :func:`partition_of` sends every packet of an address pair to the same one, a
+tracker per partition takes that partition's packets in capture order, and :func:`combine`
+merges their finished columns into exactly what one tracker over every packet returns.
+
 A conversation is the transport protocol plus both (IP, port) endpoints, direction-free (plus the
 outer VLAN with ``vlan_in_key``), split further by TCP reuse (a SYN with a new initial sequence
 number) and by idle gaps longer than the protocol's timeout. Tracked records are those with
@@ -27,11 +33,11 @@ from pcapflow.options import AnalysisOptions
 from pcapflow.tracking.community_id import community_ids
 from pcapflow.tracking.flowtable import IPPROTO_TCP, IPPROTO_UDP, FlowTable, Packets
 from pcapflow.tracking.fragments import FragmentAttributor
-from pcapflow.tracking.keys import KEY_COLUMNS, canonical_keys, endpoint_ports
+from pcapflow.tracking.keys import KEY_COLUMNS, canonical_keys, endpoint_ports, hash_keys
 from pcapflow.tracking.roles import assign_roles
 from pcapflow.tracking.state import by_role, conn_states, end_reasons, histories
 
-__all__ = ["ConversationTracker"]
+__all__ = ["ConversationTracker", "TRACKER_COLUMNS", "combine", "partition_of"]
 
 NS = 1_000_000_000
 #: The packet columns tracking reads.
@@ -39,6 +45,10 @@ _TRACKING_COLUMNS = (
     "ts_ns", "wirelen", "vlan_id", "ip_version", "src_ip_hi", "src_ip_lo", "dst_ip_hi", "dst_ip_lo", "ip_proto",
     "ip_bytes", "src_port", "dst_port", "tcp_flags", "tcp_seq", "tcp_ack", "icmp_type", "icmp_code", "payload_bytes",
 )
+#: The packet columns a tracker reads, fragment attribution included: what a partition carries.
+TRACKER_COLUMNS = tuple(dict.fromkeys(
+    _TRACKING_COLUMNS + ("record_index", "status", "ip_id", "frag_offset", "more_fragments", "icmp_type", "icmp_code")
+))
 #: Packets gathered from decoded batches before the flow table takes them in.
 FLOW_BATCH_PACKETS = 1 << 18
 
@@ -50,8 +60,6 @@ class ConversationTracker:
         self.options = options or AnalysisOptions()
         self._flows = FlowTable()
         self._fragments = FragmentAttributor()
-        self._records = 0
-        self._capture_end = np.iinfo(np.int64).min
         self._pending: list[Packets] = []
         self._pending_count = 0
 
@@ -65,10 +73,12 @@ class ConversationTracker:
         seconds = np.select([proto == IPPROTO_TCP, proto == IPPROTO_UDP], [o.tcp_idle_timeout, o.udp_idle_timeout], o.other_idle_timeout)
         return (seconds * NS).astype(np.int64)
 
-    def add(self, table: PacketTable) -> None:
-        """Track the packets of one batch (batches must come in capture order)."""
-        if len(table):
-            self._capture_end = max(self._capture_end, int(table.ts_ns.max()))
+    def add(self, table: PacketTable, records_before: int = 0) -> None:
+        """Track the packets of one batch (batches must come in capture order).
+
+        ``records_before`` is the number of records of the files before the batch's file, so
+        that ``records_before + record_index`` numbers the records of the whole capture.
+        """
         tracked = self._fragments.attribute(table, table.status < DecodeStatus.NOT_IP)
         rows = np.flatnonzero(tracked)
         packets = table.take(rows, _TRACKING_COLUMNS)
@@ -78,7 +88,7 @@ class ConversationTracker:
             Packets(
                 keys={name: getattr(keys, name) for name in KEY_COLUMNS},
                 direction=keys.direction,
-                idx=self._records + rows,
+                idx=records_before + table.record_index[rows],
                 ts=packets.ts_ns,
                 timeout=self.timeout_ns(packets.ip_proto),
                 ip_version=packets.ip_version,
@@ -92,7 +102,6 @@ class ConversationTracker:
             )
         )
         self._pending_count += len(rows)
-        self._records += len(table)
         if self._pending_count >= FLOW_BATCH_PACKETS:
             self._flush()
 
@@ -103,8 +112,14 @@ class ConversationTracker:
             self._flows.expire(self.timeout_ns)
         self._pending, self._pending_count = [], 0
 
-    def finish(self) -> dict[str, object]:
-        """The columns of the conversations table (ends tracking)."""
+    def finish(self, capture_end: int) -> dict[str, object]:
+        """The columns of the conversations table (ends tracking), plus ``first_record``, the
+        capture-wide position of each conversation's first packet.
+
+        ``capture_end`` is the latest timestamp of the capture (ns), whether or not its packet
+        was tracked here: conversations silent for longer than their timeout before it ended on
+        idle.
+        """
         self._flush()
         rows = self._flows.close(self.timeout_ns)
         if rows is None:
@@ -114,6 +129,7 @@ class ConversationTracker:
         a_is_client, basis = assign_roles(rows)
         columns: dict[str, object] = {
             "conversation_id": np.arange(len(order), dtype=np.int64),
+            "first_record": rows["first_idx"],
             "proto": rows["proto"],
             "ip_version": rows["ip_version"],
             "vlan": rows["vlan"],
@@ -131,7 +147,27 @@ class ConversationTracker:
             columns[f"client_{name}"], columns[f"server_{name}"] = client, server
         columns["conn_state"] = conn_states(rows, a_is_client)
         columns["history"] = histories(rows, a_is_client)
-        columns["end_reason"] = end_reasons(rows, self._capture_end, self.timeout_ns(rows["proto"]))
+        columns["end_reason"] = end_reasons(rows, capture_end, self.timeout_ns(rows["proto"]))
         columns["community_id"] = community_ids(rows)
         return columns
 
+
+
+def partition_of(src_hi: np.ndarray, src_lo: np.ndarray, dst_hi: np.ndarray, dst_lo: np.ndarray, partitions: int) -> np.ndarray:
+    """The partition (0 to ``partitions`` - 1) of every packet: a hash of its address pair that
+    does not depend on the direction."""
+    with np.errstate(over="ignore"):
+        pair = hash_keys([src_hi, src_lo], 0) + hash_keys([dst_hi, dst_lo], 0)
+    return (pair % np.uint64(partitions)).astype(np.intp)
+
+
+def combine(parts: list[dict[str, object]]) -> dict[str, object]:
+    """One conversations table from those of trackers that each saw one partition of a capture."""
+    parts = [part for part in parts if part]
+    if len(parts) < 2:
+        return parts[0] if parts else {}
+    merged = {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
+    order = np.argsort(merged["first_record"], kind="stable")
+    merged = {name: column[order] for name, column in merged.items()}
+    merged["conversation_id"] = np.arange(len(order), dtype=np.int64)
+    return merged

@@ -19,7 +19,7 @@ from scapy.layers.inet import ICMP, IP, TCP, UDP
 from scapy.packet import Raw
 
 import pcapflow
-from pcapflow import tracking
+from pcapflow import pipeline, tracking
 from pcapflow.tracking import flowtable
 from tests.factories import T0, eth, pcap_bytes, write
 
@@ -118,3 +118,23 @@ def test_timestamps_out_of_order_split_the_same_in_any_batches(tmp_path_factory,
     with mock.patch.object(tracking, "FLOW_BATCH_PACKETS", flow_batch):
         pieces = pcapflow.read_conversations(path, chunk_bytes=97)
     pd.testing.assert_frame_equal(pieces, whole)
+
+
+@settings(max_examples=60)
+@given(traffic(), st.sampled_from([2, 3]), st.sampled_from([1, 5, 1 << 18]))
+def test_trackers_of_partitions_combine_into_one_tracker(tmp_path_factory, packets, partitions, flow_batch):
+    path = write(tmp_path_factory.mktemp("p") / "x.pcap", pcap_bytes(packets))
+    tables = list(pcapflow.PacketReader(path, chunk_bytes=200))
+    capture_end = max(int(table.ts_ns.max()) for table in tables)
+    one = tracking.ConversationTracker()
+    parts = [tracking.ConversationTracker() for _ in range(partitions)]
+    with mock.patch.object(tracking, "FLOW_BATCH_PACKETS", flow_batch):
+        for table in tables:
+            one.add(table)
+            for tracker, part in zip(parts, pipeline.split(table, partitions)):
+                tracker.add(part)
+        whole = one.finish(capture_end)
+        combined = tracking.combine([tracker.finish(capture_end) for tracker in parts])
+    assert combined.keys() == whole.keys()
+    for name, column in whole.items():
+        np.testing.assert_array_equal(combined[name], column, err_msg=name)

@@ -1,0 +1,224 @@
+"""Reading a capture in pieces with a worker process and tracking it in two partitions gives
+exactly what one process gives.
+
+Piece boundaries are guessed and then verified; a wrong guess, damage in any piece or at a
+boundary, a cut tail, files of every kind read together and a worker that dies must all end as
+the one-process run ends. Every test here cuts files into pieces of a few KiB.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import pickle
+import struct
+import threading
+
+import pandas as pd
+import pytest
+from scapy.layers.inet import IP, TCP, UDP, fragment
+from scapy.packet import Raw
+
+import pcapflow
+from pcapflow import pipeline
+from pcapflow.capture import CaptureFile, pieces
+from pcapflow.capture.pieces import find_record_start, plan_spans
+from tests.factories import COMPRESSIONS, eth, pcap_bytes, pcapng_bytes, stamped, write
+
+PIECE = 4096
+
+
+@pytest.fixture(autouse=True)
+def cut_every_file(monkeypatch):
+    monkeypatch.setattr(pipeline, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(pipeline, "PIECE_BYTES", PIECE)
+    yield
+    assert multiprocessing.active_children() == []  # the worker is gone, whatever happened
+    assert threading.active_count() == 1  # and so are the queues' threads: the next run may fork
+
+
+def _packets(count: int = 400, hosts: int = 7):
+    return stamped([
+        eth() / IP(src=f"10.0.{i % hosts}.1", dst="10.0.0.2")
+        / (TCP(sport=40000 + i % 13, dport=443, flags="PA") if i % 3 else UDP(sport=5000, dport=53))
+        / Raw(b"x" * (i % 90))
+        for i in range(count)
+    ])
+
+
+def _capture(tmp_path, count: int = 400, name: str = "big.pcap"):
+    return write(tmp_path / name, pcap_bytes(_packets(count)))
+
+
+def _both(paths, read=pcapflow.read_conversations, **options):
+    return read(paths, workers=1, **options), read(paths, workers=2, **options)
+
+
+def _assert_same(one, two):
+    pd.testing.assert_frame_equal(two, one)
+    assert two.attrs["report"].to_dict() == one.attrs["report"].to_dict()
+
+
+def record_starts(data: bytes) -> list[int]:
+    """Where every record of a little-endian pcap starts, walked independently of pcapflow."""
+    starts, position = [], 24
+    while position + 16 <= len(data):
+        starts.append(position)
+        position += 16 + struct.unpack_from("<I", data, position + 8)[0]
+    return starts
+
+
+def _packet_frame(path, workers):
+    reader = pcapflow.PacketReader(path, workers=workers)
+    frame = pd.concat([pcapflow.schema.packets_frame(t) for t in reader], ignore_index=True)
+    return frame, reader.report
+
+
+def test_pieces_and_partitions_equal_one_process(tmp_path):
+    path = _capture(tmp_path)
+    spans, shareable = plan_spans(path, PIECE)
+    assert shareable and len(spans) > 8
+    one, two = _both(path, chunk_bytes=1024)
+    _assert_same(one, two)
+    assert len(one) > 20 and one["packets"].sum() == 400
+
+
+def test_packet_reader_with_a_worker_equals_one_process(tmp_path):
+    path = _capture(tmp_path)
+    (one, report_one), (two, report_two) = _packet_frame(path, 1), _packet_frame(path, 2)
+    pd.testing.assert_frame_equal(two, one)
+    assert two["record_index"].tolist() == list(range(400))
+    assert report_two.to_dict() == report_one.to_dict()
+
+
+def test_every_planned_boundary_is_a_true_record_start(tmp_path):
+    path = _capture(tmp_path)
+    spans, _ = plan_spans(path, PIECE)
+    starts = set(record_starts(path.read_bytes()))
+    assert spans[0] == (0, spans[1][0]) and spans[-1][1] is None
+    assert all(start in starts for start, _ in spans[1:])
+    assert all(stop == start for (_, stop), (start, _) in zip(spans, spans[1:]))
+
+
+def test_the_guessed_boundary_is_the_first_record_start_after_the_target(tmp_path):
+    path = _capture(tmp_path)
+    with CaptureFile(path, piece=(24, None)) as capture:
+        walker = capture.walker
+    size = path.stat().st_size
+    assert find_record_start(path, size // 2, walker) == min(s for s in record_starts(path.read_bytes()) if s >= size // 2)
+
+
+def test_wrong_guesses_fall_back_to_reading_on(tmp_path, monkeypatch):
+    path = _capture(tmp_path)
+    guesses = []
+
+    def off_by_one(path_, target, walker):
+        guesses.append(target)
+        return target + 1  # inside a record, not at its start
+
+    monkeypatch.setattr(pieces, "find_record_start", off_by_one)
+    one, two = _both(path)
+    assert len(guesses) > 8
+    _assert_same(one, two)
+
+
+def _with_caplen(data: bytes, record_start: int, caplen: int) -> bytes:
+    return data[: record_start + 8] + struct.pack("<I", caplen) + data[record_start + 12 :]
+
+
+@pytest.mark.parametrize("where", ["first piece", "a boundary", "a later piece"])
+def test_damage_ends_the_read_where_one_process_ends_it(tmp_path, where):
+    path = _capture(tmp_path)
+    data = path.read_bytes()
+    starts = record_starts(data)
+    boundaries = [start for start, _ in plan_spans(path, PIECE)[0][1:]]
+    damaged = {"first piece": starts[3], "a boundary": boundaries[len(boundaries) // 2], "a later piece": starts[-3]}[where]
+    path = write(tmp_path / "damaged.pcap", _with_caplen(data, damaged, 1 << 30))
+    one, two = _both(path)
+    _assert_same(one, two)
+    assert two.attrs["report"].files[0].corrupt_at == damaged
+
+
+def test_a_truncated_tail(tmp_path):
+    data = _capture(tmp_path).read_bytes()
+    path = write(tmp_path / "cut.pcap", data[:-20])
+    one, two = _both(path)
+    _assert_same(one, two)
+    assert two.attrs["report"].files[0].truncated_tail
+
+
+def test_files_of_every_kind_read_together(tmp_path):
+    packets = _packets(300)
+    paths = [
+        write(tmp_path / "a.pcap", pcap_bytes(packets[:150])),
+        write(tmp_path / "b.pcapng", pcapng_bytes(packets[150:170])),
+        write(tmp_path / "c.pcap.gz", COMPRESSIONS["gzip"](pcap_bytes(packets[170:200]))),
+        write(tmp_path / "d.pcap", pcap_bytes(packets[200:205])),
+        write(tmp_path / "e.pcap", pcap_bytes(packets[205:])),
+    ]
+    one, two = _both(paths, chunk_bytes=2048)
+    _assert_same(one, two)
+    assert [file.records for file in two.attrs["report"].files] == [150, 20, 30, 5, 95]
+    (frame_one, _), (frame_two, _) = _packet_frame(paths, 1), _packet_frame(paths, 2)
+    pd.testing.assert_frame_equal(frame_two, frame_one)
+
+
+def test_fragments_whose_first_fragment_is_in_another_piece(tmp_path):
+    datagrams = [
+        IP(src=f"10.1.0.{i % 5 + 1}", dst="10.1.0.99", id=i) / UDP(sport=7000 + i, dport=9999) / Raw(b"f" * 3000) for i in range(40)
+    ]
+    packets = stamped([eth() / f for datagram in datagrams for f in fragment(datagram, fragsize=1000)])
+    path = write(tmp_path / "fragments.pcap", pcap_bytes(packets))
+    one, two = _both(path)
+    _assert_same(one, two)
+    assert len(two) == 40 and two["packets"].tolist() == [4] * 40
+    assert two.attrs["report"].orphan_fragments == 0
+
+
+def test_a_capture_error_in_a_later_file_is_raised_as_one_process_raises_it(tmp_path):
+    paths = [_capture(tmp_path), write(tmp_path / "junk.pcap", b"not a capture at all, not even close")]
+    for workers in (1, 2):
+        with pytest.raises(pcapflow.CaptureError, match="junk.pcap: not a pcap or pcapng file"):
+            pcapflow.read_conversations(paths, workers=workers)
+
+
+def test_capture_errors_cross_process_boundaries():
+    error = pcapflow.CaptureError("x.pcap", "no readable record: something", 24)
+    copy = pickle.loads(pickle.dumps(error))
+    assert (type(copy), str(copy), copy.offset) == (type(error), str(error), 24)
+
+
+def _dies_on_its_third_piece(monkeypatch):
+    reads = []
+    real = pipeline._read_for_coordinator
+
+    def read_then_die(*args):
+        reads.append(args)  # in the worker's memory: counts the worker's reads
+        if len(reads) == 3:
+            os._exit(1)
+        return real(*args)
+
+    monkeypatch.setattr(pipeline, "_read_for_coordinator", read_then_die)
+
+
+def test_a_worker_that_dies_while_tracking_leaves_one_process_to_start_again(tmp_path, monkeypatch):
+    path = _capture(tmp_path)
+    one = pcapflow.read_conversations(path, workers=1)
+    _dies_on_its_third_piece(monkeypatch)
+    _assert_same(one, pcapflow.read_conversations(path, workers=2))
+
+
+def test_a_worker_that_dies_while_reading_leaves_its_pieces_to_the_parent(tmp_path, monkeypatch):
+    path = _capture(tmp_path)
+    one, report_one = _packet_frame(path, 1)
+    _dies_on_its_third_piece(monkeypatch)
+    two, report_two = _packet_frame(path, 2)
+    pd.testing.assert_frame_equal(two, one)
+    assert report_two.to_dict() == report_one.to_dict()
+
+
+def test_a_reader_left_half_read_ends_its_worker(tmp_path):
+    path = _capture(tmp_path)
+    batches = iter(pcapflow.PacketReader(path, workers=2, chunk_bytes=1024))
+    next(batches)
+    batches.close()  # the fixture checks that the worker and its threads are gone
