@@ -21,6 +21,11 @@ class CaptureReport:
     engine: str
     orphan_fragments: int = 0  # non-first fragments whose first fragment never appeared (not tracked)
 
+    def __deepcopy__(self, memo: dict) -> CaptureReport:
+        # pandas deep-copies a frame's attrs (where the report lives) on every operation; the
+        # report is not changed once reading ends, so sharing it is safe and costs nothing
+        return self
+
     @property
     def records_read(self) -> int:
         return sum(report.records for report in self.files)

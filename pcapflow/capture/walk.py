@@ -9,6 +9,7 @@ plus the largest record the walkers accept, whatever the file size.
 from __future__ import annotations
 
 import enum
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Protocol
@@ -115,10 +116,14 @@ def walk_file(
     file_offset = start  # offset in the (decompressed) file of held[0]
     at_eof = False
     stop = getattr(walker, "stop_at", None)
+    # a buffer no larger than what is left: small files then cost a small buffer, not a chunk
+    file_size = None if opened.compression else os.fstat(opened.raw.fileno()).st_size
     while True:
         size = 0 if at_eof else chunk_bytes
         if stop is not None:  # read no further than the piece's last record needs
             size = min(size, max(stop - file_offset - len(held), PIECE_TAIL_BYTES))
+        if file_size is not None:
+            size = min(size, max(file_size - opened.raw.tell(), 0))
         # one fresh buffer per chunk: batches handed out keep theirs
         buf, got, stream_damage = _read_chunk(opened, held, size, file_offset + len(held))
         at_eof = at_eof or not got or stream_damage is not None
