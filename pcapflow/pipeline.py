@@ -32,7 +32,11 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import contextlib
+import itertools
+import pickle
 import queue
+import tempfile
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -59,6 +63,12 @@ PARTITIONS = 2
 
 COORDINATOR, WORKER = 0, 1
 NO_TIME = np.iinfo(np.int64).min
+
+
+#: Where bulky messages between the processes go as files: memory-backed where there is /dev/shm.
+SPILL_DIR = "/dev/shm" if os.path.isdir("/dev/shm") else tempfile.gettempdir()
+#: Messages with less array data than this go through the queue itself.
+INLINE_BYTES = 64 << 10
 
 
 class WorkerLost(Exception):
@@ -320,8 +330,9 @@ class _Worker:
     final conversations come back, both through queues (their feeder threads never block the
     sender, so neither side can wait on the other while both send)."""
 
-    def __init__(self, process, commands, results):
+    def __init__(self, process, commands, results, parcels: _Parcels):
         self._process = process
+        self._parcels = parcels
         self._commands = commands
         self._results = results
         self._asked: deque[Piece] = deque()  # pieces asked for and not taken yet, in order
@@ -331,12 +342,13 @@ class _Worker:
     def start(cls, engine: str, chunk_bytes: int, tracking: AnalysisOptions | None) -> _Worker | None:
         context = multiprocessing.get_context("fork")
         commands, results = context.Queue(), context.Queue()
-        process = context.Process(target=_serve, args=(commands, results, engine, chunk_bytes, tracking), daemon=True)
+        parcels = _Parcels(os.getpid())
+        process = context.Process(target=_serve, args=(commands, results, parcels, engine, chunk_bytes, tracking), daemon=True)
         try:
             process.start()
         except OSError:  # no process to be had: work alone
             return None
-        return cls(process, commands, results)
+        return cls(process, commands, results, parcels)
 
     @property
     def reading(self) -> int:
@@ -356,7 +368,8 @@ class _Worker:
             self.read(piece)
         while True:
             asked = self._asked.popleft()
-            got, outcome = self._receive()
+            got, parcel = self._receive()
+            outcome = self._parcels.unpack(parcel)
             if asked != got:
                 raise AssertionError(f"the worker answered for {got}, not {asked}")
             if asked == piece:
@@ -366,17 +379,18 @@ class _Worker:
             self._commands.put(("drop", asked))
 
     def track(self, part: PacketTable, records_before: int) -> None:
-        self._commands.put(("track", part, records_before))
+        self._commands.put(("track", self._parcels.pack((part, records_before))))
 
     def track_own(self, piece: Piece, file_records: int, records_before: int) -> None:
         self._commands.put(("own", piece, file_records, records_before))
 
     def finish(self, capture_end: int) -> tuple[dict[str, object], int]:
         self._commands.put(("finish", capture_end))
-        while True:
-            got, outcome = self._receive()
+        while True:  # pieces asked for and dropped from the plan may still come first
+            got, parcel = self._receive()
             if got == "finish":
                 break
+        outcome = self._parcels.unpack(parcel)
         if isinstance(outcome, BaseException):
             raise outcome
         return outcome
@@ -403,9 +417,10 @@ class _Worker:
         self._process.join()
         self._results.close()
         self._results.join_thread()
+        self._parcels.remove_left()
 
 
-def _serve(commands, results, engine: str, chunk_bytes: int, tracking: AnalysisOptions | None) -> None:
+def _serve(commands, results, parcels: _Parcels, engine: str, chunk_bytes: int, tracking: AnalysisOptions | None) -> None:
     """The worker's loop: read pieces for the coordinator, track its partition, until told to stop.
 
     Commands: ``read`` a piece (answered with its batches, or the coordinator's partition of
@@ -421,15 +436,16 @@ def _serve(commands, results, engine: str, chunk_bytes: int, tracking: AnalysisO
         if kind == "stop":
             return
         if kind == "read":
-            results.put((args[0], _read_for_coordinator(args[0], engine, chunk_bytes, held if tracker is not None else None)))
+            outcome = _read_for_coordinator(args[0], engine, chunk_bytes, held if tracker is not None else None)
+            results.put((args[0], parcels.pack(outcome)))
         elif kind == "finish":
-            results.put(("finish", failure or (tracker.finish(args[0]), tracker.orphan_fragments)))
+            results.put(("finish", parcels.pack(failure or (tracker.finish(args[0]), tracker.orphan_fragments))))
         elif kind == "drop":
             held.pop(args[0], None)
         elif failure is None:
             try:
                 if kind == "track":
-                    part, records_before = args
+                    part, records_before = parcels.unpack(args[0])
                     tracker.add(part, records_before)
                 else:
                     piece, file_records, records_before = args
@@ -453,6 +469,68 @@ def _read_for_coordinator(piece: Piece, engine: str, chunk_bytes: int, held: dic
         held[piece] = [part[WORKER] for part in parts]
         tables = [part[COORDINATOR] for part in parts]
     return tables, reader.read
+
+
+class _Parcels:
+    """Packs messages for the other process, and unpacks its.
+
+    A queue pickles what it carries through a pipe, at some 150 MB/s here: far too slow for
+    decoded packets. So the arrays of a message (pickle protocol 5 keeps them out of band) go
+    into a file in :data:`SPILL_DIR`, and only the pickle's head and the file's name through the
+    queue; the receiver reads the file back in one go and removes it. Files are named after the
+    coordinator's process, so that :meth:`remove_left` can remove those that were never taken
+    (a worker that died, pieces dropped at the end).
+    """
+
+    def __init__(self, owner: int):
+        self._prefix = os.path.join(SPILL_DIR, f"pcapflow-{owner}-")
+        self._numbers = itertools.count()
+
+    def pack(self, message: object) -> tuple:
+        buffers: list[pickle.PickleBuffer] = []
+        head = pickle.dumps(message, protocol=5, buffer_callback=buffers.append)
+        raws = [buffer.raw() for buffer in buffers]
+        if sum(raw.nbytes for raw in raws) < INLINE_BYTES:
+            return head, None, [bytearray(raw) for raw in raws]
+        path = f"{self._prefix}{os.getpid()}-{next(self._numbers)}"
+        try:
+            with open(path, "wb") as file:
+                for raw in raws:
+                    file.write(raw)
+        except OSError:  # no room for the file (a small /dev/shm): through the queue after all
+            _remove(path)
+            return head, None, [bytearray(raw) for raw in raws]
+        return head, path, [raw.nbytes for raw in raws]
+
+    @staticmethod
+    def unpack(parcel: tuple) -> object:
+        head, path, contents = parcel
+        if path is None:
+            return pickle.loads(head, buffers=contents)
+        data = bytearray(sum(contents))
+        with open(path, "rb") as file:
+            file.readinto(data)
+        _remove(path)
+        view, offset, buffers = memoryview(data), 0, []
+        for size in contents:
+            buffers.append(view[offset : offset + size])
+            offset += size
+        return pickle.loads(head, buffers=buffers)
+
+    def remove_left(self) -> None:
+        directory, prefix = os.path.split(self._prefix)
+        try:
+            names = os.listdir(directory)
+        except OSError:  # no such directory: nothing was left there
+            return
+        for name in names:
+            if name.startswith(prefix):
+                _remove(os.path.join(directory, name))
+
+
+def _remove(path: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
 
 
 def _check_linktypes(report: FileReport) -> None:

@@ -29,12 +29,17 @@ PIECE = 4096
 
 
 @pytest.fixture(autouse=True)
-def cut_every_file(monkeypatch):
+def cut_every_file(monkeypatch, tmp_path):
     monkeypatch.setattr(pipeline, "PARALLEL_MIN_BYTES", 0)
     monkeypatch.setattr(pipeline, "PIECE_BYTES", PIECE)
+    monkeypatch.setattr(pipeline, "INLINE_BYTES", 1024)  # most messages go as files
+    spill = tmp_path / "spill"
+    spill.mkdir()
+    monkeypatch.setattr(pipeline, "SPILL_DIR", str(spill))
     yield
     assert multiprocessing.active_children() == []  # the worker is gone, whatever happened
     assert threading.active_count() == 1  # and so are the queues' threads: the next run may fork
+    assert list(spill.iterdir()) == []  # and so are the files the processes handed over
 
 
 def _packets(count: int = 400, hosts: int = 7):
@@ -222,3 +227,10 @@ def test_a_reader_left_half_read_ends_its_worker(tmp_path):
     batches = iter(pcapflow.PacketReader(path, workers=2, chunk_bytes=1024))
     next(batches)
     batches.close()  # the fixture checks that the worker and its threads are gone
+
+
+def test_without_room_for_files_messages_go_through_the_queue(tmp_path, monkeypatch):
+    path = _capture(tmp_path)
+    one = pcapflow.read_conversations(path, workers=1)
+    monkeypatch.setattr(pipeline, "SPILL_DIR", str(tmp_path / "missing"))
+    _assert_same(one, pcapflow.read_conversations(path, workers=2))

@@ -55,8 +55,9 @@ def _hash_inputs(rows: dict[str, np.ndarray], index: np.ndarray, v6: bool, forwa
     return matrix, with_ports
 
 
-def community_ids(rows: dict[str, np.ndarray]) -> list[str]:
-    """Community ID of every conversation (Python work per conversation: one SHA-1)."""
+def community_ids(rows: dict[str, np.ndarray]) -> np.ndarray:
+    """Community ID of every conversation, as fixed-width text (Python work per conversation:
+    one SHA-1)."""
     proto = rows["proto"]
     icmp = (proto == IPPROTO_ICMP) | (proto == IPPROTO_ICMPV6)
     a_first = rows["first_dir"] == 0
@@ -64,7 +65,7 @@ def community_ids(rows: dict[str, np.ndarray]) -> list[str]:
     # endpoint A is already the smaller (address, port): ordered tuples start with it, one-way
     # ICMP messages start with their sender
     forward = np.where(one_way, a_first, True)
-    out = np.empty(len(proto), dtype=object)
+    out = np.empty(len(proto), dtype="U30")
     for v6 in (False, True):
         index = np.flatnonzero((rows["ip_version"] == 6) == v6)
         if not len(index):
@@ -75,7 +76,7 @@ def community_ids(rows: dict[str, np.ndarray]) -> list[str]:
         sizes = np.where(with_ports, width, width - 4).tolist()
         digests = b"".join([hashlib.sha1(data[row * width : row * width + size]).digest() + b"\0" for row, size in enumerate(sizes)])
         out[index] = _base64_each(digests)
-    return out.tolist()
+    return out
 
 
 def _base64_each(digests: bytes) -> np.ndarray:
@@ -86,7 +87,7 @@ def _base64_each(digests: bytes) -> np.ndarray:
     """
     encoded = bytearray(base64.b64encode(digests))
     encoded[27::28] = b"=" * (len(encoded) // 28)
-    return np.char.add("1:", np.frombuffer(bytes(encoded), dtype="S28").astype("U28")).astype(object)
+    return np.char.add("1:", np.frombuffer(bytes(encoded), dtype="S28").astype("U28"))
 
 
 def _is_pair(proto: np.ndarray, icmp_type: np.ndarray) -> np.ndarray:

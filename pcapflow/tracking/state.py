@@ -94,7 +94,7 @@ def conn_states(rows: dict[str, np.ndarray], a_is_client: np.ndarray) -> np.ndar
 
 
 def histories(rows: dict[str, np.ndarray], a_is_client: np.ndarray) -> np.ndarray:
-    """Zeek-style history string of every conversation."""
+    """Zeek-style history string of every conversation, as fixed-width text."""
     positions, letters = [], []
     for letter in LETTERS:
         client, server = by_role(rows, letter, a_is_client)
@@ -108,7 +108,7 @@ def histories(rows: dict[str, np.ndarray], a_is_client: np.ndarray) -> np.ndarra
     chars = np.where(seen, np.array(letters, dtype="U1")[order], "")
     text = np.ascontiguousarray(chars).view(f"U{len(letters)}").reshape(-1)
     flipped = np.where(a_is_client, rows["first_dir"] != 0, rows["first_dir"] != 1)
-    return np.where(flipped, np.char.add("^", text), text).astype(object)
+    return np.where(flipped, np.char.add("^", text), text)
 
 
 def end_reasons(rows: dict[str, np.ndarray], capture_end_ns: int, timeout_ns: np.ndarray) -> np.ndarray:
