@@ -81,7 +81,8 @@ class ConversationTracker:
         """
         tracked = self._fragments.attribute(table, table.status < DecodeStatus.NOT_IP)
         rows = np.flatnonzero(tracked)
-        packets = table.take(rows, _TRACKING_COLUMNS)
+        # a partition's batch holds tracked packets only: usually nothing to take out
+        packets = table if len(rows) == len(table) else table.take(rows, _TRACKING_COLUMNS)
         src_port, dst_port = endpoint_ports(packets)
         keys = canonical_keys(packets, src_port, dst_port, self.options.vlan_in_key)
         self._pending.append(
