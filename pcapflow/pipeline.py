@@ -260,6 +260,8 @@ class CaptureRun:
     def close(self) -> None:
         if self._worker is not None:
             self._worker.close()
+
+
 def _worth_a_worker(paths: list[str], workers: int) -> bool:
     """Whether a second process pays: two asked for, enough bytes, and a safe way to start it.
 

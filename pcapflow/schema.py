@@ -117,8 +117,9 @@ PORT_COLUMNS: tuple[ColumnSpec, ...] = (
 
 
 def typed_frame(columns: dict[str, object], specs: tuple[ColumnSpec, ...]) -> pd.DataFrame:
-    frame = pd.DataFrame({spec.name: columns[spec.name] for spec in specs})
-    return frame.astype({spec.name: spec.dtype for spec in specs})
+    # each column converted on its own and taken as it is: no second copy of the whole frame
+    typed = {spec.name: pd.Series(columns[spec.name], copy=False).astype(spec.dtype) for spec in specs}
+    return pd.DataFrame(typed, copy=False)
 
 
 def packets_frame(table: PacketTable) -> pd.DataFrame:

@@ -20,7 +20,7 @@ from scapy.layers.inet import IP, TCP, UDP, fragment
 from scapy.packet import Raw
 
 import pcapflow
-from pcapflow import pipeline
+from pcapflow import pipeline, schema, tracking
 from pcapflow.capture import CaptureFile, pieces
 from pcapflow.capture.pieces import find_record_start, plan_spans
 from tests.factories import COMPRESSIONS, eth, pcap_bytes, pcapng_bytes, stamped, write
@@ -234,3 +234,28 @@ def test_without_room_for_files_messages_go_through_the_queue(tmp_path, monkeypa
     one = pcapflow.read_conversations(path, workers=1)
     monkeypatch.setattr(pipeline, "SPILL_DIR", str(tmp_path / "missing"))
     _assert_same(one, pcapflow.read_conversations(path, workers=2))
+
+
+def test_the_stages_run_by_hand_as_a_task_scheduler_would_run_them(tmp_path):
+    """Read every piece on its own (map), split it (shuffle), fold each partition's parts in
+    piece order (one tracker per partition), combine: the shape a cluster scheduler could run."""
+    path = _capture(tmp_path)
+    spans, _ = plan_spans(path, PIECE)
+    pieces = [pipeline.Piece(str(path), 0, start, stop, True) for start, stop in spans]
+    reads = []
+    for piece in pieces:  # independent of one another: any order, any machine
+        reader = pipeline.PieceReader(piece, "fast", 1024)
+        parts = [pipeline.split(table, 3) for table, _ in reader]
+        reads.append((parts, reader.read))
+    trackers = [tracking.ConversationTracker() for _ in range(3)]
+    file_records, capture_end = 0, pipeline.NO_TIME
+    for parts, read in reads:  # each tracker takes its partition's parts in piece order
+        for batch in parts:
+            for tracker, part in zip(trackers, batch):
+                part.record_index += file_records
+                tracker.add(part)
+        file_records += read.report.records
+        capture_end = max(capture_end, read.latest_ts)
+    columns = tracking.combine([tracker.finish(capture_end) for tracker in trackers])
+    frame = schema.conversations_frame(columns, pcapflow.api.service_table(pcapflow.AnalysisOptions()))
+    pd.testing.assert_frame_equal(frame, pcapflow.read_conversations(path, workers=1))

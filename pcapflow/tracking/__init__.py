@@ -163,12 +163,14 @@ def partition_of(src_hi: np.ndarray, src_lo: np.ndarray, dst_hi: np.ndarray, dst
 
 
 def combine(parts: list[dict[str, object]]) -> dict[str, object]:
-    """One conversations table from those of trackers that each saw one partition of a capture."""
+    """One conversations table from those of trackers that each saw one partition of a capture
+    (the parts are emptied on the way)."""
     parts = [part for part in parts if part]
     if len(parts) < 2:
         return parts[0] if parts else {}
-    merged = {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
-    order = np.argsort(merged["first_record"], kind="stable")
-    merged = {name: column[order] for name, column in merged.items()}
+    order = np.argsort(np.concatenate([part["first_record"] for part in parts]), kind="stable")
+    # column by column, giving up the parts' columns as they are merged: memory holds the
+    # table about once, not two or three times
+    merged = {name: np.concatenate([part.pop(name) for part in parts])[order] for name in list(parts[0])}
     merged["conversation_id"] = np.arange(len(order), dtype=np.int64)
     return merged
