@@ -4,8 +4,8 @@
 
 Each stage runs in a fresh child process, several times; the line gives the median. In-process
 stages measure the wall time inside the child after its imports (so interpreter start-up is
-excluded), packets per second, and the child's peak RSS (of the largest process: a worker reading
-a second piece counts separately). They are cumulative, as a user would run them: ``read``
+excluded), packets per second, and the child's peak RSS (of the largest process: the worker
+process that shares a large capture's work counts separately). They are cumulative, as a user would run them: ``read``
 (capture reading, one process), ``decode`` (``PacketReader``: + decoding, two processes on a large
 pcap), ``track`` (``read_conversations``: + tracking and the typed DataFrame), ``summarise``
 (``analyze``: + the per-port summary), ``export`` (``analyze``, then conversations and ports
