@@ -38,3 +38,11 @@ def test_service_overrides_from_a_mapping():
 def test_invalid_options_raise_options_error(bad):
     with pytest.raises(pcapflow.OptionsError):
         pcapflow.analyze(SAMPLES / "http_ethernet.pcap", **bad)
+
+
+def test_frames_share_their_report_instead_of_copying_it():
+    # pandas deep-copies attrs on every operation: with many files that copying dominated
+    frame = pcapflow.read_conversations([SAMPLES / "http_ethernet.pcap"] * 3)
+    derived = frame[frame["protocol"] == "tcp"].sort_values("bytes")
+    assert derived.attrs["report"] is frame.attrs["report"]
+    assert len(frame.attrs["report"].files) == 3
