@@ -191,7 +191,7 @@ class CaptureRun:
                 records_before += report.records
                 report = None
             file_records = 0 if report is None else report.records
-            taken = self._take(plan, piece) if owner == WORKER else None
+            taken = self._take(piece) if owner == WORKER else None
             if taken is not None:
                 tables, read = taken
                 if self.partitioned:
@@ -219,12 +219,12 @@ class CaptureRun:
         if report is not None:
             _check_linktypes(report)
 
-    def _take(self, plan: _Plan, piece: Piece) -> tuple[list[PacketTable], PieceRead] | None:
+    def _take(self, piece: Piece) -> tuple[list[PacketTable], PieceRead] | None:
         """The worker's read of ``piece``; None if there is no worker (any more) to read it."""
         if self._worker is None:
             return None
         try:
-            return self._worker.take(plan, piece)
+            return self._worker.take(piece)
         except WorkerLost:
             if self.partitioned:  # its tracker's state is gone: the caller starts again
                 raise
@@ -363,7 +363,7 @@ class _Worker:
         self._commands.put(("read", piece))
         self._asked.append(piece)
 
-    def take(self, plan: _Plan, piece: Piece) -> tuple[list[PacketTable], PieceRead]:
+    def take(self, piece: Piece) -> tuple[list[PacketTable], PieceRead]:
         """The read of ``piece`` (the coordinator's partition of it when partitioned); pieces the
         plan dropped since they were asked for are thrown away on the way."""
         if not self.asked(piece):
