@@ -492,17 +492,17 @@ class _Parcels:
         buffers: list[pickle.PickleBuffer] = []
         head = pickle.dumps(message, protocol=5, buffer_callback=buffers.append)
         raws = [buffer.raw() for buffer in buffers]
-        if sum(raw.nbytes for raw in raws) < INLINE_BYTES:
-            return head, None, [bytearray(raw) for raw in raws]
-        path = f"{self._prefix}{os.getpid()}-{next(self._numbers)}"
-        try:
-            with open(path, "wb") as file:
-                for raw in raws:
-                    file.write(raw)
-        except OSError:  # no room for the file (a small /dev/shm): through the queue after all
-            _remove(path)
-            return head, None, [bytearray(raw) for raw in raws]
-        return head, path, [raw.nbytes for raw in raws]
+        if sum(raw.nbytes for raw in raws) >= INLINE_BYTES:
+            path = f"{self._prefix}{os.getpid()}-{next(self._numbers)}"
+            try:
+                with open(path, "wb") as file:
+                    for raw in raws:
+                        file.write(raw)
+                return head, path, [raw.nbytes for raw in raws]
+            except OSError:  # no room for the file (a small /dev/shm): through the queue after all
+                _remove(path)
+        # writable copies, so that the arrays unpickled from them can be changed in place
+        return head, None, [bytearray(raw) for raw in raws]
 
     @staticmethod
     def unpack(parcel: tuple) -> object:
