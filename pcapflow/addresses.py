@@ -10,11 +10,10 @@ from __future__ import annotations
 import ipaddress
 
 import numpy as np
-import pandas as pd
 
 
-def format_addresses(hi: np.ndarray, lo: np.ndarray, version: np.ndarray) -> pd.arrays.StringArray:
-    """Text of each address; ``<NA>`` where ``version`` is 0 (no IP header decoded)."""
+def format_addresses(hi: np.ndarray, lo: np.ndarray, version: np.ndarray) -> np.ndarray:
+    """Text of each address, as an object array; None where ``version`` is 0 (no IP header decoded)."""
     texts = np.full(len(hi), None, dtype=object)
     v4 = np.flatnonzero(version == 4)
     if len(v4):  # the low half alone identifies an IPv4-mapped address
@@ -27,7 +26,7 @@ def format_addresses(hi: np.ndarray, lo: np.ndarray, version: np.ndarray) -> pd.
         unique, inverse = np.unique(pairs, axis=0, return_inverse=True)
         names = np.array([_text(6, int(h), int(l)) for h, l in unique.tolist()], dtype=object)
         texts[v6] = names[inverse.reshape(-1)]
-    return pd.array(texts, dtype="string")
+    return texts
 
 
 def _text(version: int, hi: int, lo: int) -> str | None:

@@ -14,6 +14,7 @@ import pandas as pd
 
 from pcapflow.addresses import format_addresses
 from pcapflow.decode.table import NO_VLAN, DecodeStatus, PacketTable
+from pcapflow.protocols import protocol_names
 from pcapflow.tracking.roles import ROLE_BASES
 from pcapflow.tracking.state import CONN_STATES, END_REASONS
 
@@ -22,10 +23,6 @@ STATUS_DTYPE = pd.CategoricalDtype([status.name for status in DecodeStatus])
 ROLE_BASIS_DTYPE = pd.CategoricalDtype(ROLE_BASES)
 CONN_STATE_DTYPE = pd.CategoricalDtype(CONN_STATES)
 END_REASON_DTYPE = pd.CategoricalDtype(END_REASONS)
-
-#: Names of IP protocols in the ``protocol`` column; others are named ``ip-<number>``.
-PROTOCOL_NAMES = {1: "icmp", 2: "igmp", 4: "ipip", 6: "tcp", 17: "udp", 41: "ipv6", 47: "gre", 50: "esp", 51: "ah",
-                  58: "icmpv6", 89: "ospf", 103: "pim", 112: "vrrp", 132: "sctp"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,9 +141,16 @@ def _status_codes(status: np.ndarray) -> np.ndarray:
 
 
 def _protocol_names(proto: np.ndarray) -> pd.Categorical:
-    numbers, codes = np.unique(proto, return_inverse=True)
-    names = [PROTOCOL_NAMES.get(number, f"ip-{number}") for number in numbers.tolist()]
-    return pd.Categorical.from_codes(codes.reshape(-1), categories=names)
+    codes, names = protocol_names(proto)
+    return pd.Categorical.from_codes(codes, categories=names)
+
+
+def ports_frame(rows: dict[str, np.ndarray]) -> pd.DataFrame:
+    """The per-port DataFrame (columns :data:`PORT_COLUMNS`) of :func:`pcapflow.summary.port_rows`."""
+    out = dict(rows)
+    out["first_seen"] = pd.to_datetime(rows["first_seen"], unit="ns", utc=True)
+    out["last_seen"] = pd.to_datetime(rows["last_seen"], unit="ns", utc=True)
+    return typed_frame(out, PORT_COLUMNS)
 
 
 def conversations_frame(columns: dict[str, object], services) -> pd.DataFrame:

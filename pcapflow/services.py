@@ -20,16 +20,20 @@ Contract:
 
 from __future__ import annotations
 
+import csv
 import functools
 import os
 import re
 from collections.abc import Mapping
 from importlib import resources
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from pcapflow.errors import OptionsError
+
+if TYPE_CHECKING:  # pandas is imported where a frame is asked for: labelling for the terminal needs none
+    import pandas as pd
 
 __all__ = ["PROTOCOLS", "ServiceTable", "default_services"]
 
@@ -48,12 +52,18 @@ OverridesSource = Mapping | str | os.PathLike
 
 def empty_entries() -> pd.DataFrame:
     """A table of no entries, with the table's columns and dtypes."""
+    return _entries_frame(np.array([], dtype=object), np.array([], dtype=np.int64), np.array([], dtype=object), [])
+
+
+def _entries_frame(protocol, port, service, description) -> pd.DataFrame:
+    import pandas as pd
+
     return pd.DataFrame(
         {
-            "protocol": pd.Series([], dtype=str),
-            "port": pd.Series([], dtype="int64"),
-            "service": pd.Series([], dtype=str),
-            "description": pd.Series([], dtype="string"),
+            "protocol": pd.Series(protocol, dtype=object),
+            "port": pd.Series(port, dtype="int64"),
+            "service": pd.Series(service, dtype=object),
+            "description": pd.Series(description, dtype=object).astype("string"),
         }
     )
 
@@ -65,7 +75,8 @@ class ServiceTable:
     :func:`default_services` to get it, and :meth:`with_overrides` to add your own names.
     """
 
-    __slots__ = ("_frame", "_rows", "_names", "_name_codes", "_descriptions", "_description_codes")
+    __slots__ = ("_protocol", "_port", "_service", "_description", "_rows", "_names", "_name_codes",
+                 "_descriptions", "_description_codes")
 
     def __init__(self, entries: pd.DataFrame | None = None):
         """``entries``: a frame with columns protocol, port, service, description (validated,
@@ -75,30 +86,50 @@ class ServiceTable:
             for name in self.__slots__:
                 object.__setattr__(self, name, getattr(bundled, name))
             return
-        frame = entries.loc[:, list(COLUMNS)].sort_values(["protocol", "port"], kind="stable").reset_index(drop=True)
-        frame = frame.astype({"protocol": str, "port": "int64", "service": str, "description": "string"})
-        if frame.duplicated(["protocol", "port"]).any():
-            raise ValueError("duplicate (protocol, port) in service table entries")
-        if not frame["protocol"].isin(PROTOCOLS).all() or not frame["port"].between(0, MAX_PORT).all():
+        frame = entries.loc[:, list(COLUMNS)]
+        description = frame["description"].astype(object).where(frame["description"].notna(), None)
+        self._set_columns(frame["protocol"].astype(str), frame["port"].astype("int64"), frame["service"].astype(str), description)
+
+    @classmethod
+    def _from_columns(cls, protocol, port, service, description) -> ServiceTable:
+        table = object.__new__(cls)
+        table._set_columns(protocol, port, service, description)
+        return table
+
+    def _set_columns(self, protocol, port, service, description) -> None:
+        """Validate and index the entries (``description``: None where there is none)."""
+        protocol = np.asarray(protocol, dtype=object)
+        port = np.asarray(port, dtype=np.int64)
+        protocol_index = np.array([PROTOCOLS.index(p) if p in PROTOCOLS else -1 for p in protocol.tolist()], dtype=np.int64)
+        if (protocol_index < 0).any() or ((port < 0) | (port > MAX_PORT)).any():
             raise ValueError("service table entries with an unknown protocol or a port outside 0..65535")
-        protocol_index = pd.Categorical(frame["protocol"], categories=PROTOCOLS).codes.astype(np.int64)
+        keys = protocol_index * _PORT_SPACE + port
+        order = np.argsort(keys, kind="stable")
+        keys = keys[order]
+        if (keys[1:] == keys[:-1]).any():
+            raise ValueError("duplicate (protocol, port) in service table entries")
         # dense lookup: row of (protocol, port), -1 where there is no name
         rows = np.full(len(PROTOCOLS) * _PORT_SPACE, -1, dtype=np.int32)
-        rows[protocol_index * _PORT_SPACE + frame["port"].to_numpy(np.int64)] = np.arange(len(frame), dtype=np.int32)
-        name_codes, names = pd.factorize(frame["service"], sort=True)
-        description_codes, descriptions = pd.factorize(frame["description"], sort=True)  # NA -> -1
-        object.__setattr__(self, "_frame", frame)
-        object.__setattr__(self, "_rows", rows)
-        object.__setattr__(self, "_names", pd.Index(names))
-        object.__setattr__(self, "_name_codes", name_codes.astype(np.int32))
-        object.__setattr__(self, "_descriptions", pd.Index(descriptions))
-        object.__setattr__(self, "_description_codes", description_codes.astype(np.int32))
+        rows[keys] = np.arange(len(keys), dtype=np.int32)
+        service = np.asarray(service, dtype=object)[order]
+        description = np.asarray(description, dtype=object)[order]
+        names, name_codes = np.unique(service.astype(str), return_inverse=True)
+        described = np.array([d is not None for d in description.tolist()], dtype=bool)
+        descriptions, description_codes = np.unique(description[described].astype(str), return_inverse=True)
+        all_description_codes = np.full(len(description), -1, dtype=np.int32)
+        all_description_codes[described] = description_codes.reshape(-1)
+        for name, value in (
+            ("_protocol", protocol[order]), ("_port", port[order]), ("_service", service), ("_description", description),
+            ("_rows", rows), ("_names", names.astype(object)), ("_name_codes", name_codes.reshape(-1).astype(np.int32)),
+            ("_descriptions", descriptions.astype(object)), ("_description_codes", all_description_codes),
+        ):
+            object.__setattr__(self, name, value)
 
     def __setattr__(self, name, value):
         raise AttributeError("ServiceTable is immutable")
 
     def __len__(self) -> int:
-        return len(self._frame)
+        return len(self._port)
 
     def __repr__(self) -> str:
         return f"<ServiceTable: {len(self)} (protocol, port) names>"
@@ -106,7 +137,7 @@ class ServiceTable:
     @property
     def entries(self) -> pd.DataFrame:
         """A copy of the table: columns protocol, port, service, description; sorted by protocol, port."""
-        return self._frame.copy()
+        return _entries_frame(self._protocol, self._port, self._service, self._description)
 
     # -- overrides ---------------------------------------------------------------------------
 
@@ -127,16 +158,46 @@ class ServiceTable:
         the same level are an error. Raises :class:`OptionsError` for an invalid entry (port
         outside 0..65535, unknown protocol, empty name, missing column, unreadable file).
         """
+        import pandas as pd
+
         from pcapflow.service_overrides import read_overrides  # here: it needs this module's names
 
         user = read_overrides(overrides)
         if user.empty:
             return self
-        keep = ~_keys(self._frame).isin(_keys(user))
-        frame = pd.concat([self._frame[keep], user], ignore_index=True)
-        return ServiceTable(frame)
+        mine = self.entries
+        keep = ~_keys(mine).isin(_keys(user))
+        return ServiceTable(pd.concat([mine[keep], user], ignore_index=True))
 
     # -- labelling ---------------------------------------------------------------------------
+
+    def codes(self, protocol_index: np.ndarray, port: np.ndarray, valid: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Positions in :attr:`names` and :attr:`descriptions` (-1: none) of each (protocol, port).
+
+        ``protocol_index``: position of each protocol in :data:`PROTOCOLS` (-1: not there);
+        ``port``: integers; ``valid``: where the port is a port at all (default: 0..65535).
+        """
+        port = np.asarray(port, dtype=np.int64)
+        if valid is None:
+            valid = (port >= 0) & (port <= MAX_PORT)
+        valid = valid & (protocol_index >= 0)
+        keys = protocol_index.astype(np.int64) * _PORT_SPACE + np.where(valid, port, 0)
+        rows = np.where(valid, self._rows[keys], -1)
+        found = rows >= 0
+        safe = np.where(found, rows, 0)
+        name_codes = np.where(found, self._name_codes[safe] if len(self) else -1, -1)
+        description_codes = np.where(found, self._description_codes[safe] if len(self) else -1, -1)
+        return name_codes, description_codes
+
+    @property
+    def names(self) -> np.ndarray:
+        """The distinct service names, sorted (what :meth:`codes` points into)."""
+        return self._names
+
+    @property
+    def descriptions(self) -> np.ndarray:
+        """The distinct descriptions, sorted (what :meth:`codes` points into)."""
+        return self._descriptions
 
     def label(self, protocol, port) -> tuple[pd.Categorical, pd.Categorical]:
         """The service names and descriptions of each (``protocol[i]``, ``port[i]``).
@@ -148,14 +209,7 @@ class ServiceTable:
         missing value or port outside 0..65535. Vectorised: some 40-60 ms per million rows.
         """
         ports, valid = _port_array(port)
-        protocol_index = _protocol_index(protocol, len(ports))
-        valid &= protocol_index >= 0
-        keys = protocol_index.astype(np.int64) * _PORT_SPACE + np.where(valid, ports, 0)
-        rows = np.where(valid, self._rows[keys], -1)
-        found = rows >= 0
-        safe = np.where(found, rows, 0)
-        name_codes = np.where(found, self._name_codes[safe] if len(self) else -1, -1)
-        description_codes = np.where(found, self._description_codes[safe] if len(self) else -1, -1)
+        name_codes, description_codes = self.codes(_protocol_index(protocol, len(ports)), ports, valid)
         return _compact(name_codes, self._names), _compact(description_codes, self._descriptions)
 
     # -- CLI lookup --------------------------------------------------------------------------
@@ -175,7 +229,7 @@ class ServiceTable:
         text = query.strip()
         if not text:
             raise OptionsError("empty service query: give a port (22), a port/protocol (22/tcp) or a name (ssh)")
-        frame = self._frame
+        frame = self.entries
         match = _PORT_QUERY.fullmatch(text)
         if match is not None:
             port = parse_port(match.group(1), f"service query {query!r}")
@@ -199,13 +253,10 @@ class ServiceTable:
 def _bundled() -> ServiceTable:
     source = resources.files("pcapflow.data").joinpath("services.csv")
     with source.open("r", encoding="utf-8", newline="") as handle:
-        frame = pd.read_csv(
-            handle,
-            dtype={"protocol": str, "port": "int64", "service": str, "description": str},
-            keep_default_na=False,  # service names such as "null" or "na" stay names
-            na_values={"description": [""]},
-        )
-    return ServiceTable(frame)
+        rows = list(csv.reader(handle))
+    protocol, port, service, description = zip(*rows[1:])  # below the header
+    # service names such as "null" or "na" stay names; only an empty description is none
+    return ServiceTable._from_columns(protocol, [int(p) for p in port], service, [d or None for d in description])
 
 
 def default_services() -> ServiceTable:
@@ -217,11 +268,15 @@ def default_services() -> ServiceTable:
 
 
 def _keys(frame: pd.DataFrame) -> pd.Index:
+    import pandas as pd
+
     return pd.Index(frame["protocol"].astype(str) + "/" + frame["port"].astype(str))
 
 
 def _compact(codes: np.ndarray, values: pd.Index) -> pd.Categorical:
     """A categorical of ``values[codes]`` (-1: NA) whose categories are only the values used."""
+    import pandas as pd
+
     used = np.bincount(codes[codes >= 0], minlength=len(values)) > 0
     remap = np.cumsum(used, dtype=np.int32) - 1
     remap = np.append(remap, np.int32(-1))  # index -1 -> NA
@@ -230,6 +285,8 @@ def _compact(codes: np.ndarray, values: pd.Index) -> pd.Categorical:
 
 def _port_array(port) -> tuple[np.ndarray, np.ndarray]:
     """``port`` as int64 and the mask of valid ports (present, integral, 0..65535)."""
+    import pandas as pd
+
     if isinstance(port, (pd.Series, pd.Index)):
         port = port.array
     if isinstance(port, pd.api.extensions.ExtensionArray):
@@ -256,6 +313,8 @@ def _port_array(port) -> tuple[np.ndarray, np.ndarray]:
 
 def _protocol_index(protocol, length: int) -> np.ndarray:
     """Position in :data:`PROTOCOLS` of each protocol (-1: not in the table or missing)."""
+    import pandas as pd
+
     if isinstance(protocol, str):
         known = protocol.strip().lower()
         position = PROTOCOLS.index(known) if known in PROTOCOLS else -1

@@ -7,17 +7,32 @@ is open from its first to its last packet, both included) and the outcomes:
 ``established`` (TCP conn_state S1, S2, S3, SF, RSTO or RSTR: the handshake completed; UDP
 SF: both sides sent), ``rejected`` (REJ) and ``unanswered`` (S0: the client got no reply).
 Rows are sorted by conversations, then bytes (both descending), then protocol and port.
+
+The counting itself (:func:`port_rows`) works on numpy columns, so that the terminal summary of
+``pcapflow analyze`` needs no DataFrame; :func:`summarize_ports` is its DataFrame face.
+Input of :func:`port_rows`, one entry per conversation: ``protocol`` (codes into
+``protocol_names``), ``server_port``, ``client_ip`` and ``server_ip`` (integers, equal for equal
+addresses), ``client_port``, ``client_packets``/``server_packets``, ``client_bytes``/
+``server_bytes``, ``first_seen``/``last_seen`` (ns) and ``conn_state`` (codes into
+:data:`~pcapflow.tracking.state.CONN_STATES`). Output: the :data:`~pcapflow.schema.PORT_COLUMNS`
+as numpy arrays (text as objects, None where there is no name; times in ns).
 """
 
 from __future__ import annotations
 
-import numpy as np
-import pandas as pd
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
-from pcapflow.schema import PORT_COLUMNS, typed_frame
-from pcapflow.services import ServiceTable, default_services
+import numpy as np
+
+from pcapflow.services import PROTOCOLS, ServiceTable, default_services
+from pcapflow.tracking.state import CONN_STATES
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 ESTABLISHED_TCP = ("S1", "S2", "S3", "SF", "RSTO", "RSTR")
+_PORT_SPACE = 1 << 16
 
 
 def _peak_concurrent(group: np.ndarray, first: np.ndarray, last: np.ndarray, groups: int) -> np.ndarray:
@@ -35,43 +50,95 @@ def _peak_concurrent(group: np.ndarray, first: np.ndarray, last: np.ndarray, gro
     return peak
 
 
+def _distinct_per_group(group: np.ndarray, values: np.ndarray, groups: int) -> np.ndarray:
+    """How many distinct ``values`` (non-negative integers) each group holds."""
+    span = int(values.max(initial=0)) + 1
+    return np.bincount(np.unique(group * span + values) // span, minlength=groups).astype(np.int64)
+
+
+def port_rows(conversations: Mapping[str, np.ndarray], protocol_names: list[str], services: ServiceTable | None = None) -> dict[str, np.ndarray]:
+    """The per-port summary of conversations given as numpy columns; see the module docstring."""
+    services = services or default_services()
+    column = {name: np.asarray(values) for name, values in conversations.items()}
+    # protocols ranked by name, so that groups come out by protocol name, then port
+    by_name = sorted(protocol_names)
+    names = np.array(by_name, dtype=object)
+    rank_of_code = np.array([by_name.index(name) for name in protocol_names] or [0], dtype=np.int64)
+    rank = rank_of_code[column["protocol"].astype(np.int64)]
+    keys, group = np.unique(rank * _PORT_SPACE + column["server_port"].astype(np.int64), return_inverse=True)
+    group = group.reshape(-1)
+    groups = len(keys)
+    # every group's conversations side by side, each group a run starting at starts[g]
+    by_group = np.argsort(group, kind="stable")
+    starts = np.searchsorted(group[by_group], np.arange(groups))
+
+    def reduce(ufunc: np.ufunc, values: np.ndarray) -> np.ndarray:
+        return ufunc.reduceat(values.astype(np.int64)[by_group], starts) if groups else np.zeros(0, dtype=np.int64)
+
+    def count(mask: np.ndarray) -> np.ndarray:
+        return np.bincount(group[mask], minlength=groups).astype(np.int64)
+
+    conn_state = column["conn_state"]
+    protocol = names[keys // _PORT_SPACE]
+    server_port = (keys % _PORT_SPACE).astype(np.uint16)
+    is_tcp, is_udp = (protocol == "tcp")[group], (protocol == "udp")[group]
+    state = {code: conn_state == CONN_STATES.index(code) for code in ("SF", "REJ", "S0")}
+    established = np.isin(conn_state, [CONN_STATES.index(code) for code in ESTABLISHED_TCP])
+    client_ip = column["client_ip"].astype(np.int64)
+    client_socket = client_ip * _PORT_SPACE + column["client_port"].astype(np.int64)
+    client_bytes, server_bytes = reduce(np.add, column["client_bytes"]), reduce(np.add, column["server_bytes"])
+    protocol_index = np.array([PROTOCOLS.index(name) if name in PROTOCOLS else -1 for name in protocol.tolist()], dtype=np.int64)
+    name_codes, description_codes = services.codes(protocol_index, server_port)
+    rows = {
+        "protocol": protocol,
+        "server_port": server_port,
+        "service": _texts(services.names, name_codes),
+        "description": _texts(services.descriptions, description_codes),
+        "conversations": count(np.ones(len(group), dtype=bool)),
+        "clients": _distinct_per_group(group, client_ip, groups),
+        "client_sockets": _distinct_per_group(group, client_socket, groups),
+        "servers": _distinct_per_group(group, column["server_ip"].astype(np.int64), groups),
+        "packets": reduce(np.add, column["client_packets"]) + reduce(np.add, column["server_packets"]),
+        "bytes": client_bytes + server_bytes,
+        "client_bytes": client_bytes,
+        "server_bytes": server_bytes,
+        "first_seen": reduce(np.minimum, column["first_seen"]),
+        "last_seen": reduce(np.maximum, column["last_seen"]),
+        "peak_concurrent": _peak_concurrent(group, column["first_seen"], column["last_seen"], groups),
+        "established": count((is_tcp & established) | (is_udp & state["SF"])),
+        "rejected": count(state["REJ"]),
+        "unanswered": count(state["S0"]),
+    }
+    order = np.lexsort((server_port, keys // _PORT_SPACE, -rows["bytes"], -rows["conversations"]))
+    return {name: values[order] for name, values in rows.items()}
+
+
+def _texts(values: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """``values[codes]`` as objects, None where the code is -1."""
+    texts = np.full(len(codes), None, dtype=object)
+    found = codes >= 0
+    texts[found] = values[codes[found]]
+    return texts
+
+
 def summarize_ports(conversations: pd.DataFrame, services: ServiceTable | None = None) -> pd.DataFrame:
     """One row per (protocol, server_port) of a conversations frame; see the module docstring.
 
     ``service`` and ``description`` come from ``services`` (default: the bundled IANA table).
     """
-    if conversations.empty:
-        return typed_frame({spec.name: [] for spec in PORT_COLUMNS}, PORT_COLUMNS)
-    frame = conversations.assign(
-        protocol=conversations["protocol"].astype(str),
-        established=((conversations["protocol"] == "tcp") & conversations["conn_state"].isin(ESTABLISHED_TCP))
-        | ((conversations["protocol"] == "udp") & (conversations["conn_state"] == "SF")),
-        rejected=conversations["conn_state"] == "REJ",
-        unanswered=conversations["conn_state"] == "S0",
-        client_socket=conversations["client_ip"] + "|" + conversations["client_port"].astype(str),
-    )
-    grouped = frame.groupby(["protocol", "server_port"], sort=True, observed=True)
-    ports = grouped.agg(
-        conversations=("conversation_id", "size"),
-        clients=("client_ip", "nunique"),
-        client_sockets=("client_socket", "nunique"),
-        servers=("server_ip", "nunique"),
-        packets=("packets", "sum"),
-        bytes=("bytes", "sum"),
-        client_bytes=("client_bytes", "sum"),
-        server_bytes=("server_bytes", "sum"),
-        first_seen=("first_seen", "min"),
-        last_seen=("last_seen", "max"),
-        established=("established", "sum"),
-        rejected=("rejected", "sum"),
-        unanswered=("unanswered", "sum"),
-    ).reset_index()
-    ports["service"], ports["description"] = (services or default_services()).label(ports["protocol"], ports["server_port"])
-    group = grouped.ngroup().to_numpy()
-    ports["peak_concurrent"] = _peak_concurrent(
-        group, frame["first_seen"].to_numpy("int64"), frame["last_seen"].to_numpy("int64"), len(ports)
-    )
-    ports = ports.sort_values(
-        ["conversations", "bytes", "protocol", "server_port"], ascending=[False, False, True, True], kind="stable"
-    )
-    return typed_frame({spec.name: ports[spec.name].to_numpy() for spec in PORT_COLUMNS}, PORT_COLUMNS)
+    import pandas as pd
+
+    from pcapflow.schema import ports_frame
+
+    protocol = pd.Categorical(conversations["protocol"].astype(str))
+    columns = {
+        "protocol": protocol.codes,
+        "client_ip": pd.factorize(conversations["client_ip"])[0],
+        "server_ip": pd.factorize(conversations["server_ip"])[0],
+        "first_seen": conversations["first_seen"].to_numpy("int64"),
+        "last_seen": conversations["last_seen"].to_numpy("int64"),
+        "conn_state": pd.Categorical(conversations["conn_state"], categories=CONN_STATES).codes,
+        **{name: conversations[name].to_numpy() for name in (
+            "server_port", "client_port", "client_packets", "server_packets", "client_bytes", "server_bytes")},
+    }
+    return ports_frame(port_rows(columns, list(protocol.categories), services))

@@ -23,7 +23,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 
 from pcapflow.tracking.keys import KEY_COLUMNS, hash_keys
 
@@ -98,6 +97,23 @@ def _letters(p: Packets) -> dict[str, np.ndarray]:
         "f": fin,
         "r": rst,
     }
+
+
+def _running_max_by_group(values: np.ndarray, group: np.ndarray) -> np.ndarray:
+    """The running maximum of ``values`` within each run of equal, ascending ``group``."""
+    # ranks instead of values: group * count + rank orders groups first and cannot overflow
+    order = np.argsort(values, kind="stable")
+    rank = np.empty(len(values), dtype=np.int64)
+    rank[order] = np.arange(len(values))
+    offset = group.astype(np.int64) * len(values)
+    return values[order[np.maximum.accumulate(offset + rank) - offset]]
+
+
+def _positions(unique_keys: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """Position of each ``wanted`` key in ``unique_keys`` (-1 where it is absent)."""
+    order = np.argsort(unique_keys)
+    at = np.minimum(np.searchsorted(unique_keys, wanted, sorter=order), len(order) - 1)
+    return np.where(unique_keys[order[at]] == wanted, order[at], -1)
 
 
 def _segment_aggregates(
@@ -207,7 +223,7 @@ class FlowTable:
         # silence is measured from the latest packet before, so that timestamps a little out of
         # order (merged interfaces) do not split a conversation differently in different batches
         in_order = np.all((p.ts[1:] >= p.ts[:-1]) | group_start[1:])
-        latest = p.ts if in_order else pd.Series(p.ts).groupby(group_of).cummax().to_numpy()
+        latest = p.ts if in_order else _running_max_by_group(p.ts, group_of)
         prev_ts = np.empty(count, dtype=np.int64)
         prev_ts[1:] = latest[:-1]
         prev_ts[group_starts] = np.where(
@@ -287,7 +303,7 @@ class FlowTable:
         count = len(h)
         if self.open is None or not len(self.open["h"]):
             return np.full(count, -1, dtype=np.int64), np.zeros(count, dtype=bool)
-        rows = pd.Index(self.open["h"]).get_indexer(h[group_start])
+        rows = _positions(self.open["h"], h[group_start])
         found = rows >= 0
         starts = np.flatnonzero(group_start)[found]
         for name in KEY_COLUMNS:
