@@ -3,30 +3,56 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import pandas as pd
+import numpy as np
 
 from pcapflow.capture import DEFAULT_CHUNK_BYTES
-from pcapflow.decode import PacketTable
 from pcapflow.options import AnalysisOptions
 from pcapflow.pipeline import CaptureRun, WorkerLost
 from pcapflow.reader import PacketReader, PathLike, as_paths
 from pcapflow.report import CaptureReport
-from pcapflow.schema import conversations_frame, packets_frame
 from pcapflow.services import ServiceTable, default_services
-from pcapflow.summary import summarize_ports
+from pcapflow.summary import summarize_columns
 from pcapflow.tracking import ConversationTracker, combine
 
+if TYPE_CHECKING:  # the frames import pandas when they are built: the terminal summary needs none
+    import pandas as pd
 
-@dataclass(frozen=True)
+
 class Analysis:
-    """The result of :func:`analyze`: conversations, per-port summary and capture report."""
+    """The result of :func:`analyze`: conversations, per-port summary and capture report.
 
-    conversations: pd.DataFrame
-    ports: pd.DataFrame
-    report: CaptureReport
+    ``conversations`` and ``ports`` are DataFrames built on first use (then kept);
+    ``port_rows`` is the per-port summary as numpy columns, what the terminal summary shows.
+    """
+
+    def __init__(self, columns: dict[str, np.ndarray], services: ServiceTable, report: CaptureReport):
+        self._columns = columns  # the tracker's conversation columns
+        self._services = services
+        self.report = report
+
+    def __repr__(self) -> str:
+        return f"<Analysis: {self.report.records_read:,} records, {int(self.port_rows['conversations'].sum()):,} conversations>"
+
+    @functools.cached_property
+    def conversations(self) -> pd.DataFrame:
+        """One row per socket conversation (see :func:`read_conversations`)."""
+        return _conversations_frame(self._columns, self._services, self.report)
+
+    @functools.cached_property
+    def port_rows(self) -> dict[str, np.ndarray]:
+        """The per-port summary as numpy columns (see :func:`pcapflow.summary.port_rows`)."""
+        return summarize_columns(self._columns, self._services)
+
+    @functools.cached_property
+    def ports(self) -> pd.DataFrame:
+        """One row per (protocol, server port) (see :func:`pcapflow.summarize_ports`)."""
+        from pcapflow.schema import ports_frame
+
+        return ports_frame(self.port_rows)
 
 
 def read_packets(
@@ -38,6 +64,9 @@ def read_packets(
     (a :class:`~pcapflow.report.CaptureReport`) is in ``frame.attrs["report"]``.
     Raises :class:`~pcapflow.errors.CaptureError` for a file that is unusable as a whole.
     """
+    from pcapflow.decode import PacketTable
+    from pcapflow.schema import packets_frame
+
     reader = PacketReader(paths, engine=engine, chunk_bytes=chunk_bytes)
     frame = packets_frame(PacketTable.concat(list(reader)))
     frame.attrs["report"] = reader.report
@@ -50,9 +79,10 @@ def service_table(options: AnalysisOptions) -> ServiceTable:
     return table if options.services is None else table.with_overrides(options.services)
 
 
-def _conversations(
-    paths: PathLike | Iterable[PathLike], options: AnalysisOptions, services: ServiceTable, progress: Callable | None
-) -> tuple[pd.DataFrame, CaptureReport]:
+def _track(
+    paths: PathLike | Iterable[PathLike], options: AnalysisOptions, progress: Callable | None
+) -> tuple[dict[str, np.ndarray], CaptureReport]:
+    """The conversation columns of ``paths`` and the capture report."""
     run = CaptureRun(
         as_paths(paths), engine=options.engine, chunk_bytes=options.chunk_bytes, workers=options.workers, progress=progress, tracking=options
     )
@@ -62,11 +92,17 @@ def _conversations(
             tracker.add(table, records_before)
         partitions = [(tracker.finish(run.capture_end), tracker.orphan_fragments), *run.worker_conversations()]
     except WorkerLost:  # the worker's half of the conversations is lost with it: start again alone
-        return _conversations(paths, dataclasses.replace(options, workers=1), services, progress)
-    frame = conversations_frame(combine([columns for columns, _ in partitions]), services)
+        return _track(paths, dataclasses.replace(options, workers=1), progress)
     report = dataclasses.replace(run.report, orphan_fragments=sum(orphans for _, orphans in partitions))
+    return combine([columns for columns, _ in partitions]), report
+
+
+def _conversations_frame(columns: dict[str, np.ndarray], services: ServiceTable, report: CaptureReport) -> pd.DataFrame:
+    from pcapflow.schema import conversations_frame
+
+    frame = conversations_frame(columns, services)
     frame.attrs["report"] = report
-    return frame, report
+    return frame
 
 
 def read_conversations(paths: PathLike | Iterable[PathLike], **options) -> pd.DataFrame:
@@ -78,7 +114,9 @@ def read_conversations(paths: PathLike | Iterable[PathLike], **options) -> pd.Da
     report.
     """
     settings = AnalysisOptions(**options)
-    return _conversations(paths, settings, service_table(settings), None)[0]
+    services = service_table(settings)
+    columns, report = _track(paths, settings, None)
+    return _conversations_frame(columns, services, report)
 
 
 def analyze(paths: PathLike | Iterable[PathLike], *, progress: Callable | None = None, **options) -> Analysis:
@@ -89,5 +127,5 @@ def analyze(paths: PathLike | Iterable[PathLike], *, progress: Callable | None =
     """
     settings = AnalysisOptions(**options)
     services = service_table(settings)
-    conversations, report = _conversations(paths, settings, services, progress)
-    return Analysis(conversations, summarize_ports(conversations, services), report)
+    columns, report = _track(paths, settings, progress)
+    return Analysis(columns, services, report)

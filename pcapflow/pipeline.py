@@ -175,7 +175,9 @@ class CaptureRun:
         except BaseException:
             self.close()
             raise
-        if not self.partitioned:
+        if self.partitioned:  # the worker finishes its partition while the caller finishes its own
+            self._worker.finish(self.capture_end)
+        else:
             self.close()
 
     def _batches(self) -> Iterator[tuple[PacketTable, int]]:
@@ -253,7 +255,7 @@ class CaptureRun:
         if not self.partitioned:
             return []
         try:
-            return [self._worker.finish(self.capture_end)]
+            return [self._worker.conversations()]
         finally:
             self.close()
 
@@ -386,8 +388,12 @@ class _Worker:
     def track_own(self, piece: Piece, file_records: int, records_before: int) -> None:
         self._commands.put(("own", piece, file_records, records_before))
 
-    def finish(self, capture_end: int) -> tuple[dict[str, object], int]:
+    def finish(self, capture_end: int) -> None:
+        """Tell the worker that the capture is over: it finishes its partition."""
         self._commands.put(("finish", capture_end))
+
+    def conversations(self) -> tuple[dict[str, object], int]:
+        """The worker's finished partition: (conversation columns, orphan fragments)."""
         while True:  # pieces asked for and dropped from the plan may still come first
             got, parcel = self._receive()
             if got == "finish":

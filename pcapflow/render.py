@@ -6,7 +6,9 @@ compared with golden files.
 
 from __future__ import annotations
 
-import pandas as pd
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
 
 from pcapflow.report import CaptureReport
 
@@ -45,8 +47,16 @@ def _counts(counts: dict[str, int]) -> str:
     return ", ".join(f"{name} {count:,}" for name, count in sorted(counts.items(), key=lambda item: (-item[1], item[0])))
 
 
-def render_report(report: CaptureReport, conversations: pd.DataFrame) -> str:
-    """What was read and what was skipped, then what the conversations amount to."""
+def _utc(ns: int) -> str:
+    return f"{datetime(1970, 1, 1, tzinfo=UTC) + timedelta(seconds=ns // 1_000_000_000):%Y-%m-%d %H:%M:%S}"
+
+
+def render_report(report: CaptureReport, ports: dict[str, np.ndarray]) -> str:
+    """What was read and what was skipped, then what the conversations amount to.
+
+    ``ports``: the per-port rows (:func:`pcapflow.summary.port_rows`); every conversation is
+    counted in exactly one of them.
+    """
     lines = []
     for file in report.files:
         kinds = ", ".join(sorted({LINKTYPE_NAMES.get(t, f"link type {t}") for t in file.linktypes})) or "no interface"
@@ -61,31 +71,31 @@ def render_report(report: CaptureReport, conversations: pd.DataFrame) -> str:
             lines.append(f"         {sum(counts.values()):,} {label} ({_counts(counts)})")
     if report.orphan_fragments:
         lines.append(f"         {report.orphan_fragments:,} orphan fragments (not tracked: their first fragment never appeared)")
-    by_protocol = conversations["protocol"].value_counts()
-    summary = _counts({str(name): int(count) for name, count in by_protocol.items() if count})
-    span = ""
-    if len(conversations):
-        first, last = conversations["first_seen"].min(), conversations["last_seen"].max()
-        span = f", {first:%Y-%m-%d %H:%M:%S} to {last:%Y-%m-%d %H:%M:%S} UTC"
-    lines.append(f"conversations  {len(conversations):,}" + (f" ({summary})" if summary else "") + span)
+    by_protocol: dict[str, int] = {}
+    for protocol, count in zip(ports["protocol"].tolist(), ports["conversations"].tolist()):
+        by_protocol[protocol] = by_protocol.get(protocol, 0) + count
+    total = sum(by_protocol.values())
+    summary = _counts(by_protocol)
+    span = f", {_utc(int(ports['first_seen'].min()))} to {_utc(int(ports['last_seen'].max()))} UTC" if total else ""
+    lines.append(f"conversations  {total:,}" + (f" ({summary})" if summary else "") + span)
     return "\n".join(lines) + "\n"
 
 
-def render_ports(ports: pd.DataFrame, top: int) -> str:
-    """The busiest ``top`` server ports as an aligned table."""
-    shown = ports.head(top)
+def render_ports(ports: dict[str, np.ndarray], top: int) -> str:
+    """The busiest ``top`` server ports (of :func:`pcapflow.summary.port_rows`) as an aligned table."""
+    shown = min(top, len(ports["server_port"]))
     cells = [[title for title, _ in _PORT_TABLE]]
-    for row in shown.itertuples(index=False):
-        values = row._asdict()
-        cells.append([
-            human_bytes(values[column]) if column == "bytes" else ("-" if pd.isna(values[column]) else f"{values[column]}")
-            for _, column in _PORT_TABLE
-        ])
+    for row in range(shown):
+        line = []
+        for _, column in _PORT_TABLE:
+            value = ports[column][row]
+            line.append(human_bytes(value) if column == "bytes" else ("-" if value is None else f"{value}"))
+        cells.append(line)
     widths = [max(len(line[i]) for line in cells) for i in range(len(_PORT_TABLE))]
     lines = [
         "  ".join(cell.ljust(width) if title in _LEFT else cell.rjust(width) for cell, width, (title, _) in zip(line, widths, _PORT_TABLE)).rstrip()
         for line in cells
     ]
-    if len(ports) > top:
-        lines.append(f"... {len(ports) - top:,} more server ports (--top to show more)")
+    if len(ports["server_port"]) > top:
+        lines.append(f"... {len(ports['server_port']) - top:,} more server ports (--top to show more)")
     return "\n".join(lines) + "\n"

@@ -75,8 +75,7 @@ class ServiceTable:
     :func:`default_services` to get it, and :meth:`with_overrides` to add your own names.
     """
 
-    __slots__ = ("_protocol", "_port", "_service", "_description", "_rows", "_names", "_name_codes",
-                 "_descriptions", "_description_codes")
+    __slots__ = ("_protocol", "_port", "_service", "_description", "_rows", "_factorized")
 
     def __init__(self, entries: pd.DataFrame | None = None):
         """``entries``: a frame with columns protocol, port, service, description (validated,
@@ -111,17 +110,9 @@ class ServiceTable:
         # dense lookup: row of (protocol, port), -1 where there is no name
         rows = np.full(len(PROTOCOLS) * _PORT_SPACE, -1, dtype=np.int32)
         rows[keys] = np.arange(len(keys), dtype=np.int32)
-        service = np.asarray(service, dtype=object)[order]
-        description = np.asarray(description, dtype=object)[order]
-        names, name_codes = np.unique(service.astype(str), return_inverse=True)
-        described = np.array([d is not None for d in description.tolist()], dtype=bool)
-        descriptions, description_codes = np.unique(description[described].astype(str), return_inverse=True)
-        all_description_codes = np.full(len(description), -1, dtype=np.int32)
-        all_description_codes[described] = description_codes.reshape(-1)
         for name, value in (
-            ("_protocol", protocol[order]), ("_port", port[order]), ("_service", service), ("_description", description),
-            ("_rows", rows), ("_names", names.astype(object)), ("_name_codes", name_codes.reshape(-1).astype(np.int32)),
-            ("_descriptions", descriptions.astype(object)), ("_description_codes", all_description_codes),
+            ("_protocol", protocol[order]), ("_port", port[order]), ("_service", np.asarray(service, dtype=object)[order]),
+            ("_description", np.asarray(description, dtype=object)[order]), ("_rows", rows), ("_factorized", None),
         ):
             object.__setattr__(self, name, value)
 
@@ -171,8 +162,8 @@ class ServiceTable:
 
     # -- labelling ---------------------------------------------------------------------------
 
-    def codes(self, protocol_index: np.ndarray, port: np.ndarray, valid: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Positions in :attr:`names` and :attr:`descriptions` (-1: none) of each (protocol, port).
+    def rows(self, protocol_index: np.ndarray, port: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
+        """The table row (-1: none) of each (protocol, port).
 
         ``protocol_index``: position of each protocol in :data:`PROTOCOLS` (-1: not there);
         ``port``: integers; ``valid``: where the port is a port at all (default: 0..65535).
@@ -182,22 +173,16 @@ class ServiceTable:
             valid = (port >= 0) & (port <= MAX_PORT)
         valid = valid & (protocol_index >= 0)
         keys = protocol_index.astype(np.int64) * _PORT_SPACE + np.where(valid, port, 0)
-        rows = np.where(valid, self._rows[keys], -1)
+        return np.where(valid, self._rows[keys], -1)
+
+    def describe(self, protocol_index: np.ndarray, port: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Service names and descriptions of each (protocol, port) as object arrays, None where
+        there is none (arguments as for :meth:`rows`)."""
+        rows = self.rows(protocol_index, port)
         found = rows >= 0
-        safe = np.where(found, rows, 0)
-        name_codes = np.where(found, self._name_codes[safe] if len(self) else -1, -1)
-        description_codes = np.where(found, self._description_codes[safe] if len(self) else -1, -1)
-        return name_codes, description_codes
-
-    @property
-    def names(self) -> np.ndarray:
-        """The distinct service names, sorted (what :meth:`codes` points into)."""
-        return self._names
-
-    @property
-    def descriptions(self) -> np.ndarray:
-        """The distinct descriptions, sorted (what :meth:`codes` points into)."""
-        return self._descriptions
+        names, descriptions = np.full(len(rows), None, dtype=object), np.full(len(rows), None, dtype=object)
+        names[found], descriptions[found] = self._service[rows[found]], self._description[rows[found]]
+        return names, descriptions
 
     def label(self, protocol, port) -> tuple[pd.Categorical, pd.Categorical]:
         """The service names and descriptions of each (``protocol[i]``, ``port[i]``).
@@ -208,9 +193,22 @@ class ServiceTable:
         values present), ``<NA>`` where there is no name: unknown protocol, unassigned port,
         missing value or port outside 0..65535. Vectorised: some 40-60 ms per million rows.
         """
+        import pandas as pd
+
+        if self._factorized is None:  # distinct names and descriptions, made once per table
+            name_codes, names = pd.factorize(self._service, sort=True)
+            description_codes, descriptions = pd.factorize(self._description, sort=True)  # None -> -1
+            factorized = (name_codes.astype(np.int32), np.asarray(names, dtype=object),
+                          description_codes.astype(np.int32), np.asarray(descriptions, dtype=object))
+            object.__setattr__(self, "_factorized", factorized)
+        name_codes, names, description_codes, descriptions = self._factorized
         ports, valid = _port_array(port)
-        name_codes, description_codes = self.codes(_protocol_index(protocol, len(ports)), ports, valid)
-        return _compact(name_codes, self._names), _compact(description_codes, self._descriptions)
+        rows = self.rows(_protocol_index(protocol, len(ports)), ports, valid)
+        found = rows >= 0
+        safe = np.where(found, rows, 0)
+        name_of = np.where(found, name_codes[safe] if len(self) else -1, -1)
+        description_of = np.where(found, description_codes[safe] if len(self) else -1, -1)
+        return _compact(name_of, names), _compact(description_of, descriptions)
 
     # -- CLI lookup --------------------------------------------------------------------------
 

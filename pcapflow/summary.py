@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from pcapflow.protocols import protocol_names
 from pcapflow.services import PROTOCOLS, ServiceTable, default_services
 from pcapflow.tracking.state import CONN_STATES
 
@@ -88,12 +89,12 @@ def port_rows(conversations: Mapping[str, np.ndarray], protocol_names: list[str]
     client_socket = client_ip * _PORT_SPACE + column["client_port"].astype(np.int64)
     client_bytes, server_bytes = reduce(np.add, column["client_bytes"]), reduce(np.add, column["server_bytes"])
     protocol_index = np.array([PROTOCOLS.index(name) if name in PROTOCOLS else -1 for name in protocol.tolist()], dtype=np.int64)
-    name_codes, description_codes = services.codes(protocol_index, server_port)
+    service, description = services.describe(protocol_index, server_port)
     rows = {
         "protocol": protocol,
         "server_port": server_port,
-        "service": _texts(services.names, name_codes),
-        "description": _texts(services.descriptions, description_codes),
+        "service": service,
+        "description": description,
         "conversations": count(np.ones(len(group), dtype=bool)),
         "clients": _distinct_per_group(group, client_ip, groups),
         "client_sockets": _distinct_per_group(group, client_socket, groups),
@@ -113,12 +114,33 @@ def port_rows(conversations: Mapping[str, np.ndarray], protocol_names: list[str]
     return {name: values[order] for name, values in rows.items()}
 
 
-def _texts(values: np.ndarray, codes: np.ndarray) -> np.ndarray:
-    """``values[codes]`` as objects, None where the code is -1."""
-    texts = np.full(len(codes), None, dtype=object)
-    found = codes >= 0
-    texts[found] = values[codes[found]]
-    return texts
+def _address_ids(hi: np.ndarray, lo: np.ndarray) -> np.ndarray:
+    """An integer per address (two uint64 halves), equal for equal addresses."""
+    order = np.lexsort((lo, hi))
+    new = np.ones(len(order), dtype=bool)
+    new[1:] = (hi[order][1:] != hi[order][:-1]) | (lo[order][1:] != lo[order][:-1])
+    ids = np.empty(len(order), dtype=np.int64)
+    ids[order] = np.cumsum(new) - 1
+    return ids
+
+
+def summarize_columns(columns: Mapping[str, np.ndarray], services: ServiceTable | None = None) -> dict[str, np.ndarray]:
+    """:func:`port_rows` of the conversations a tracker finished (its columns, see
+    :mod:`pcapflow.tracking`)."""
+    if not columns:
+        columns = {name: np.zeros(0, dtype=np.int64) for name in _TRACKER_INPUTS}
+    protocol, names = protocol_names(columns["proto"])
+    inputs = {name: columns[name] for name in _TRACKER_INPUTS if name != "proto"}
+    inputs["protocol"] = protocol
+    inputs["client_ip"] = _address_ids(np.asarray(columns["client_ip_hi"]), np.asarray(columns["client_ip_lo"]))
+    inputs["server_ip"] = _address_ids(np.asarray(columns["server_ip_hi"]), np.asarray(columns["server_ip_lo"]))
+    return port_rows(inputs, names, services)
+
+
+_TRACKER_INPUTS = (
+    "proto", "server_port", "client_port", "client_ip_hi", "client_ip_lo", "server_ip_hi", "server_ip_lo",
+    "client_packets", "server_packets", "client_bytes", "server_bytes", "first_seen", "last_seen", "conn_state",
+)
 
 
 def summarize_ports(conversations: pd.DataFrame, services: ServiceTable | None = None) -> pd.DataFrame:
