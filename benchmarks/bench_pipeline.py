@@ -77,6 +77,7 @@ def _run_stage(stage: str, capture: str, workdir: str) -> int:
     inputs = _inputs(capture)
     if stage in ("summarise", "export"):
         analysis = pcapflow.analyze(inputs)
+        analysis.conversations, analysis.ports  # noqa: B018 - built on first use: what a Python user gets
         if stage == "export":
             for name, frame in (("conversations", analysis.conversations), ("ports", analysis.ports)):
                 for suffix in _export_formats():
@@ -97,6 +98,7 @@ def _child(stage: str, capture: str) -> None:
     # pcapflow imports its modules on first use: load them now, imports are not what is timed
     for name in pcapflow.__all__:
         getattr(pcapflow, name)
+    import pcapflow.schema  # noqa: F401 - and pandas with the frames' module
     if stage == "export" and "parquet" in _export_formats():  # and the Parquet writer's
         import pyarrow.parquet  # noqa: F401
 

@@ -54,7 +54,9 @@ def _peak_concurrent(group: np.ndarray, first: np.ndarray, last: np.ndarray, gro
 def _distinct_per_group(group: np.ndarray, values: np.ndarray, groups: int) -> np.ndarray:
     """How many distinct ``values`` (non-negative integers) each group holds."""
     span = int(values.max(initial=0)) + 1
-    return np.bincount(np.unique(group * span + values) // span, minlength=groups).astype(np.int64)
+    pairs = np.sort(group * span + values)  # a sort, then runs: faster here than np.unique's hash table
+    distinct = pairs[np.flatnonzero(np.diff(pairs, prepend=-1))]
+    return np.bincount(distinct // span, minlength=groups).astype(np.int64)
 
 
 def port_rows(conversations: Mapping[str, np.ndarray], protocol_names: list[str], services: ServiceTable | None = None) -> dict[str, np.ndarray]:
