@@ -15,6 +15,7 @@ import pandas as pd
 from pcapflow.addresses import format_addresses
 from pcapflow.decode.table import NO_VLAN, DecodeStatus, PacketTable
 from pcapflow.protocols import protocol_names
+from pcapflow.tracking.community_id import conversation_community_ids
 from pcapflow.tracking.roles import ROLE_BASES
 from pcapflow.tracking.state import CONN_STATES, END_REASONS
 
@@ -179,4 +180,5 @@ def conversations_frame(columns: dict[str, object], services) -> pd.DataFrame:
         end_reason=pd.Categorical.from_codes(columns["end_reason"], dtype=END_REASON_DTYPE),
     )
     out["service"], _ = services.label(out["protocol"], np.asarray(columns["server_port"]))
+    out["community_id"] = conversation_community_ids(columns)
     return typed_frame(out, CONVERSATION_COLUMNS)

@@ -4,8 +4,13 @@ Contract
 --------
 :class:`ConversationTracker` takes packet batches in capture order (``add``), across files, and
 ``finish()`` returns the columns of the conversations table (see
-:data:`pcapflow.schema.CONVERSATION_COLUMNS`), ordered by first packet, ``conversation_id``
-0, 1, 2... in that order. Results do not depend on how the capture was cut into batches.
+:data:`pcapflow.schema.CONVERSATION_COLUMNS`) as numpy arrays, ordered by first packet,
+``conversation_id`` 0, 1, 2... in that order: addresses as ``client_ip_hi``/``_lo`` and
+``server_ip_hi``/``_lo`` halves, ``proto`` as the IP protocol number, times in ns, categories as
+codes, plus ``first_record`` and ``client_first`` (the client sent the first packet). Columns
+that only the DataFrame needs are made with it: the address text, ``protocol`` names, and
+``community_id`` (:func:`~pcapflow.tracking.community_id.conversation_community_ids`, one SHA-1
+per conversation), so a summary for the terminal never pays for them. Results do not depend on how the capture was cut into batches.
 
 Conversations never share packets across pairs of IP addresses (a non-first fragment travels
 between the addresses of its first fragment), so the capture can also be tracked in
@@ -21,7 +26,7 @@ orphans are counted in ``orphan_fragments``). See :mod:`~pcapflow.tracking.roles
 client is, :mod:`~pcapflow.tracking.state` for ``conn_state``, ``history`` and ``end_reason``.
 
 Work is vectorised over each batch (sort, segment, ``reduceat``); Python loops run per
-conversation at most (history strings, Community IDs), never per packet.
+conversation at most (Community IDs), never per packet.
 """
 
 from __future__ import annotations
@@ -30,7 +35,6 @@ import numpy as np
 
 from pcapflow.decode.table import DecodeStatus, PacketTable
 from pcapflow.options import AnalysisOptions
-from pcapflow.tracking.community_id import community_ids
 from pcapflow.tracking.flowtable import IPPROTO_TCP, IPPROTO_UDP, FlowTable, Packets
 from pcapflow.tracking.fragments import FragmentAttributor
 from pcapflow.tracking.keys import KEY_COLUMNS, canonical_keys, endpoint_ports, hash_keys
@@ -147,9 +151,9 @@ class ConversationTracker:
             name = "payload_bytes" if measure == "payload" else measure
             columns[f"client_{name}"], columns[f"server_{name}"] = client, server
         columns["conn_state"] = conn_states(rows, a_is_client)
-        columns["history"] = histories(rows, a_is_client)
+        columns["client_first"] = np.where(a_is_client, rows["first_dir"] == 0, rows["first_dir"] == 1)
+        columns["history"] = histories(rows, a_is_client, columns["client_first"])
         columns["end_reason"] = end_reasons(rows, capture_end, self.timeout_ns(rows["proto"]))
-        columns["community_id"] = community_ids(rows)
         return columns
 
 

@@ -79,6 +79,22 @@ def community_ids(rows: dict[str, np.ndarray]) -> np.ndarray:
     return out
 
 
+def conversation_community_ids(columns: dict[str, np.ndarray]) -> np.ndarray:
+    """Community ID of every conversation of a tracker's finished columns (client and server
+    endpoints, ``proto``, ``ip_version`` and ``client_first``: who sent the first packet)."""
+    client = [np.asarray(columns[f"client_{name}"]) for name in ("ip_hi", "ip_lo", "port")]
+    server = [np.asarray(columns[f"server_{name}"]) for name in ("ip_hi", "ip_lo", "port")]
+    # endpoint A of the tracker's key is the smaller (address, port): see keys.canonical_keys
+    client_is_a = (client[0] < server[0]) | (client[0] == server[0]) & (
+        (client[1] < server[1]) | (client[1] == server[1]) & (client[2] <= server[2])
+    )
+    rows = {"proto": np.asarray(columns["proto"]), "ip_version": np.asarray(columns["ip_version"]),
+            "first_dir": np.where(client_is_a == np.asarray(columns["client_first"]), 0, 1)}
+    for name, mine, theirs in zip(("hi", "lo", "port"), client, server):
+        rows[f"a_{name}"], rows[f"b_{name}"] = np.where(client_is_a, mine, theirs), np.where(client_is_a, theirs, mine)
+    return community_ids(rows)
+
+
 def _base64_each(digests: bytes) -> np.ndarray:
     """``"1:" + base64(digest)`` of every 20-byte digest in ``digests`` (each followed by a 0 byte).
 

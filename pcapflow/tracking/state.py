@@ -93,7 +93,7 @@ def conn_states(rows: dict[str, np.ndarray], a_is_client: np.ndarray) -> np.ndar
     return np.select([proto == IPPROTO_TCP, proto == IPPROTO_UDP], [tcp, udp], state("OTH"))
 
 
-def histories(rows: dict[str, np.ndarray], a_is_client: np.ndarray) -> np.ndarray:
+def histories(rows: dict[str, np.ndarray], a_is_client: np.ndarray, client_first: np.ndarray) -> np.ndarray:
     """Zeek-style history string of every conversation, as fixed-width text."""
     positions, letters = [], []
     for letter in LETTERS:
@@ -107,8 +107,7 @@ def histories(rows: dict[str, np.ndarray], a_is_client: np.ndarray) -> np.ndarra
     # 12-character string per row, numpy drops the trailing NULs
     chars = np.where(seen, np.array(letters, dtype="U1")[order], "")
     text = np.ascontiguousarray(chars).view(f"U{len(letters)}").reshape(-1)
-    flipped = np.where(a_is_client, rows["first_dir"] != 0, rows["first_dir"] != 1)
-    return np.where(flipped, np.char.add("^", text), text)
+    return np.where(client_first, text, np.char.add("^", text))
 
 
 def end_reasons(rows: dict[str, np.ndarray], capture_end_ns: int, timeout_ns: np.ndarray) -> np.ndarray:

@@ -5,12 +5,14 @@ from __future__ import annotations
 import socket
 
 import pytest
+from hypothesis import given, settings
 from scapy.layers.inet import ICMP, IP, TCP, UDP
 from scapy.layers.inet6 import ICMPv6EchoRequest, IPv6
 
 import pcapflow
 from pcapflow.tracking.community_id import community_id
 from tests.factories import eth, pcap_bytes, stamped, write
+from tests.tracking.test_properties import traffic
 
 SPEC_VECTORS = [
     (IP(src="1.2.3.4", dst="5.6.7.8") / TCP(sport=1122, dport=3344), "1:wCb3OG7yAFWelaUydu0D+125CLM="),
@@ -51,3 +53,15 @@ def test_ipv6_and_portless_flows_match_the_scalar_reference(tmp_path, packet):
     expected = community_id(socket.inet_pton(family, layer.src), socket.inet_pton(family, layer.dst),
                             layer.nh if family == socket.AF_INET6 else layer.proto, sport, dport)
     assert frame["community_id"].tolist() == [expected]
+
+
+@settings(max_examples=40, deadline=None)
+@given(traffic())
+def test_every_conversation_has_the_scalar_reference_id_of_its_first_packet(tmp_path_factory, packets):
+    frame = pcapflow.read_conversations(write(tmp_path_factory.mktemp("c") / "x.pcap", pcap_bytes(packets)))
+    for row in frame.itertuples():
+        client = (socket.inet_aton(row.client_ip), row.client_port)
+        server = (socket.inet_aton(row.server_ip), row.server_port)
+        (source, sport), (destination, dport) = (server, client) if row.history.startswith("^") else (client, server)
+        number = {"tcp": 6, "udp": 17, "icmp": 1}[row.protocol]
+        assert row.community_id == community_id(source, destination, number, sport, dport), row
