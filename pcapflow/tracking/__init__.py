@@ -62,7 +62,7 @@ class ConversationTracker:
 
     def __init__(self, options: AnalysisOptions | None = None):
         self.options = options or AnalysisOptions()
-        self._flows = FlowTable()
+        self._flows = FlowTable(self.timeout_ns)
         self._fragments = FragmentAttributor()
         self._pending: list[Packets] = []
         self._pending_count = 0
@@ -114,7 +114,6 @@ class ConversationTracker:
         """Fold the pending packets into the flow table: fewer, larger steps cost less per packet."""
         if self._pending:
             self._flows.add(Packets.concat(self._pending))
-            self._flows.expire(self.timeout_ns)
         self._pending, self._pending_count = [], 0
 
     def finish(self, capture_end: int) -> dict[str, object]:
@@ -126,7 +125,7 @@ class ConversationTracker:
         idle.
         """
         self._flush()
-        rows = self._flows.close(self.timeout_ns)
+        rows = self._flows.close()
         if rows is None:
             return {}
         order = np.argsort(rows["first_idx"], kind="stable")

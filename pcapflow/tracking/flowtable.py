@@ -177,6 +177,21 @@ def take(rows: dict[str, np.ndarray], index: np.ndarray) -> dict[str, np.ndarray
     return {name: column[index] for name, column in rows.items()}
 
 
+def take_from(tables: list[dict[str, np.ndarray]], indexes: list[np.ndarray]) -> dict[str, np.ndarray]:
+    """The rows ``indexes[i]`` of each ``tables[i]``, one after the other: ``concat`` of ``take``
+    in one copy."""
+    total = sum(len(index) for index in indexes)
+    out = {}
+    for name, first in tables[0].items():
+        column = np.empty(total, dtype=first.dtype)
+        at = 0
+        for table, index in zip(tables, indexes):
+            np.take(table[name], index, out=column[at : at + len(index)], mode="clip")  # "raise" would buffer
+            at += len(index)
+        out[name] = column
+    return out
+
+
 class KeyCollision(Exception):
     """Two different keys got the same hash: the table rehashes with another seed."""
 
@@ -184,7 +199,8 @@ class KeyCollision(Exception):
 class FlowTable:
     """Open conversations keyed by hash; finished conversations collected in order of finishing."""
 
-    def __init__(self) -> None:
+    def __init__(self, timeout_of) -> None:
+        self.timeout_of = timeout_of  # protocol numbers -> idle timeouts in ns
         self.seed = 0
         self.open: dict[str, np.ndarray] | None = None
         self.finished: list[dict[str, np.ndarray]] = []
@@ -293,10 +309,31 @@ class FlowTable:
                 ended = take(ended, np.flatnonzero(~merged_rows))
             self.finished.append(ended)
 
-        opened = take(segments, np.flatnonzero(last_of_group & ~continues))
-        survivors = take(self.open, np.flatnonzero(kept)) if self.open is not None else None
-        self.open = concat([survivors, opened]) if survivors is not None else opened
         self.last_ts = max(self.last_ts, int(p.ts.max()))
+        opened = last_of_group & ~continues
+        if self.open is None:
+            self._reopen([segments], [opened])
+        else:
+            self._reopen([self.open, segments], [kept, opened])
+
+    def _reopen(self, tables: list[dict[str, np.ndarray]], keep: list[np.ndarray]) -> None:
+        """Make the open table of the ``keep`` rows of ``tables`` in one copy, finishing those idle
+        for longer than their timeout (plus :data:`EXPIRY_SLACK_NS`) at the latest time seen."""
+        indexes = []
+        for table, kept in zip(tables, keep):
+            idle = kept & self._idle(table)
+            if idle.any():
+                self._finish_idle(table, idle)
+            indexes.append(np.flatnonzero(kept & ~idle))
+        self.open = take_from(tables, indexes)
+
+    def _idle(self, table: dict[str, np.ndarray]) -> np.ndarray:
+        return self.last_ts - table["last_ts"] > self.timeout_of(table["proto"]) + EXPIRY_SLACK_NS
+
+    def _finish_idle(self, table: dict[str, np.ndarray], idle: np.ndarray) -> None:
+        ended = take(table, np.flatnonzero(idle))
+        ended["reason"] = np.full(int(idle.sum()), REASON_IDLE, dtype=np.int8)
+        self.finished.append(ended)
 
     def _match(self, h: np.ndarray, p: Packets, group_start: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Row of the open table for every packet's key (-1 if none) and whether there is one."""
@@ -319,21 +356,13 @@ class FlowTable:
         rows = open_rows[at]
         return np.where(rows >= 0, self.open[name][np.maximum(rows, 0)], 0)
 
-    def expire(self, timeout_of) -> None:
-        """Finish open conversations idle for longer than their timeout (plus :data:`EXPIRY_SLACK_NS`)
-        at the latest time seen."""
-        if self.open is None or not len(self.open["h"]):
-            return
-        idle = self.last_ts - self.open["last_ts"] > timeout_of(self.open["proto"]) + EXPIRY_SLACK_NS
-        if idle.any():
-            ended = take(self.open, np.flatnonzero(idle))
-            ended["reason"] = np.full(int(idle.sum()), REASON_IDLE, dtype=np.int8)
-            self.finished.append(ended)
-            self.open = take(self.open, np.flatnonzero(~idle))
-
-    def close(self, timeout_of) -> dict[str, np.ndarray] | None:
+    def close(self) -> dict[str, np.ndarray] | None:
         """Finish every conversation (end of capture); return all of them, in no particular order."""
-        self.expire(timeout_of)
+        if self.open is not None and len(self.open["h"]):
+            idle = self._idle(self.open)
+            if idle.any():
+                self._finish_idle(self.open, idle)
+                self.open = take(self.open, np.flatnonzero(~idle))
         parts = self.finished + ([self.open] if self.open is not None and len(self.open["h"]) else [])
         self.open, self.finished = None, []
         return concat(parts) if parts else None
