@@ -8,7 +8,7 @@ excluded), packets per second, and the child's peak RSS (of the largest process:
 process that shares a large capture's work counts separately). They are cumulative, as a user would run them: ``read``
 (capture reading, one process), ``decode`` (``PacketReader``: + decoding, two processes on a large
 pcap), ``track`` (``read_conversations``: + tracking and the typed DataFrame), ``summarise``
-(``analyze``: + the per-port summary), ``export`` (``analyze``, then conversations and ports
+(``analyze``: + the per-port summary, with both DataFrames built), ``export`` (``analyze``, then conversations and ports
 written as CSV and Parquet). Whole-process stages time the command line from outside, start-up
 included, with the peak RSS from ``os.wait4``: ``end_to_end`` (``pcapflow analyze CAPTURE``),
 ``startup`` (``pcapflow --help``, and ``pcapflow analyze`` on the tiny bundled sample; one line
