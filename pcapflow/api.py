@@ -40,7 +40,10 @@ class Analysis:
     @functools.cached_property
     def conversations(self) -> pd.DataFrame:
         """One row per socket conversation (see :func:`read_conversations`)."""
-        return _conversations_frame(self._columns, self._services, self.report)
+        self.port_rows  # noqa: B018 - counted first: the tracker's columns are let go below
+        frame = _conversations_frame(self._columns, self._services, self.report)
+        self._columns = {}  # what the frame did not take over is freed
+        return frame
 
     @functools.cached_property
     def port_rows(self) -> dict[str, np.ndarray]:
