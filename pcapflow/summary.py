@@ -86,7 +86,7 @@ def port_rows(conversations: Mapping[str, np.ndarray], protocol_names: list[str]
     server_port = (keys % _PORT_SPACE).astype(np.uint16)
     is_tcp, is_udp = (protocol == "tcp")[group], (protocol == "udp")[group]
     state = {code: conn_state == CONN_STATES.index(code) for code in ("SF", "REJ", "S0")}
-    established = np.isin(conn_state, [CONN_STATES.index(code) for code in ESTABLISHED_TCP])
+    handshake_done = np.isin(conn_state, [CONN_STATES.index(code) for code in ESTABLISHED_TCP])
     client_ip = column["client_ip"].astype(np.int64)
     client_socket = client_ip * _PORT_SPACE + column["client_port"].astype(np.int64)
     client_bytes, server_bytes = reduce(np.add, column["client_bytes"]), reduce(np.add, column["server_bytes"])
@@ -108,7 +108,7 @@ def port_rows(conversations: Mapping[str, np.ndarray], protocol_names: list[str]
         "first_seen": reduce(np.minimum, column["first_seen"]),
         "last_seen": reduce(np.maximum, column["last_seen"]),
         "peak_concurrent": _peak_concurrent(group, column["first_seen"], column["last_seen"], groups),
-        "established": count((is_tcp & established) | (is_udp & state["SF"])),
+        "established": count((is_tcp & handshake_done) | (is_udp & state["SF"])),
         "rejected": count(state["REJ"]),
         "unanswered": count(state["S0"]),
     }
