@@ -28,6 +28,16 @@ def test_analysis_tables_agree():
     assert analysis.report.records_read == 27
 
 
+@pytest.mark.parametrize("first", ["conversations", "ports", "port_rows"])
+def test_analysis_frames_do_not_depend_on_which_is_asked_for_first(first):
+    analysis = pcapflow.analyze(SAMPLES / "http_ethernet.pcap")
+    getattr(analysis, first)
+    pd.testing.assert_frame_equal(analysis.ports, pcapflow.summarize_ports(analysis.conversations))
+    pd.testing.assert_frame_equal(analysis.conversations, pcapflow.read_conversations(SAMPLES / "http_ethernet.pcap"))
+    assert analysis.port_rows["conversations"].tolist() == analysis.ports["conversations"].tolist()
+    assert repr(analysis) == "<Analysis: 27 records, 4 conversations>"
+
+
 def test_service_overrides_from_a_mapping():
     analysis = pcapflow.analyze(SAMPLES / "http_ethernet.pcap", services={80: "my-web", "53/udp": ("resolver", "ours")})
     assert analysis.ports[["server_port", "service", "description"]].values.tolist() == [[80, "my-web", pd.NA], [53, "resolver", "ours"]]
