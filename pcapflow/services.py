@@ -99,7 +99,7 @@ class ServiceTable:
         """Validate and index the entries (``description``: None where there is none)."""
         protocol = np.asarray(protocol, dtype=object)
         port = np.asarray(port, dtype=np.int64)
-        protocol_index = np.array([PROTOCOLS.index(p) if p in PROTOCOLS else -1 for p in protocol.tolist()], dtype=np.int64)
+        protocol_index = protocol_positions(protocol.tolist())
         if (protocol_index < 0).any() or ((port < 0) | (port > MAX_PORT)).any():
             raise ValueError("service table entries with an unknown protocol or a port outside 0..65535")
         keys = protocol_index * _PORT_SPACE + port
@@ -314,9 +314,7 @@ def _protocol_index(protocol, length: int) -> np.ndarray:
     import pandas as pd
 
     if isinstance(protocol, str):
-        known = protocol.strip().lower()
-        position = PROTOCOLS.index(known) if known in PROTOCOLS else -1
-        return np.full(length, position, dtype=np.int8)
+        return np.full(length, protocol_positions([protocol.strip().lower()])[0], dtype=np.int8)
     if isinstance(protocol, (pd.Series, pd.Index)):
         protocol = protocol.array
     if isinstance(protocol, pd.Categorical):
@@ -327,12 +325,14 @@ def _protocol_index(protocol, length: int) -> np.ndarray:
         codes, uniques = pd.factorize(np.asarray(protocol, dtype=object).ravel(), use_na_sentinel=True)
     if len(codes) != length:
         raise ValueError(f"protocol and port differ in length ({len(codes)} and {length})")
-    positions = np.array(
-        [PROTOCOLS.index(name) if name in PROTOCOLS else -1 for name in (str(u).strip().lower() for u in uniques)]
-        + [-1],  # code -1 (missing) -> -1
-        dtype=np.int8,
-    )
+    # code -1 (missing) -> -1
+    positions = protocol_positions([str(u).strip().lower() for u in uniques] + [""]).astype(np.int8)
     return positions[np.asarray(codes)]
+
+
+def protocol_positions(names: list[str]) -> np.ndarray:
+    """Position in :data:`PROTOCOLS` of each protocol name (-1: not in the table)."""
+    return np.array([PROTOCOLS.index(name) if name in PROTOCOLS else -1 for name in names], dtype=np.int64)
 
 
 def parse_port(value, where: str) -> int:

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from pcapflow.protocols import protocol_names
-from pcapflow.services import PROTOCOLS, ServiceTable, default_services
+from pcapflow.services import ServiceTable, default_services, protocol_positions
 from pcapflow.tracking.state import CONN_STATES
 
 if TYPE_CHECKING:
@@ -90,8 +90,7 @@ def port_rows(conversations: Mapping[str, np.ndarray], protocol_names: list[str]
     client_ip = column["client_ip"].astype(np.int64)
     client_socket = client_ip * _PORT_SPACE + column["client_port"].astype(np.int64)
     client_bytes, server_bytes = reduce(np.add, column["client_bytes"]), reduce(np.add, column["server_bytes"])
-    protocol_index = np.array([PROTOCOLS.index(name) if name in PROTOCOLS else -1 for name in protocol.tolist()], dtype=np.int64)
-    service, description = services.describe(protocol_index, server_port)
+    service, description = services.describe(protocol_positions(protocol.tolist()), server_port)
     rows = {
         "protocol": protocol,
         "server_port": server_port,
