@@ -77,11 +77,54 @@ class Packets:
             **{name: np.concatenate([getattr(part, name) for part in parts]) for name in cls.__slots__ if name != "keys"},
         )
 
-    def take(self, order: np.ndarray) -> Packets:
-        return Packets(
-            keys={name: column[order] for name, column in self.keys.items()},
-            **{name: getattr(self, name)[order] for name in self.__slots__ if name != "keys"},
+
+
+#: Bits of a packet's code: its direction, then the history letters it shows (``s``, a SYN
+#: without ACK, is also what may start a new conversation), then whether it carries
+#: initial-sequence evidence (a SYN or a SYN-ACK).
+DIRECTION_BIT = 1
+LETTER_BITS = {letter: 2 << position for position, letter in enumerate(LETTERS)}
+MARKER_BIT = 2 << len(LETTERS)
+
+
+@dataclass(slots=True)
+class SortedPackets:
+    """What a step needs of its packets in key order: keys, times and packet codes.
+
+    The other columns (byte counts, address family, VLAN) are summed or picked in capture order,
+    so they are never gathered into key order.
+    """
+
+    order: np.ndarray  # capture-order position of each sorted packet
+    h: np.ndarray
+    keys: dict[str, np.ndarray]
+    idx: np.ndarray
+    ts: np.ndarray
+    timeout: np.ndarray
+    code: np.ndarray  # uint16 of DIRECTION_BIT, LETTER_BITS and MARKER_BIT
+    value: np.ndarray  # int64: the initial-sequence evidence of marker packets
+    seq: np.ndarray  # int64
+
+    @classmethod
+    def of(cls, packets: Packets, h: np.ndarray) -> SortedPackets:
+        order = np.argsort(h, kind="stable")
+        code, value = _codes(packets)
+        # evidence and sequence number are 32-bit each: one gather carries both
+        both = (value.astype(np.uint64) << np.uint64(32) | packets.seq.astype(np.uint64))[order]
+        return cls(
+            order=order,
+            h=h[order],
+            keys={name: column[order] for name, column in packets.keys.items()},
+            idx=packets.idx[order],
+            ts=packets.ts[order],
+            timeout=packets.timeout[order],
+            code=code[order],
+            value=(both >> np.uint64(32)).astype(np.int64),
+            seq=(both & np.uint64(0xFFFF_FFFF)).astype(np.int64),
         )
+
+    def shows(self, bit: int) -> np.ndarray:
+        return self.code & bit != 0
 
 
 def _letters(p: Packets) -> dict[str, np.ndarray]:
@@ -116,37 +159,68 @@ def _positions(unique_keys: np.ndarray, wanted: np.ndarray) -> np.ndarray:
     return np.where(unique_keys[order[at]] == wanted, order[at], -1)
 
 
-def _segment_aggregates(
-    p: Packets, starts: np.ndarray, letters: dict[str, np.ndarray], marker: np.ndarray, value: np.ndarray
-) -> dict[str, np.ndarray]:
-    """Aggregates of the runs of sorted packets beginning at ``starts``."""
-    out = {name: column[starts] for name, column in p.keys.items()}
-    out.update(
-        ip_version=p.ip_version[starts],
-        vlan=p.vlan[starts],
-        first_idx=p.idx[starts],
-        first_ts=p.ts[starts],
-        first_dir=p.direction[starts],
-        last_ts=np.maximum.reduceat(p.ts, starts),
-    )
-    for d in (0, 1):
-        mine = p.direction == d
-        out[f"packets{d}"] = np.add.reduceat(mine.astype(np.int64), starts)
-        for name, values in (("bytes", p.wirelen), ("ip_bytes", p.ip_bytes), ("payload", p.payload)):
-            out[f"{name}{d}"] = np.add.reduceat(np.where(mine, values, 0).astype(np.int64), starts)
-        for letter, shown in letters.items():
-            out[f"{letter}{d}"] = np.minimum.reduceat(np.where(mine & shown, p.idx, NEVER), starts)
-    position = np.maximum.reduceat(np.where(marker, np.arange(len(p.ts)), -1), starts)
-    out["marker_idx"] = np.where(position >= 0, p.idx[position], -1)
-    out["marker_val"] = np.where(position >= 0, value[position], -1)
-    out["reason"] = np.full(len(starts), REASON_NONE, dtype=np.int8)
+def _codes(p: Packets) -> tuple[np.ndarray, np.ndarray]:
+    """Each packet's code (see :data:`LETTER_BITS`) and its initial-sequence evidence: a SYN
+    shows its own sequence number, a SYN-ACK the one it acknowledges."""
+    letters = _letters(p)
+    value = np.where(letters["s"], p.seq.astype(np.int64), (p.ack.astype(np.int64) - 1) & 0xFFFF_FFFF)
+    code = p.direction.astype(np.uint16)
+    for letter, bit in LETTER_BITS.items():
+        code |= letters[letter].astype(np.uint16) * np.uint16(bit)
+    code |= (letters["s"] | letters["h"]).astype(np.uint16) * np.uint16(MARKER_BIT)
+    return code, value
+
+
+def _first_shown(shown: np.ndarray, segment_of: np.ndarray, idx: np.ndarray, segments: int) -> np.ndarray:
+    """Per segment, the ordinal of its first packet where ``shown`` (NEVER if none). A segment's
+    packets are in capture order, so the first one found is the earliest."""
+    at = np.flatnonzero(shown)
+    segment = segment_of[at]
+    first = np.ones(len(at), dtype=bool)
+    first[1:] = segment[1:] != segment[:-1]
+    out = np.full(segments, NEVER, dtype=np.int64)
+    out[segment[first]] = idx[at[first]]
     return out
 
 
-def _markers(p: Packets, letters: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """Packets that show a connection's initial sequence number, and that number."""
-    value = np.where(letters["s"], p.seq.astype(np.int64), (p.ack.astype(np.int64) - 1) & 0xFFFF_FFFF)
-    return letters["s"] | letters["h"], value
+def _segment_aggregates(
+    packets: Packets, p: SortedPackets, starts: np.ndarray, in_order: bool, last_marker: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Aggregates of the runs of sorted packets beginning at ``starts``. ``last_marker`` is the
+    position of the latest marker packet at or before each sorted packet (-1 if none)."""
+    count, segments = len(p.ts), len(starts)
+    ends = np.append(starts[1:], count) - 1
+    first = p.order[starts]
+    out = {name: column[starts] for name, column in p.keys.items()}
+    out.update(
+        ip_version=packets.ip_version[first],
+        vlan=packets.vlan[first],
+        first_idx=p.idx[starts],
+        first_ts=p.ts[starts],
+        first_dir=(p.code[starts] & DIRECTION_BIT).astype(np.uint8),
+        last_ts=p.ts[ends] if in_order else np.maximum.reduceat(p.ts, starts),
+    )
+    segment_of = np.repeat(np.arange(segments), np.diff(np.append(starts, count)))
+    # sums by (segment, direction), counted in capture order: the summed columns stay unsorted
+    slot = np.empty(count, dtype=np.int64)
+    slot[p.order] = segment_of * 2
+    slot += packets.direction
+    sums = {"packets": np.bincount(slot, minlength=2 * segments)}
+    for name, values in (("bytes", packets.wirelen), ("ip_bytes", packets.ip_bytes), ("payload", packets.payload)):
+        sums[name] = np.bincount(slot, weights=values, minlength=2 * segments)  # exact: far below 2**53
+    for name, both in sums.items():
+        pairs = both.astype(np.int64).reshape(segments, 2)
+        out[f"{name}0"], out[f"{name}1"] = pairs[:, 0], pairs[:, 1]
+    sent_by_b = p.shows(DIRECTION_BIT)
+    for letter, bit in LETTER_BITS.items():
+        shown = p.shows(bit)
+        out[f"{letter}0"] = _first_shown(shown & ~sent_by_b, segment_of, p.idx, segments)
+        out[f"{letter}1"] = _first_shown(shown & sent_by_b, segment_of, p.idx, segments)
+    position = np.where(last_marker[ends] >= starts, last_marker[ends], -1)
+    out["marker_idx"] = np.where(position >= 0, p.idx[position], -1)
+    out["marker_val"] = np.where(position >= 0, p.value[position], -1)
+    out["reason"] = np.full(segments, REASON_NONE, dtype=np.int8)
+    return out
 
 
 def merge(earlier: dict[str, np.ndarray], later: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -220,11 +294,8 @@ class FlowTable:
                     self.open["h"] = hash_keys([self.open[name] for name in KEY_COLUMNS], self.seed)
 
     def _add(self, packets: Packets) -> None:
-        h = hash_keys([packets.keys[name] for name in KEY_COLUMNS], self.seed)
-        order = np.argsort(h, kind="stable")
-        h = h[order]
-        p = packets.take(order)
-        count = len(h)
+        p = SortedPackets.of(packets, hash_keys([packets.keys[name] for name in KEY_COLUMNS], self.seed))
+        h, count = p.h, len(p.h)
         group_start = np.ones(count, dtype=bool)
         group_start[1:] = h[1:] != h[:-1]
         for name in KEY_COLUMNS:
@@ -251,8 +322,7 @@ class FlowTable:
         # evidence since the start of its run of packets without an idle gap (a reuse split starts
         # with its own SYN, so the latest evidence in the run is the current conversation's), or
         # the open conversation's when the run continues it.
-        letters = _letters(p)
-        marker, value = _markers(p, letters)
+        marker = p.shows(MARKER_BIT)
         last_marker = np.maximum.accumulate(np.where(marker, np.arange(count), -1))
         before = np.empty(count, dtype=np.int64)
         before[0] = -1
@@ -263,14 +333,13 @@ class FlowTable:
         carried_val = self._open_column("marker_val", open_rows, run_start)
         carried_idx = self._open_column("marker_idx", open_rows, run_start)
         known = in_run | (continues_open & (carried_idx >= 0))
-        reference = np.where(in_run, value[np.maximum(before, 0)], carried_val)
-        syn = marker & (p.flags & TCP_ACK == 0) & (p.keys["proto"] == IPPROTO_TCP)
-        reuse = syn & has_previous & ~idle & (~known | (reference != p.seq))
+        reference = np.where(in_run, p.value[np.maximum(before, 0)], carried_val)
+        reuse = p.shows(LETTER_BITS["s"]) & has_previous & ~idle & (~known | (reference != p.seq))
 
         new = ~has_previous | idle | reuse
         segment_start = new | group_start
         seg_starts = np.flatnonzero(segment_start)
-        segments = _segment_aggregates(p, seg_starts, letters, marker, value)
+        segments = _segment_aggregates(packets, p, seg_starts, in_order, last_marker)
         segments["h"] = h[seg_starts]
         seg_group = group_of[seg_starts]
         last_of_group = np.ones(len(seg_starts), dtype=bool)
@@ -335,7 +404,7 @@ class FlowTable:
         ended["reason"] = np.full(int(idle.sum()), REASON_IDLE, dtype=np.int8)
         self.finished.append(ended)
 
-    def _match(self, h: np.ndarray, p: Packets, group_start: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _match(self, h: np.ndarray, p: SortedPackets, group_start: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Row of the open table for every packet's key (-1 if none) and whether there is one."""
         count = len(h)
         if self.open is None or not len(self.open["h"]):

@@ -204,3 +204,22 @@ def test_a_syn_is_compared_with_its_own_conversation_only(tmp_path, flow_batch):
     with mock.patch.object(tracking, "FLOW_BATCH_PACKETS", flow_batch):
         frame = conversations(tmp_path, packets, chunk_bytes=64)
     assert frame["end_reason"].tolist() == ["idle_timeout", "reuse", "end_of_capture"]
+
+
+def test_evidence_of_other_conversations_in_a_step_is_not_taken_over(tmp_path):
+    """A SYN (ISN 10); then, in one flow-table step, SYNs of fifty other conversations and data of
+    the first one; then the first SYN again. The data carried no initial sequence number, so the
+    conversation keeps ISN 10 and the last SYN is a retransmission, not a new conversation."""
+    others = [c2s(sport=40000 + n, flags="S", seq=777) for n in range(50)]
+    steps = [[c2s(flags="S", seq=10)], [*others, c2s(flags="PA", seq=11) / Raw(b"x")], [c2s(flags="S", seq=10)]]
+    packets = stamped([packet for step in steps for packet in step])
+    paths, at = [], 0
+    for number, step in enumerate(steps):
+        paths.append(write(tmp_path / f"{number}.pcap", pcap_bytes(packets[at : at + len(step)])))
+        at += len(step)
+    with mock.patch.object(tracking, "FLOW_BATCH_PACKETS", 1):  # each file is one step
+        frame = pcapflow.read_conversations(paths)
+    first = frame[frame["client_port"] == 50000]
+    assert len(first) == 1
+    assert (row(first)["client_packets"], row(first)["history"]) == (3, "SD")
+    assert len(frame) == 51
