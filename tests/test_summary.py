@@ -13,7 +13,7 @@ from hypothesis import given, settings
 import pcapflow
 from pcapflow.addresses import parse_address
 from pcapflow.schema import PORT_COLUMNS, ports_frame
-from pcapflow.summary import port_rows, summarize_columns
+from pcapflow.summary import summarize_columns
 from pcapflow.tracking.state import CONN_STATES
 from tests.factories import pcap_bytes, write
 from tests.tracking.test_properties import traffic
