@@ -4,7 +4,11 @@ Each batch is sorted by key (stably, so capture order holds within a key) and cu
 where a conversation starts: the first packet of a key with no open conversation, a gap longer
 than the idle timeout, or a TCP SYN (without ACK) whose sequence number is not the conversation's
 initial one (a retransmitted SYN, or a SYN answering a SYN-ACK seen first, is not a new start).
-Segments are reduced to fixed-size aggregates with ``np.*.reduceat``; a segment that continues a
+Only what finding the segments needs is put in key order (:class:`SortedPackets`: keys, times,
+and one 16-bit code per packet for its direction, history letters and sequence evidence).
+Segments are reduced to fixed-size aggregates: byte and packet sums are counted per segment and
+direction in capture order (``np.bincount``), the rest is read off the segment's sorted
+packets. A segment that continues a
 conversation left open by the previous batch is merged into it with :data:`MERGE`, the same rule
 that would merge any two consecutive pieces of one conversation. Conversations that cannot grow
 any more (split off, or idle for longer than their timeout) leave the table as finished rows.
