@@ -14,8 +14,9 @@ included, with the peak RSS from ``os.wait4``: ``end_to_end`` (``pcapflow analyz
 ``startup`` (``pcapflow --help``, and ``pcapflow analyze`` on the tiny bundled sample; one line
 each). ``many_files`` generates 1,000 small captures and one capture of the same packets
 (``gen_capture.py --files 1000`` and ``--files 1``, same seed and flows) and times ``analyze`` on
-each: the overhead per file is (t_many - t_one) / 1000. A stage with a target in :data:`TARGETS`
-prints whether it met it.
+each: the overhead per file is (t_many - t_one) / 1000. Every line gives the CPU time too (user
+and system, of the process and of the worker it waited for), and per packet where there are
+packets. A stage with a target in :data:`TARGETS` prints whether it met it.
 
 The reference capture: ``python benchmarks/gen_capture.py --packets 1000000 --flows 60000 --seed 1
 --out /tmp/pcapflow-bench/bench-1000000.pcap`` (or ``--generate 1000000`` here, which writes it
@@ -103,11 +104,21 @@ def _child(stage: str, capture: str) -> None:
         import pyarrow.parquet  # noqa: F401
 
     with tempfile.TemporaryDirectory(prefix="pcapflow-bench-") as workdir:
+        cpu_before = _cpu_seconds()
         start = time.perf_counter()
         packets = _run_stage(stage, capture, workdir)
         seconds = time.perf_counter() - start
+        cpu = _cpu_seconds() - cpu_before
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"packets": packets, "seconds": seconds, "peak_rss_mib": peak_mib}))
+    print(json.dumps({"packets": packets, "seconds": seconds, "cpu_seconds": cpu, "peak_rss_mib": peak_mib}))
+
+
+def _cpu_seconds() -> float:
+    """User and system time of this process and of its children that have ended (the worker)."""
+    return sum(
+        usage.ru_utime + usage.ru_stime
+        for usage in (resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN))
+    )
 
 
 def _in_process(stage: str, capture: str, repeat: int) -> list[dict]:
@@ -137,14 +148,16 @@ def _whole_process(args: list[str]) -> dict:
     process.stderr.close()
     if process.returncode:
         raise SystemExit(f"{' '.join(args)} exited {process.returncode}: {stderr.strip()}")
-    return {"seconds": seconds, "peak_rss_mib": usage.ru_maxrss / 1024}
+    return {"seconds": seconds, "cpu_seconds": usage.ru_utime + usage.ru_stime, "peak_rss_mib": usage.ru_maxrss / 1024}
 
 
 def _line(stage: str, runs: list[dict], packets: int | None, **extra) -> dict:
     seconds = statistics.median(run["seconds"] for run in runs)
-    line = {"stage": stage, **extra, "packets": packets, "seconds": round(seconds, 4)}
+    cpu = statistics.median(run["cpu_seconds"] for run in runs)
+    line = {"stage": stage, **extra, "packets": packets, "seconds": round(seconds, 4), "cpu_seconds": round(cpu, 4)}
     if packets:
         line["packets_per_s"] = round(packets / seconds)
+        line["cpu_us_per_packet"] = round(cpu / packets * 1e6, 3)
     line["peak_rss_mib"] = round(max(run["peak_rss_mib"] for run in runs), 1)
     line["runs"] = len(runs)
     return line
