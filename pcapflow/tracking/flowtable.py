@@ -82,7 +82,6 @@ class Packets:
         )
 
 
-
 #: Bits of a packet's code: its direction, then the history letters it shows (``s``, a SYN
 #: without ACK, is also what may start a new conversation), then whether it carries
 #: initial-sequence evidence (a SYN or a SYN-ACK).
