@@ -19,9 +19,6 @@ import numpy as np
 #: Zero bytes appended to every batch buffer; the widest window a decoder reads at once.
 PAD = 128
 
-#: Link type given to records whose interface the file never described.
-LINKTYPE_UNKNOWN = 0xFFFF
-
 
 @dataclass(frozen=True, slots=True)
 class RawBatch:
@@ -54,6 +51,7 @@ class FileReport:
     corrupt_at: int | None = None  # byte offset where a nonsensical record or block stopped reading
     damage: str | None = None  # what is wrong at the end of the file, for a person
     skipped_blocks: int = 0  # pcapng blocks of types that carry no packets for us (statistics, custom...)
+    warnings: list[str] = field(default_factory=list)  # what could not be honoured (timestamp options...), for a person
     end_offset: int = 0  # where reading stopped (the end of the file, of its damage-free part, or of a piece)
 
     def to_dict(self) -> dict:
@@ -67,4 +65,5 @@ class FileReport:
             "corrupt_at": self.corrupt_at,
             "damage": self.damage,
             "skipped_blocks": self.skipped_blocks,
+            "warnings": list(self.warnings),
         }

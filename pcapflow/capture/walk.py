@@ -17,12 +17,14 @@ from typing import Protocol
 
 import numpy as np
 
+from pcapflow._kernels.constants import Limit
 from pcapflow.capture.batch import PAD, FileReport, RawBatch
 from pcapflow.capture.source import DECOMPRESSION_ERRORS, OpenedCapture
 from pcapflow.errors import CaptureError
 
-#: Largest packet record accepted whatever a file's snaplen says (Wireshark's bound, 256 KiB).
-MAX_RECORD_BYTES = 262_144
+#: Largest packet record of the link types pcapflow decodes, whatever a file's snaplen says
+#: (Wireshark's bound, 256 KiB).
+MAX_RECORD_BYTES = int(Limit.MAX_RECORD_BYTES)
 
 #: Default amount of file bytes read per batch.
 DEFAULT_CHUNK_BYTES = 8 << 20
@@ -75,6 +77,7 @@ class Walker(Protocol):
     records: int
     linktypes: list[int]
     skipped_blocks: int
+    warnings: list[str]
 
     def walk(self, buf: bytearray, end: int, file_offset: int, at_eof: bool) -> Walk: ...
 
@@ -143,6 +146,7 @@ def walk_file(
         report.records = walker.records
         report.linktypes = list(walker.linktypes)
         report.skipped_blocks = walker.skipped_blocks
+        report.warnings = list(walker.warnings)
         yield from walk.batches
         held = buf[walk.consumed : end]
         file_offset += walk.consumed

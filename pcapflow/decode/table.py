@@ -125,6 +125,11 @@ COLUMN_DTYPES: dict[str, np.dtype] = {
 }
 
 
+def allocated_table(rows: int) -> PacketTable:
+    """A table of ``rows`` rows whose columns are allocated, not filled (the decoder fills them)."""
+    return PacketTable(**{name: np.empty(rows, dtype=dtype) for name, dtype in COLUMN_DTYPES.items()})
+
+
 def empty_table(rows: int = 0) -> PacketTable:
     """A table of ``rows`` zeroed rows (``vlan_id`` set to NO_VLAN)."""
     table = PacketTable(**{name: np.zeros(rows, dtype=dtype) for name, dtype in COLUMN_DTYPES.items()})

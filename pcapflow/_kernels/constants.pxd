@@ -1,0 +1,145 @@
+# The codes and numbers pcapflow's kernels and its Python layer share: the one home of each.
+#
+# ``cpdef enum`` makes each enum a Python IntEnum of pcapflow._kernels.constants as well, so
+# the Python modules read these values from here (pcapflow.protocols, pcapflow.decode.table)
+# instead of writing them again. C enums share one namespace: the members carry their registry's
+# prefix, as the registries name them.
+
+from libc.stdint cimport uint32_t
+
+cpdef enum Status:
+    # Values below TRACKED_BELOW are tracked, below OUT_OF_SCOPE_BELOW out of scope, others malformed.
+    OK = 0
+    PORTS_ONLY = 1
+    FRAGMENT = 2
+    NOT_IP = 10
+    UNSUPPORTED_LINKTYPE = 11
+    BAD_RECORD = 20
+    TRUNCATED_LINK = 21
+    TRUNCATED_IP = 22
+    BAD_IP_HEADER = 23
+    TRUNCATED_TRANSPORT = 24
+    BAD_TRANSPORT_HEADER = 25
+
+cpdef enum StatusKind:
+    TRACKED_BELOW = 10
+    OUT_OF_SCOPE_BELOW = 20
+
+cpdef enum IpProtocol:
+    # IANA "Assigned Internet Protocol Numbers" (and IPv6 extension header types).
+    IPPROTO_HOPOPTS = 0
+    IPPROTO_ICMP = 1
+    IPPROTO_IGMP = 2
+    IPPROTO_IPIP = 4
+    IPPROTO_TCP = 6
+    IPPROTO_UDP = 17
+    IPPROTO_IPV6 = 41
+    IPPROTO_ROUTING = 43
+    IPPROTO_FRAGMENT = 44
+    IPPROTO_GRE = 47
+    IPPROTO_ESP = 50
+    IPPROTO_AH = 51
+    IPPROTO_ICMPV6 = 58
+    IPPROTO_NO_NEXT_HEADER = 59
+    IPPROTO_DSTOPTS = 60
+    IPPROTO_OSPF = 89
+    IPPROTO_PIM = 103
+    IPPROTO_VRRP = 112
+    IPPROTO_SCTP = 132
+    IPPROTO_MOBILITY = 135
+
+cpdef enum LinkType:
+    # tcpdump.org LINKTYPE_* numbers (what files carry), never the platform's DLT_* values.
+    LINKTYPE_NULL = 0
+    LINKTYPE_ETHERNET = 1
+    LINKTYPE_RAW_LEGACY = 12
+    LINKTYPE_RAW_OPENBSD = 14
+    LINKTYPE_RAW = 101
+    LINKTYPE_LOOP = 108
+    LINKTYPE_LINUX_SLL = 113
+    LINKTYPE_DBUS = 231
+    LINKTYPE_IPV4 = 228
+    LINKTYPE_IPV6 = 229
+    LINKTYPE_USBPCAP = 249
+    LINKTYPE_LINUX_SLL2 = 276
+    LINKTYPE_EBHSCR = 279
+    LINKTYPE_UNKNOWN_INTERFACE = 0xFFFF  # given to records whose interface the file never described
+
+cpdef enum EtherType:
+    ETHERTYPE_IPV4 = 0x0800
+    ETHERTYPE_VLAN = 0x8100
+    ETHERTYPE_QINQ = 0x88A8
+    ETHERTYPE_QINQ_OLD1 = 0x9100
+    ETHERTYPE_QINQ_OLD2 = 0x9200
+    ETHERTYPE_IPV6 = 0x86DD
+    ETHERTYPE_MPLS = 0x8847
+    ETHERTYPE_MPLS_MULTICAST = 0x8848
+    ETHERTYPE_PPPOE_SESSION = 0x8864
+    PPP_IPV4 = 0x0021
+    PPP_IPV6 = 0x0057
+
+cpdef enum TcpFlag:
+    TCP_FIN = 0x01
+    TCP_SYN = 0x02
+    TCP_RST = 0x04
+    TCP_PSH = 0x08
+    TCP_ACK = 0x10
+
+cpdef enum Limit:
+    NO_VLAN = 0xFFFF  # the vlan_id of an untagged frame
+    MAX_RECORD_BYTES = 262144  # Wireshark's WTAP_MAX_PACKET_SIZE_STANDARD
+    MAX_ENCAPSULATIONS = 8  # VLAN tags, MPLS labels and PPPoE headers followed per frame
+    MAX_EXTENSION_HEADERS = 8  # IPv6 extension headers followed per datagram
+
+
+cdef inline bint is_tracked(int status) noexcept nogil:
+    return status < TRACKED_BELOW
+
+
+cdef inline int icmp_counterpart(int proto, int message_type) noexcept nogil:
+    """The counterpart type of an ICMP/ICMPv6 request or reply (Zeek's ICMP4_counterpart,
+    Community ID's mirror), or -1 for a one-way message."""
+    if proto == IPPROTO_ICMP:
+        if message_type == 8: return 0  # echo
+        if message_type == 0: return 8
+        if message_type == 13: return 14  # timestamp
+        if message_type == 14: return 13
+        if message_type == 15: return 16  # information
+        if message_type == 16: return 15
+        if message_type == 10: return 9  # router solicitation / advertisement
+        if message_type == 9: return 10
+        if message_type == 17: return 18  # address mask
+        if message_type == 18: return 17
+    elif proto == IPPROTO_ICMPV6:
+        if message_type == 128: return 129  # echo
+        if message_type == 129: return 128
+        if message_type == 133: return 134  # router solicitation / advertisement
+        if message_type == 134: return 133
+        if message_type == 135: return 136  # neighbour solicitation / advertisement
+        if message_type == 136: return 135
+        if message_type == 130: return 131  # multicast listener query / report
+        if message_type == 131: return 130
+        if message_type == 139: return 140  # node information query / response
+        if message_type == 140: return 139
+        if message_type == 144: return 145  # home agent address discovery
+        if message_type == 145: return 144
+    return -1
+
+
+cdef inline bint icmp_is_request(int proto, int message_type) noexcept nogil:
+    """Whether the message type is the request half of a pair: its sender is the client."""
+    if proto == IPPROTO_ICMP:
+        return message_type in (8, 13, 15, 10, 17)
+    if proto == IPPROTO_ICMPV6:
+        return message_type in (128, 133, 135, 130, 139, 144)
+    return False
+
+
+cdef inline uint32_t max_record_bytes(int linktype) noexcept nogil:
+    """The longest record a link type may have, as Wireshark judges it (wtap_max_snaplen_for_encap)."""
+    if linktype == LINKTYPE_DBUS or linktype == LINKTYPE_USBPCAP:
+        return 128 * 1024 * 1024
+    if linktype == LINKTYPE_EBHSCR:
+        return 32 * 1024 * 1024
+    return MAX_RECORD_BYTES
+
