@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
@@ -11,12 +10,11 @@ import numpy as np
 
 from pcapflow.capture import DEFAULT_CHUNK_BYTES
 from pcapflow.options import AnalysisOptions
-from pcapflow.pipeline import CaptureRun, WorkerLost
+from pcapflow.pipeline import CaptureRun
 from pcapflow.reader import PacketReader, PathLike, as_paths
 from pcapflow.report import CaptureReport
 from pcapflow.services import ServiceTable, default_services
 from pcapflow.summary import summarize_columns
-from pcapflow.tracking import ConversationTracker, combine
 
 if TYPE_CHECKING:  # the frames import pandas when they are built: the terminal summary needs none
     import pandas as pd
@@ -86,18 +84,9 @@ def _track(
     paths: PathLike | Iterable[PathLike], options: AnalysisOptions, progress: Callable | None
 ) -> tuple[dict[str, np.ndarray], CaptureReport]:
     """The conversation columns of ``paths`` and the capture report."""
-    run = CaptureRun(
-        as_paths(paths), engine=options.engine, chunk_bytes=options.chunk_bytes, workers=options.workers, progress=progress, tracking=options
-    )
-    tracker = ConversationTracker(options)
-    try:
-        for table, records_before in run.batches():
-            tracker.add(table, records_before)
-        partitions = [(tracker.finish(run.capture_end), tracker.orphan_fragments), *run.worker_conversations()]
-    except WorkerLost:  # the worker's half of the conversations is lost with it: start again alone
-        return _track(paths, dataclasses.replace(options, workers=1), progress)
-    report = dataclasses.replace(run.report, orphan_fragments=sum(orphans for _, orphans in partitions))
-    return combine([columns for columns, _ in partitions]), report
+    run = CaptureRun(as_paths(paths), engine=options.engine, chunk_bytes=options.chunk_bytes, workers=options.workers, progress=progress)
+    columns = run.conversations(options)
+    return columns, run.report
 
 
 def _conversations_frame(columns: dict[str, np.ndarray], services: ServiceTable, report: CaptureReport) -> pd.DataFrame:

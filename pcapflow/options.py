@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pcapflow.capture import DEFAULT_CHUNK_BYTES
 from pcapflow.decode import ENGINES
@@ -13,6 +13,13 @@ from pcapflow.errors import OptionsError
 
 #: Longest idle timeout accepted (about 292 years: timestamps are int64 nanoseconds).
 MAX_TIMEOUT_S = 9.2e9
+
+
+def usable_cores() -> int:
+    """The processor cores this process may run on (its affinity, where the platform tells)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0)) or 1
+    return os.cpu_count() or 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,7 +35,7 @@ class AnalysisOptions:
     vlan_in_key: bool = False
     engine: str = "fast"
     chunk_bytes: int = DEFAULT_CHUNK_BYTES
-    workers: int = 2  # processes reading one large classic pcap at once (1: one process)
+    workers: int = field(default_factory=usable_cores)  # threads reading and tracking at once
     services: Mapping | str | os.PathLike | None = None  # overrides of the IANA names: a mapping or a CSV file
 
     def __post_init__(self) -> None:
@@ -38,7 +45,7 @@ class AnalysisOptions:
                 raise OptionsError(f"{name} must be a number of seconds above 0 and at most {MAX_TIMEOUT_S:g}, not {value!r}")
         if self.engine not in ENGINES:
             raise OptionsError(f"unknown engine {self.engine!r}: choose one of {', '.join(ENGINES)}")
-        if self.workers not in (1, 2):
-            raise OptionsError(f"workers must be 1 or 2, not {self.workers!r}")
+        if isinstance(self.workers, bool) or not isinstance(self.workers, int) or self.workers < 1:
+            raise OptionsError(f"workers must be a whole number of threads, 1 or more, not {self.workers!r}")
         if self.chunk_bytes < 1:
             raise OptionsError(f"chunk_bytes must be positive, not {self.chunk_bytes}")

@@ -3,7 +3,7 @@
 :class:`PacketReader` is the stream of decoded packets: iterate it for
 :class:`~pcapflow.decode.PacketTable` batches in capture order (files in the order given,
 records in file order); its :attr:`~PacketReader.report` is complete once iteration ends.
-A large capture is read in pieces by two processes (see :mod:`pcapflow.pipeline`).
+A capture is read in pieces by ``workers`` threads at once (see :mod:`pcapflow.pipeline`).
 """
 
 from __future__ import annotations
@@ -40,24 +40,23 @@ class PacketReader:
         engine: str = "fast",
         chunk_bytes: int = DEFAULT_CHUNK_BYTES,
         progress: Callable[[int, int], None] | None = None,
-        workers: int = 2,
+        workers: int | None = None,
     ):
-        AnalysisOptions(engine=engine, chunk_bytes=chunk_bytes, workers=workers)  # validates them
+        settings = AnalysisOptions(engine=engine, chunk_bytes=chunk_bytes, **({} if workers is None else {"workers": workers}))
         self.paths = as_paths(paths)
         if len(self.paths) > np.iinfo(np.uint16).max:
             raise OptionsError(f"at most {np.iinfo(np.uint16).max} files can be read together")
         self.engine = engine
         self.chunk_bytes = chunk_bytes
         self.progress = progress
-        self.workers = workers
+        self.workers = settings.workers
         self._run: CaptureRun | None = None
 
     def __iter__(self) -> Iterator[PacketTable]:
         self._run = CaptureRun(
             self.paths, engine=self.engine, chunk_bytes=self.chunk_bytes, workers=self.workers, progress=self.progress
         )
-        for table, _ in self._run.batches():
-            yield table
+        yield from self._run.tables()
 
     @property
     def report(self) -> CaptureReport:

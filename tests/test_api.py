@@ -44,7 +44,7 @@ def test_service_overrides_from_a_mapping():
     assert set(analysis.conversations["service"]) == {"my-web", "resolver"}
 
 
-@pytest.mark.parametrize("bad", [{"tcp_idle_timeout": 0}, {"engine": "turbo"}, {"workers": 3}, {"chunk_bytes": 0}, {"services": {"x": "y"}}])
+@pytest.mark.parametrize("bad", [{"tcp_idle_timeout": 0}, {"engine": "turbo"}, {"workers": 0}, {"workers": 1.5}, {"chunk_bytes": 0}, {"services": {"x": "y"}}])
 def test_invalid_options_raise_options_error(bad):
     with pytest.raises(pcapflow.OptionsError):
         pcapflow.analyze(SAMPLES / "http_ethernet.pcap", **bad)

@@ -1,15 +1,14 @@
-"""Reading a capture in pieces with a worker process and tracking it in two partitions gives
-exactly what one process gives.
+"""Reading a capture in pieces on several threads and tracking it in partitions gives exactly
+what one thread gives.
 
-Piece boundaries are guessed and then verified; a wrong guess, damage in any piece or at a
-boundary, a cut tail, files of every kind read together and a worker that dies must all end as
-the one-process run ends. Every test here cuts files into pieces of a few KiB.
+Piece boundaries are guessed and then checked; a wrong guess, damage in any piece or at a
+boundary, a cut tail, files of every kind read together, a failing task and a reader left
+half-read must all end as the one-thread run ends. Every test here cuts files into pieces of a
+few KiB.
 """
 
 from __future__ import annotations
 
-import multiprocessing
-import os
 import pickle
 import struct
 import threading
@@ -28,18 +27,15 @@ from tests.factories import COMPRESSIONS, eth, pcap_bytes, pcapng_bytes, stamped
 PIECE = 4096
 
 
+def _pcapflow_threads() -> list[threading.Thread]:
+    return [thread for thread in threading.enumerate() if thread.name.startswith("pcapflow")]
+
+
 @pytest.fixture(autouse=True)
-def cut_every_file(monkeypatch, tmp_path):
-    monkeypatch.setattr(pipeline, "PARALLEL_MIN_BYTES", 0)
+def cut_every_file(monkeypatch):
     monkeypatch.setattr(pipeline, "PIECE_BYTES", PIECE)
-    monkeypatch.setattr(pipeline, "INLINE_BYTES", 1024)  # most messages go as files
-    spill = tmp_path / "spill"
-    spill.mkdir()
-    monkeypatch.setattr(pipeline, "SPILL_DIR", str(spill))
     yield
-    assert multiprocessing.active_children() == []  # the worker is gone, whatever happened
-    assert threading.active_count() == 1  # and so are the queues' threads: the next run may fork
-    assert list(spill.iterdir()) == []  # and so are the files the processes handed over
+    assert _pcapflow_threads() == []  # the workers are gone, whatever happened
 
 
 def _packets(count: int = 400, hosts: int = 7):
@@ -55,13 +51,15 @@ def _capture(tmp_path, count: int = 400, name: str = "big.pcap"):
     return write(tmp_path / name, pcap_bytes(_packets(count)))
 
 
-def _both(paths, read=pcapflow.read_conversations, **options):
-    return read(paths, workers=1, **options), read(paths, workers=2, **options)
+def _each(paths, read=pcapflow.read_conversations, **options):
+    return [read(paths, workers=workers, **options) for workers in (1, 2, 3)]
 
 
-def _assert_same(one, two):
-    pd.testing.assert_frame_equal(two, one)
-    assert two.attrs["report"].to_dict() == one.attrs["report"].to_dict()
+def _assert_same(frames):
+    one, *others = frames
+    for other in others:
+        pd.testing.assert_frame_equal(other, one)
+        assert other.attrs["report"].to_dict() == one.attrs["report"].to_dict()
 
 
 def record_starts(data: bytes) -> list[int]:
@@ -79,21 +77,21 @@ def _packet_frame(path, workers):
     return frame, reader.report
 
 
-def test_pieces_and_partitions_equal_one_process(tmp_path):
+def test_pieces_and_partitions_equal_one_thread(tmp_path):
     path = _capture(tmp_path)
-    spans, shareable = plan_spans(path, PIECE)
-    assert shareable and len(spans) > 8
-    one, two = _both(path, chunk_bytes=1024)
-    _assert_same(one, two)
-    assert len(one) > 20 and one["packets"].sum() == 400
+    spans, on_their_own = plan_spans(path, PIECE)
+    assert on_their_own and len(spans) > 8
+    frames = _each(path, chunk_bytes=1024)
+    _assert_same(frames)
+    assert len(frames[0]) > 20 and frames[0]["packets"].sum() == 400
 
 
-def test_packet_reader_with_a_worker_equals_one_process(tmp_path):
+def test_packet_reader_on_threads_equals_one_thread(tmp_path):
     path = _capture(tmp_path)
-    (one, report_one), (two, report_two) = _packet_frame(path, 1), _packet_frame(path, 2)
-    pd.testing.assert_frame_equal(two, one)
-    assert two["record_index"].tolist() == list(range(400))
-    assert report_two.to_dict() == report_one.to_dict()
+    (one, report_one), (three, report_three) = _packet_frame(path, 1), _packet_frame(path, 3)
+    pd.testing.assert_frame_equal(three, one)
+    assert three["record_index"].tolist() == list(range(400))
+    assert report_three.to_dict() == report_one.to_dict()
 
 
 def test_every_planned_boundary_is_a_true_record_start(tmp_path):
@@ -113,7 +111,7 @@ def test_the_guessed_boundary_is_the_first_record_start_after_the_target(tmp_pat
     assert find_record_start(path, size // 2, walker) == min(s for s in record_starts(path.read_bytes()) if s >= size // 2)
 
 
-def test_wrong_guesses_fall_back_to_reading_on(tmp_path, monkeypatch):
+def test_wrong_guesses_are_planned_again_from_where_the_walk_stopped(tmp_path, monkeypatch):
     path = _capture(tmp_path)
     guesses = []
 
@@ -122,9 +120,10 @@ def test_wrong_guesses_fall_back_to_reading_on(tmp_path, monkeypatch):
         return target + 1  # inside a record, not at its start
 
     monkeypatch.setattr(pieces, "find_record_start", off_by_one)
-    one, two = _both(path)
+    frames = _each(path)
     assert len(guesses) > 8
-    _assert_same(one, two)
+    _assert_same(frames)
+    assert frames[0]["packets"].sum() == 400
 
 
 def _with_caplen(data: bytes, record_start: int, caplen: int) -> bytes:
@@ -132,24 +131,25 @@ def _with_caplen(data: bytes, record_start: int, caplen: int) -> bytes:
 
 
 @pytest.mark.parametrize("where", ["first piece", "a boundary", "a later piece"])
-def test_damage_ends_the_read_where_one_process_ends_it(tmp_path, where):
+def test_damage_ends_the_read_where_one_thread_ends_it(tmp_path, where):
     path = _capture(tmp_path)
     data = path.read_bytes()
     starts = record_starts(data)
     boundaries = [start for start, _ in plan_spans(path, PIECE)[0][1:]]
     damaged = {"first piece": starts[3], "a boundary": boundaries[len(boundaries) // 2], "a later piece": starts[-3]}[where]
     path = write(tmp_path / "damaged.pcap", _with_caplen(data, damaged, 1 << 30))
-    one, two = _both(path)
-    _assert_same(one, two)
-    assert two.attrs["report"].files[0].corrupt_at == damaged
+    frames = _each(path)
+    _assert_same(frames)
+    assert frames[0].attrs["report"].files[0].corrupt_at == damaged
+    assert frames[0].attrs["report"].records_read == starts.index(damaged)
 
 
 def test_a_truncated_tail(tmp_path):
     data = _capture(tmp_path).read_bytes()
     path = write(tmp_path / "cut.pcap", data[:-20])
-    one, two = _both(path)
-    _assert_same(one, two)
-    assert two.attrs["report"].files[0].truncated_tail
+    frames = _each(path)
+    _assert_same(frames)
+    assert frames[0].attrs["report"].files[0].truncated_tail
 
 
 def test_files_of_every_kind_read_together(tmp_path):
@@ -161,9 +161,9 @@ def test_files_of_every_kind_read_together(tmp_path):
         write(tmp_path / "d.pcap", pcap_bytes(packets[200:205])),
         write(tmp_path / "e.pcap", pcap_bytes(packets[205:])),
     ]
-    one, two = _both(paths, chunk_bytes=2048)
-    _assert_same(one, two)
-    assert [file.records for file in two.attrs["report"].files] == [150, 20, 30, 5, 95]
+    frames = _each(paths, chunk_bytes=2048)
+    _assert_same(frames)
+    assert [file.records for file in frames[0].attrs["report"].files] == [150, 20, 30, 5, 95]
     (frame_one, _), (frame_two, _) = _packet_frame(paths, 1), _packet_frame(paths, 2)
     pd.testing.assert_frame_equal(frame_two, frame_one)
 
@@ -172,15 +172,15 @@ def test_fragments_whose_first_fragment_is_in_another_piece(tmp_path):
     datagrams = [
         IP(src=f"10.1.0.{i % 5 + 1}", dst="10.1.0.99", id=i) / UDP(sport=7000 + i, dport=9999) / Raw(b"f" * 3000) for i in range(40)
     ]
-    packets = stamped([eth() / f for datagram in datagrams for f in fragment(datagram, fragsize=1000)])
+    packets = stamped([eth() / f for datagram in datagrams for f in reversed(fragment(datagram, fragsize=1000))])
     path = write(tmp_path / "fragments.pcap", pcap_bytes(packets))
-    one, two = _both(path)
-    _assert_same(one, two)
-    assert len(two) == 40 and two["packets"].tolist() == [4] * 40
-    assert two.attrs["report"].orphan_fragments == 0
+    frames = _each(path)
+    _assert_same(frames)
+    assert len(frames[0]) == 40 and frames[0]["packets"].tolist() == [4] * 40
+    assert frames[0].attrs["report"].orphan_fragments == 0
 
 
-def test_a_capture_error_in_a_later_file_is_raised_as_one_process_raises_it(tmp_path):
+def test_a_capture_error_in_a_later_file_is_raised_as_one_thread_raises_it(tmp_path):
     paths = [_capture(tmp_path), write(tmp_path / "junk.pcap", b"not a capture at all, not even close")]
     for workers in (1, 2):
         with pytest.raises(pcapflow.CaptureError, match="junk.pcap: not a pcap or pcapng file"):
@@ -193,68 +193,65 @@ def test_capture_errors_cross_process_boundaries():
     assert (type(copy), str(copy), copy.offset) == (type(error), str(error), 24)
 
 
-def _dies_on_its_third_piece(monkeypatch):
-    reads = []
-    real = pipeline._read_for_coordinator
-
-    def read_then_die(*args):
-        reads.append(args)  # in the worker's memory: counts the worker's reads
-        if len(reads) == 3:
-            os._exit(1)
-        return real(*args)
-
-    monkeypatch.setattr(pipeline, "_read_for_coordinator", read_then_die)
-
-
-def test_a_worker_that_dies_while_tracking_leaves_one_process_to_start_again(tmp_path, monkeypatch):
+def test_a_task_that_fails_raises_in_the_caller_with_its_file_and_offset(tmp_path, monkeypatch):
     path = _capture(tmp_path)
-    one = pcapflow.read_conversations(path, workers=1)
-    _dies_on_its_third_piece(monkeypatch)
-    _assert_same(one, pcapflow.read_conversations(path, workers=2))
+    real = pipeline.read_piece
+
+    def fails_on_the_third_piece(piece, *args):
+        if piece.start == plan_spans(path, PIECE)[0][2][0]:
+            raise RuntimeError("the disk caught fire")
+        return real(piece, *args)
+
+    monkeypatch.setattr(pipeline, "read_piece", fails_on_the_third_piece)
+    for workers in (1, 2):
+        with pytest.raises(RuntimeError, match="the disk caught fire") as caught:
+            pcapflow.read_conversations(path, workers=workers)
+        assert caught.value.__notes__ == [f"pcapflow: while reading {path} from byte {plan_spans(path, PIECE)[0][2][0]}"]
 
 
-def test_a_worker_that_dies_while_reading_leaves_its_pieces_to_the_parent(tmp_path, monkeypatch):
-    path = _capture(tmp_path)
-    one, report_one = _packet_frame(path, 1)
-    _dies_on_its_third_piece(monkeypatch)
-    two, report_two = _packet_frame(path, 2)
-    pd.testing.assert_frame_equal(two, one)
-    assert report_two.to_dict() == report_one.to_dict()
-
-
-def test_a_reader_left_half_read_ends_its_worker(tmp_path):
+def test_a_reader_left_half_read_ends_its_threads(tmp_path):
     path = _capture(tmp_path)
     batches = iter(pcapflow.PacketReader(path, workers=2, chunk_bytes=1024))
     next(batches)
-    batches.close()  # the fixture checks that the worker and its threads are gone
+    batches.close()  # the fixture checks that the threads are gone
 
 
-def test_without_room_for_files_messages_go_through_the_queue(tmp_path, monkeypatch):
+def test_a_program_with_threads_uses_every_worker(tmp_path):
+    """Work is shared on threads also where the caller runs threads of its own (Jupyter, a server)."""
     path = _capture(tmp_path)
-    one = pcapflow.read_conversations(path, workers=1)
-    monkeypatch.setattr(pipeline, "SPILL_DIR", str(tmp_path / "missing"))
-    _assert_same(one, pcapflow.read_conversations(path, workers=2))
+    seen: set[str] = set()
+    real = pipeline.read_piece
+
+    def noting(piece, *args):
+        seen.add(threading.current_thread().name)
+        return real(piece, *args)
+
+    pipeline.read_piece, saved = noting, real
+    try:
+        outcome = []
+        caller = threading.Thread(target=lambda: outcome.append(pcapflow.read_conversations(path, workers=2)))
+        caller.start()
+        caller.join()
+    finally:
+        pipeline.read_piece = saved
+    pd.testing.assert_frame_equal(outcome[0], pcapflow.read_conversations(path, workers=1))
+    assert len(seen) == 2
 
 
 def test_the_stages_run_by_hand_as_a_task_scheduler_would_run_them(tmp_path):
     """Read every piece on its own (map), split it (shuffle), fold each partition's parts in
-    piece order (one tracker per partition), combine: the shape a cluster scheduler could run."""
+    piece order (one tracker per partition), combine: the shape a cluster scheduler runs."""
     path = _capture(tmp_path)
-    spans, _ = plan_spans(path, PIECE)
-    pieces = [pipeline.Piece(str(path), 0, start, stop, True) for start, stop in spans]
-    reads = []
-    for piece in pieces:  # independent of one another: any order, any machine
-        reader = pipeline.PieceReader(piece, "fast", 1024)
-        parts = [pipeline.split(table, 3) for table, _ in reader]
-        reads.append((parts, reader.read))
+    planned = pipeline.plan_pieces(str(path), 0)
+    reads = [pipeline.read_piece(piece, "fast", 1024, 1) for piece in planned]  # any order, any machine
     trackers = [tracking.ConversationTracker() for _ in range(3)]
     file_records, capture_end = 0, pipeline.NO_TIME
-    for parts, read in reads:  # each tracker takes its partition's parts in piece order
-        for batch in parts:
-            for tracker, part in zip(trackers, batch):
-                part.record_index += file_records
+    for read in reads:  # each tracker takes its partition's parts in piece order
+        for table in read.tables:
+            table.record_index += file_records
+            for tracker, part in zip(trackers, tracking.split(table, 3)):
                 tracker.add(part)
-        file_records += read.report.records
+        file_records += read.records
         capture_end = max(capture_end, read.latest_ts)
     columns = tracking.combine([tracker.finish(capture_end) for tracker in trackers])
     frame = schema.conversations_frame(columns, pcapflow.api.service_table(pcapflow.AnalysisOptions()))

@@ -12,6 +12,7 @@ cdef extern from "src/bytes.h" nogil:
     uint32_t pf_u32(const uint8_t *p, int big)
     uint64_t pf_u64(const uint8_t *p, int big)
     void pf_prefetch(const uint8_t *p)
+    void pf_prefetch_far(const uint8_t *p, const uint8_t *end)
     int pf_add_overflows(int64_t a, int64_t b, int64_t *out)
     int pf_mul_overflows(int64_t a, int64_t b, int64_t *out)
     int pf_units_to_ns(uint64_t units, int binary, int resolution, int64_t offset_ns, int64_t limit, int64_t *out)

@@ -11,10 +11,10 @@ reports the truncation), a length beyond any sane bound stops it as corruption.
 import numpy as np
 
 from libc.stdint cimport int64_t, uint8_t, uint16_t, uint32_t, uint64_t
-from libc.stdlib cimport free, realloc
+from libc.stdlib cimport free, malloc, realloc
 from libc.string cimport memcpy
 
-from pcapflow._kernels.bytes cimport pf_mul_overflows, pf_u16, pf_u32, pf_u64, pf_units_to_ns
+from pcapflow._kernels.bytes cimport pf_mul_overflows, pf_prefetch_far, pf_u16, pf_u32, pf_u64, pf_units_to_ns
 from pcapflow._kernels.constants cimport LINKTYPE_UNKNOWN_INTERFACE, max_record_bytes
 
 cpdef enum WalkStop:
@@ -58,6 +58,11 @@ def _columns(Py_ssize_t count):
     )
 
 
+cdef struct PcapRecord:
+    int64_t offset, ts
+    uint32_t caplen, wirelen
+
+
 def walk_pcap(const uint8_t[::1] buffer, Py_ssize_t pos, Py_ssize_t end, bint big_endian,
               int64_t ns_per_fraction, uint32_t max_caplen, Py_ssize_t limit):
     """Walk the classic pcap records of ``buffer[pos:end]``.
@@ -67,40 +72,58 @@ def walk_pcap(const uint8_t[::1] buffer, Py_ssize_t pos, Py_ssize_t end, bint bi
     the complete records, where the first record not returned starts, a ``WALK_*`` reason and,
     for ``WALK_OVERSIZED``, the length that record claims.
     """
-    cdef Py_ssize_t count = 0, at = pos, row
+    if end > buffer.shape[0] or pos < 0:
+        raise ValueError("walk range outside the buffer")
+    cdef Py_ssize_t count = 0, at = pos, capacity = (end - pos) // 256 + 64, row
     cdef uint32_t caplen = 0, claimed = 0
     cdef int reason = WALK_NEED_MORE
     cdef const uint8_t *data = &buffer[0] if buffer.shape[0] else NULL
-    if end > buffer.shape[0] or pos < 0:
-        raise ValueError("walk range outside the buffer")
+    # One walk down the record chain (each header is only found from the one before it), into
+    # scratch space: a second walk would wait on the memory again.
+    cdef PcapRecord *records = <PcapRecord *>malloc(capacity * sizeof(PcapRecord))
+    cdef void *grown
+    cdef bint failed = records == NULL
     with nogil:
-        while True:
+        while not failed:
             if at >= limit:
                 reason = WALK_LIMIT
                 break
             if at + PCAP_RECORD_HEADER > end:
                 break
+            pf_prefetch_far(data + at, data + end)
             caplen = pf_u32(data + at + 8, big_endian)
             if caplen > max_caplen:
                 reason, claimed = WALK_OVERSIZED, caplen
                 break
             if at + PCAP_RECORD_HEADER + caplen > end:
                 break
+            if count == capacity:
+                capacity *= 2
+                grown = realloc(records, capacity * sizeof(PcapRecord))
+                if grown == NULL:
+                    failed = True
+                    break
+                records = <PcapRecord *>grown
+            records[count].offset = at + PCAP_RECORD_HEADER
+            records[count].caplen = caplen
+            records[count].wirelen = pf_u32(data + at + 12, big_endian)
+            records[count].ts = <int64_t>pf_u32(data + at, big_endian) * 1000000000 + <int64_t>pf_u32(data + at + 4, big_endian) * ns_per_fraction
             count += 1
             at += PCAP_RECORD_HEADER + caplen
+    if failed:
+        free(records)
+        raise MemoryError("no memory for the records of a pcap chunk")
     offsets, caplens, wirelens, stamps = _columns(count)
     cdef int64_t[::1] offset_out = offsets
     cdef uint32_t[::1] caplen_out = caplens, wirelen_out = wirelens
     cdef int64_t[::1] ts_out = stamps
     with nogil:
-        at = pos
         for row in range(count):
-            caplen = pf_u32(data + at + 8, big_endian)
-            offset_out[row] = at + PCAP_RECORD_HEADER
-            caplen_out[row] = caplen
-            wirelen_out[row] = pf_u32(data + at + 12, big_endian)
-            ts_out[row] = <int64_t>pf_u32(data + at, big_endian) * 1000000000 + <int64_t>pf_u32(data + at + 4, big_endian) * ns_per_fraction
-            at += PCAP_RECORD_HEADER + caplen
+            offset_out[row] = records[row].offset
+            caplen_out[row] = records[row].caplen
+            wirelen_out[row] = records[row].wirelen
+            ts_out[row] = records[row].ts
+    free(records)
     return (offsets, caplens, wirelens, stamps), at, reason, claimed
 
 

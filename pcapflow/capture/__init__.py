@@ -62,8 +62,10 @@ class CaptureFile:
     def walker(self) -> PcapWalker | PcapngWalker:
         return self._walker
 
-    def batches(self, chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> Iterator[RawBatch]:
-        return walk_file(self._opened, self._walker, self.report, chunk_bytes, self._start)
+    def batches(self, chunk_bytes: int = DEFAULT_CHUNK_BYTES, reuse: bool = False) -> Iterator[RawBatch]:
+        """The records in batches of about ``chunk_bytes`` of file; with ``reuse``, each batch
+        is valid only until the next is asked for (they share one buffer per thread)."""
+        return walk_file(self._opened, self._walker, self.report, chunk_bytes, self._start, reuse)
 
     @property
     def position(self) -> int:

@@ -2,9 +2,10 @@
 
 A :class:`RawBatch` holds one buffer of file bytes and, per record, where its packet data starts,
 how many bytes are present (``caplen``), how long the packet was on the wire (``wirelen``), its
-timestamp in ns since the epoch and its link type. The buffer is padded with :data:`PAD` zero bytes
-so that decoders can read fixed-size windows at any record without running off its end; the bytes
-of a record are only ``buffer[data_offset : data_offset + caplen]``.
+timestamp in ns since the epoch and its link type. The bytes of a record are only
+``buffer[data_offset : data_offset + caplen]``: decoders read nothing else (a freshly read buffer
+ends in :data:`PAD` zero bytes; one shared between the batches of a thread holds whatever came
+before after the last record).
 
 A :class:`FileReport` says what reading one file found: its format, the link types of its
 interfaces, how many records it held, and whether it ended cleanly.
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-#: Zero bytes appended to every batch buffer; the widest window a decoder reads at once.
+#: Zero bytes at the end of every freshly read buffer.
 PAD = 128
 
 
@@ -24,7 +25,7 @@ PAD = 128
 class RawBatch:
     """Records of one chunk of one file (all arrays have one entry per record)."""
 
-    buffer: np.ndarray  # uint8, file bytes + PAD zero bytes
+    buffer: np.ndarray  # uint8: file bytes
     data_offset: np.ndarray  # int64: start of the packet data in buffer
     caplen: np.ndarray  # uint32: bytes present in the file
     wirelen: np.ndarray  # uint32: length on the wire

@@ -77,9 +77,11 @@ def find_record_start(path: str | os.PathLike, target: int, walker: PcapWalker) 
     return None
 
 
-def plan_spans(path: str | os.PathLike, piece_bytes: int) -> tuple[list[tuple[int, int | None]], bool]:
-    """How to read ``path`` in pieces: ``(start, stop)`` byte spans (stop None: to the end) and
-    whether any process may read them, because each is at most about ``piece_bytes`` of file.
+def plan_spans(path: str | os.PathLike, piece_bytes: int, start: int = 0) -> tuple[list[tuple[int, int | None]], bool]:
+    """How to read ``path`` from byte ``start`` (0, or a record boundary of an uncompressed
+    classic pcap) in pieces: ``(start, stop)`` byte spans (stop None: to the end) and whether
+    each may be read on its own, being an uncompressed file's byte range of about ``piece_bytes``
+    at most (else the file is read as one stream, in order).
 
     An uncompressed classic pcap larger than ``piece_bytes`` is cut at likely record boundaries
     about every ``piece_bytes``; any other file is one span. A file that cannot be opened or
@@ -87,23 +89,25 @@ def plan_spans(path: str | os.PathLike, piece_bytes: int) -> tuple[list[tuple[in
     """
     from pcapflow.capture import CaptureFile
 
-    whole: list[tuple[int, int | None]] = [(0, None)]
+    whole: list[tuple[int, int | None]] = [(start, None)]
     try:
         size = os.path.getsize(path)
         with CaptureFile(path) as capture:
             kind = capture.report
-        if kind.compression or kind.format != "pcap" or size <= piece_bytes:
-            return whole, kind.compression is None and size <= piece_bytes
+        if kind.compression:
+            return whole, False
+        if kind.format != "pcap" or size - start <= piece_bytes:
+            return whole, kind.format == "pcap" or size <= piece_bytes
         with CaptureFile(path, piece=(FILE_HEADER_BYTES, None)) as capture:
             walker = capture.walker
     except (PcapflowError, OSError):
         return whole, False
     starts: list[int] = []
-    for target in range(piece_bytes, size - piece_bytes // 4, piece_bytes):
+    for target in range(start + piece_bytes, size - piece_bytes // 4, piece_bytes):
         if starts and target <= starts[-1]:
             continue
-        start = find_record_start(path, target, walker)
-        if start is None:
+        boundary = find_record_start(path, target, walker)
+        if boundary is None:
             break
-        starts.append(start)
-    return list(zip([0, *starts], [*starts, None])), True
+        starts.append(boundary)
+    return list(zip([start, *starts], [*starts, None])), True

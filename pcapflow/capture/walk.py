@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import enum
 import os
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Protocol
@@ -82,15 +83,30 @@ class Walker(Protocol):
     def walk(self, buf: bytearray, end: int, file_offset: int, at_eof: bool) -> Walk: ...
 
 
-def _read_chunk(opened: OpenedCapture, held: bytes, size: int, position: int) -> tuple[bytearray, int, str | None]:
-    """A fresh buffer: ``held``, then up to ``size`` bytes of the stream, then zero padding.
+#: Each thread's read buffer, for readers that let go of a chunk's bytes before the next read.
+_scratch = threading.local()
 
-    Returns the buffer, the number of stream bytes in it, and what went wrong if the
-    (decompressed) stream broke off. ``readinto1`` takes what one step of decompression gives,
-    so data decompressed before a corrupt or missing part of a compressed file is kept rather
-    than lost with the exception.
+
+def _buffer(size: int, reuse: bool) -> bytearray:
+    if not reuse:
+        return bytearray(size)
+    buffer = getattr(_scratch, "buffer", None)
+    if buffer is None or len(buffer) < size:
+        buffer = _scratch.buffer = bytearray(size)
+    return buffer
+
+
+def _read_chunk(opened: OpenedCapture, held: bytes, size: int, position: int, reuse: bool) -> tuple[bytearray, int, str | None]:
+    """A buffer holding ``held``, then up to ``size`` bytes of the stream.
+
+    A fresh buffer ends in zero padding; with ``reuse``, the thread's own buffer is filled again
+    (cheaper, and the bytes stay in the processor's cache; the batches of the previous chunk
+    must be done with). Returns the buffer, the number of stream bytes in it, and what went
+    wrong if the (decompressed) stream broke off. ``readinto1`` takes what one step of
+    decompression gives, so data decompressed before a corrupt or missing part of a compressed
+    file is kept rather than lost with the exception.
     """
-    buf = bytearray(len(held) + size + PAD)
+    buf = _buffer(len(held) + size + PAD, reuse)
     buf[: len(held)] = held
     space = memoryview(buf)[len(held) : len(held) + size]
     got = 0
@@ -104,7 +120,8 @@ def _read_chunk(opened: OpenedCapture, held: bytes, size: int, position: int) ->
         return buf, got, f"{opened.compression} data is corrupt or cut short after byte {position + got}: {exc}"
     finally:
         space.release()
-        del buf[len(held) + got + PAD :]  # a short last read: walkers must only find zeros for PAD bytes
+        if not reuse:
+            del buf[len(held) + got + PAD :]  # a short last read: the padding stays zeros
     return buf, got, None
 
 
@@ -118,12 +135,14 @@ def _prefetch(raw, offset: int, size: int) -> None:
 
 
 def walk_file(
-    opened: OpenedCapture, walker: Walker, report: FileReport, chunk_bytes: int = DEFAULT_CHUNK_BYTES, start: int = 0
+    opened: OpenedCapture, walker: Walker, report: FileReport, chunk_bytes: int = DEFAULT_CHUNK_BYTES, start: int = 0,
+    reuse: bool = False,
 ) -> Iterator[RawBatch]:
     """Yield the records of one opened capture in batches, filling ``report`` as it goes.
 
     ``start`` > 0 reads a piece of the file: the stream is positioned there and the walker knows
-    the file header already. ``report.end_offset`` is where reading stopped.
+    the file header already. ``report.end_offset`` is where reading stopped. With ``reuse``,
+    every batch shares the thread's read buffer: a batch is valid until the next is asked for.
     """
     held = opened.head if start == 0 else b""  # bytes not consumed yet; opened.stream continues after them
     file_offset = start  # offset in the (decompressed) file of held[0]
@@ -138,8 +157,7 @@ def walk_file(
         if file_size is not None:
             size = min(size, max(file_size - opened.raw.tell(), 0))
             _prefetch(opened.raw, opened.raw.tell() + size, size)
-        # one fresh buffer per chunk: batches handed out keep theirs
-        buf, got, stream_damage = _read_chunk(opened, held, size, file_offset + len(held))
+        buf, got, stream_damage = _read_chunk(opened, held, size, file_offset + len(held), reuse)
         at_eof = at_eof or not got or stream_damage is not None
         end = len(held) + got
         walk = walker.walk(buf, end, file_offset, at_eof)

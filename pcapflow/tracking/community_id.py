@@ -15,17 +15,14 @@ import struct
 
 import numpy as np
 
-from pcapflow.tracking.keys import ICMP_COUNTERPART, ICMPV6_COUNTERPART, IPPROTO_ICMP, IPPROTO_ICMPV6
-
-PORT_PROTOCOLS = (6, 17, 132, IPPROTO_ICMP, IPPROTO_ICMPV6)
+from pcapflow.protocols import ICMP_COUNTERPARTS, IPPROTO_ICMP, IPPROTO_ICMPV6, PORT_PROTOCOLS
 
 
 def community_id(saddr: bytes, daddr: bytes, proto: int, sport: int, dport: int, seed: int = 0) -> str:
     """The Community ID of one flow tuple, given in the direction of its first packet."""
     one_way = False
     if proto in (IPPROTO_ICMP, IPPROTO_ICMPV6):
-        counterparts = ICMP_COUNTERPART if proto == IPPROTO_ICMP else ICMPV6_COUNTERPART
-        one_way = sport not in counterparts  # sport is the type, dport already the counterpart or code
+        one_way = sport not in ICMP_COUNTERPARTS[proto]  # sport is the type, dport already the counterpart or code
     if not one_way and (saddr, sport) > (daddr, dport):
         saddr, daddr, sport, dport = daddr, saddr, dport, sport
     data = struct.pack("!H", seed) + saddr + daddr + struct.pack("!BB", proto, 0)
@@ -107,6 +104,6 @@ def _base64_each(digests: bytes) -> np.ndarray:
 
 
 def _is_pair(proto: np.ndarray, icmp_type: np.ndarray) -> np.ndarray:
-    return ((proto == IPPROTO_ICMP) & np.isin(icmp_type, list(ICMP_COUNTERPART))) | (
-        (proto == IPPROTO_ICMPV6) & np.isin(icmp_type, list(ICMPV6_COUNTERPART))
+    return ((proto == IPPROTO_ICMP) & np.isin(icmp_type, list(ICMP_COUNTERPARTS[IPPROTO_ICMP]))) | (
+        (proto == IPPROTO_ICMPV6) & np.isin(icmp_type, list(ICMP_COUNTERPARTS[IPPROTO_ICMPV6]))
     )

@@ -9,14 +9,16 @@ First rule that applies (recorded in ``role_basis``):
    (49152 and up). For ICMP the "ports" are message types: the sender of a request type
    (echo request, timestamp request...) is the client;
 4. ``first_packet``: otherwise the destination of the first packet is the server.
+
+Input: the flow table's columns (:data:`~pcapflow.tracking.columns.FLOW_COLUMNS`).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from pcapflow.tracking.flowtable import NEVER
-from pcapflow.tracking.keys import ICMP_REQUESTS, ICMPV6_REQUESTS, IPPROTO_ICMP, IPPROTO_ICMPV6
+from pcapflow.protocols import ICMP_REQUESTS, IPPROTO_ICMP, IPPROTO_ICMPV6
+from pcapflow.tracking.columns import NEVER
 
 ROLE_BASES = ("syn", "syn_ack", "port", "first_packet")
 
@@ -27,15 +29,17 @@ def port_rank(port: np.ndarray) -> np.ndarray:
 
 
 def _is_request(proto: np.ndarray, port: np.ndarray) -> np.ndarray:
-    return ((proto == IPPROTO_ICMP) & np.isin(port, ICMP_REQUESTS)) | (
-        (proto == IPPROTO_ICMPV6) & np.isin(port, ICMPV6_REQUESTS)
+    return ((proto == IPPROTO_ICMP) & np.isin(port, ICMP_REQUESTS[IPPROTO_ICMP])) | (
+        (proto == IPPROTO_ICMPV6) & np.isin(port, ICMP_REQUESTS[IPPROTO_ICMPV6])
     )
 
 
 def assign_roles(rows: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """For every conversation: whether endpoint A is the client, and the index into ROLE_BASES."""
-    syn = (rows["s0"] < NEVER) | (rows["s1"] < NEVER)
-    syn_ack = (rows["h0"] < NEVER) | (rows["h1"] < NEVER)
+    syn_a, syn_b = rows["first_syn_a"], rows["first_syn_b"]
+    syn_ack_a, syn_ack_b = rows["first_syn_ack_a"], rows["first_syn_ack_b"]
+    syn = (syn_a < NEVER) | (syn_b < NEVER)
+    syn_ack = (syn_ack_a < NEVER) | (syn_ack_b < NEVER)
     proto = rows["proto"]
     a_request, b_request = _is_request(proto, rows["a_port"]), _is_request(proto, rows["b_port"])
     icmp = a_request != b_request
@@ -45,8 +49,8 @@ def assign_roles(rows: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     conditions = [syn, syn_ack, by_port]
     a_is_client = np.select(
         conditions,
-        [rows["s0"] < rows["s1"], rows["h1"] < rows["h0"], np.where(icmp, a_request, a_rank < b_rank)],
-        default=rows["first_dir"] == 0,
+        [syn_a < syn_b, syn_ack_b < syn_ack_a, np.where(icmp, a_request, a_rank < b_rank)],
+        default=rows["first_sender"] == 0,
     )
     basis = np.select(conditions, [0, 1, 2], default=3)
     return a_is_client.astype(bool), basis

@@ -13,36 +13,43 @@ the first packet. ``end_reason``: ``rst`` (a RST was seen), ``fin`` (both sides 
 ``reuse`` (a new SYN started another conversation on the same key), ``idle_timeout`` (no packet
 for longer than the timeout before the next one or before the end of the capture), otherwise
 ``end_of_capture``.
+
+Input: the flow table's columns (:data:`~pcapflow.tracking.columns.FLOW_COLUMNS`).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from pcapflow.tracking.flowtable import IPPROTO_TCP, IPPROTO_UDP, LETTERS, NEVER, REASON_IDLE, REASON_REUSE
+from pcapflow._kernels.flowtable import ENDED, LETTER_NAMES
+from pcapflow.protocols import IPPROTO_TCP, IPPROTO_UDP
+from pcapflow.tracking.columns import NEVER
 
 END_REASONS = ("fin", "rst", "reuse", "idle_timeout", "end_of_capture")
 CONN_STATES = ("S0", "S1", "SF", "REJ", "S2", "S3", "RSTO", "RSTR", "RSTOS0", "RSTRH", "SH", "SHR", "OTH")
+#: Zeek's history letter of each flow-table letter column, in the columns' order.
+HISTORY_LETTERS = dict(zip(LETTER_NAMES, "shadfr"))
 
 INACTIVE, SYN_SENT, SYN_ACK_SENT, PARTIAL, ESTABLISHED, CLOSED, RESET = range(7)
 
 
 def by_role(rows: dict[str, np.ndarray], name: str, a_is_client: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(client's, server's) value of a per-direction aggregate ``name`` + "0"/"1"."""
-    return np.where(a_is_client, rows[name + "0"], rows[name + "1"]), np.where(a_is_client, rows[name + "1"], rows[name + "0"])
+    """(client's, server's) value of a per-endpoint column ``name`` + "_a"/"_b"."""
+    a, b = rows[name + "_a"], rows[name + "_b"]
+    return np.where(a_is_client, a, b), np.where(a_is_client, b, a)
 
 
 def _endpoint_states(seen: dict[str, tuple[np.ndarray, np.ndarray]], packets) -> tuple[np.ndarray, np.ndarray]:
-    o_syn, r_syn = (seen["s"][0], seen["s"][1])
-    o_synack, r_synack = seen["h"]
+    o_syn, r_syn = seen["syn"]
+    o_synack, r_synack = seen["syn_ack"]
     handshake = (o_syn | o_synack) & r_synack
     orig = np.select(
-        [seen["r"][0], seen["f"][0], handshake, o_syn, o_synack, packets[0] > 0],
+        [seen["rst"][0], seen["fin"][0], handshake, o_syn, o_synack, packets[0] > 0],
         [RESET, CLOSED, ESTABLISHED, SYN_SENT, SYN_ACK_SENT, PARTIAL],
         INACTIVE,
     )
     resp = np.select(
-        [seen["r"][1], seen["f"][1], handshake, r_synack, r_syn, packets[1] > 0],
+        [seen["rst"][1], seen["fin"][1], handshake, r_synack, r_syn, packets[1] > 0],
         [RESET, CLOSED, ESTABLISHED, SYN_ACK_SENT, SYN_SENT, PARTIAL],
         INACTIVE,
     )
@@ -51,18 +58,18 @@ def _endpoint_states(seen: dict[str, tuple[np.ndarray, np.ndarray]], packets) ->
 
 def conn_states(rows: dict[str, np.ndarray], a_is_client: np.ndarray) -> np.ndarray:
     """Zeek ``conn_state`` code (index into :data:`CONN_STATES`) of every conversation."""
-    first = {letter: by_role(rows, letter, a_is_client) for letter in LETTERS}
-    seen = {letter: (first[letter][0] < NEVER, first[letter][1] < NEVER) for letter in LETTERS}
+    first = {letter: by_role(rows, f"first_{letter}", a_is_client) for letter in LETTER_NAMES}
+    seen = {letter: (first[letter][0] < NEVER, first[letter][1] < NEVER) for letter in LETTER_NAMES}
     packets = by_role(rows, "packets", a_is_client)
-    payload = by_role(rows, "payload", a_is_client)
+    payload = by_role(rows, "payload_bytes", a_is_client)
     orig, resp = _endpoint_states(seen, packets)
     o_inactive = (orig == INACTIVE) | (orig == PARTIAL)
     r_inactive = (resp == INACTIVE) | (resp == PARTIAL)
     # Zeek's /^?S[^HAFGIQ]*R/: the client's SYN, then its RST, with no handshake, ACK or FIN between
-    o_syn_then_rst = seen["s"][0] & (first["r"][0] > first["s"][0]) & ~seen["h"][0] & (
-        np.minimum(first["a"][0], first["f"][0]) > first["r"][0]
+    o_syn_then_rst = seen["syn"][0] & (first["rst"][0] > first["syn"][0]) & ~seen["syn_ack"][0] & (
+        np.minimum(first["ack"][0], first["fin"][0]) > first["rst"][0]
     )
-    state = lambda code: CONN_STATES.index(code)  # noqa: E731
+    state = CONN_STATES.index
     tcp = np.select(
         [
             resp == RESET,
@@ -96,8 +103,8 @@ def conn_states(rows: dict[str, np.ndarray], a_is_client: np.ndarray) -> np.ndar
 def histories(rows: dict[str, np.ndarray], a_is_client: np.ndarray, client_first: np.ndarray) -> np.ndarray:
     """Zeek-style history string of every conversation, as fixed-width text."""
     positions, letters = [], []
-    for letter in LETTERS:
-        client, server = by_role(rows, letter, a_is_client)
+    for name, letter in HISTORY_LETTERS.items():
+        client, server = by_role(rows, f"first_{name}", a_is_client)
         positions += [client, server]
         letters += [letter.upper(), letter]
     positions = np.stack(positions, axis=1)
@@ -112,7 +119,8 @@ def histories(rows: dict[str, np.ndarray], a_is_client: np.ndarray, client_first
 
 def end_reasons(rows: dict[str, np.ndarray], capture_end_ns: int, timeout_ns: np.ndarray) -> np.ndarray:
     """Index into :data:`END_REASONS` of every conversation."""
-    rst = (rows["r0"] < NEVER) | (rows["r1"] < NEVER)
-    fin = (rows["f0"] < NEVER) & (rows["f1"] < NEVER)
-    idle = (rows["reason"] == REASON_IDLE) | ((rows["reason"] != REASON_REUSE) & (capture_end_ns - rows["last_ts"] > timeout_ns))
-    return np.select([rst, fin, rows["reason"] == REASON_REUSE, idle], [1, 0, 2, 3], 4)
+    rst = (rows["first_rst_a"] < NEVER) | (rows["first_rst_b"] < NEVER)
+    fin = (rows["first_fin_a"] < NEVER) & (rows["first_fin_b"] < NEVER)
+    reuse = rows["ended_by"] == ENDED["reuse"]
+    idle = (rows["ended_by"] == ENDED["idle"]) | (~reuse & (capture_end_ns - rows["last_seen"] > timeout_ns))
+    return np.select([rst, fin, reuse, idle], [1, 0, 2, 3], 4)

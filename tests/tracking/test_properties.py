@@ -1,9 +1,11 @@
 """Invariants of conversation tracking on generated traffic.
 
-- The result does not depend on how the capture is cut into batches (tiny batches vs one).
+- The result does not depend on how the capture is cut into batches, files or pieces, nor on the
+  number of threads and partitions that track it.
 - Every tracked packet lands in exactly one conversation; client + server = total, per row.
 - Reversing who sends every TCP/UDP packet never changes the conversations' endpoint pairs.
-- A hash collision between two keys is detected and resolved: grouping stays exact.
+- Every key hashing alike changes nothing: grouping compares whole keys.
+- The fragments of a datagram join its conversation in whatever order they come.
 """
 
 from __future__ import annotations
@@ -15,12 +17,11 @@ import numpy as np
 import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from scapy.layers.inet import ICMP, IP, TCP, UDP
+from scapy.layers.inet import ICMP, IP, TCP, UDP, fragment
 from scapy.packet import Raw
 
 import pcapflow
 from pcapflow import pipeline, tracking
-from pcapflow.tracking import flowtable
 from tests.factories import T0, eth, pcap_bytes, write
 
 HOSTS = ["10.0.0.1", "10.0.0.2", "10.0.0.3"]
@@ -48,20 +49,39 @@ def traffic(draw):
     return packets
 
 
+def small_pieces():
+    """Files cut into pieces of 1 KiB (a few records each), as a large capture is cut."""
+    return mock.patch.object(pipeline, "PIECE_BYTES", 1024)
+
+
 @settings(max_examples=60)
-@given(traffic(), st.sampled_from([1, 97, 500]), st.sampled_from([1, 3, 1 << 18]))
-def test_batch_size_does_not_change_the_result(tmp_path_factory, packets, chunk_bytes, flow_batch):
+@given(traffic(), st.sampled_from([1, 97, 500]), st.sampled_from([1, 2, 3]))
+def test_batch_size_and_workers_do_not_change_the_result(tmp_path_factory, packets, chunk_bytes, workers):
     path = write(tmp_path_factory.mktemp("p") / "x.pcap", pcap_bytes(packets))
-    whole = pcapflow.read_conversations(path)
-    # cut both the file reading and the flow table's steps small
-    with mock.patch.object(tracking, "FLOW_BATCH_PACKETS", flow_batch):
-        pieces = pcapflow.read_conversations(path, chunk_bytes=chunk_bytes)
-    pd.testing.assert_frame_equal(pieces, whole)
+    whole = pcapflow.read_conversations(path, workers=1)
+    cut = pcapflow.read_conversations(path, chunk_bytes=chunk_bytes, workers=workers)
+    pd.testing.assert_frame_equal(cut, whole)
     assert whole["packets"].sum() == len(packets)
     assert (whole["client_packets"] + whole["server_packets"] == whole["packets"]).all()
     assert (whole["client_bytes"] + whole["server_bytes"] == whole["bytes"]).all()
     assert whole["conversation_id"].tolist() == list(range(len(whole)))
     assert whole["first_seen"].is_monotonic_increasing
+
+
+@settings(max_examples=40, deadline=None)
+@given(traffic(), st.lists(st.integers(0, 40), max_size=4), st.sampled_from([1, 2, 3, 5]))
+def test_files_and_pieces_do_not_change_the_result(tmp_path_factory, packets, cuts, workers):
+    """The same packets as one file, or as several files (each cut into pieces) read together:
+    conversations that continue from file to file and piece to piece are the same."""
+    directory = tmp_path_factory.mktemp("f")
+    one = pcapflow.read_conversations(write(directory / "one.pcap", pcap_bytes(packets)), workers=1)
+    bounds = [0, *sorted({cut for cut in cuts if 0 < cut < len(packets)}), len(packets)]
+    paths = [write(directory / f"part{index}.pcap", pcap_bytes(packets[begin:end]))
+             for index, (begin, end) in enumerate(zip(bounds, bounds[1:]))]
+    with small_pieces():
+        several = pcapflow.read_conversations(paths, workers=workers)
+    pd.testing.assert_frame_equal(several, one)
+    assert [file.records for file in several.attrs["report"].files] == [end - begin for begin, end in zip(bounds, bounds[1:])]
 
 
 @settings(max_examples=30)
@@ -88,53 +108,75 @@ def test_reversing_every_packet_keeps_the_endpoint_pairs(tmp_path_factory, packe
     assert pairs(packets) == pairs(reversed_packets)
 
 
-def test_hash_collisions_are_detected_and_resolved(tmp_path, monkeypatch):
-    packets = [eth() / IP(src="10.0.0.1", dst=HOSTS[i % 3]) / UDP(sport=1000 + i, dport=53) for i in range(12)]
+def _finished(tables, **tracker_options) -> dict[str, np.ndarray]:
+    tracker = tracking.ConversationTracker(**tracker_options)
+    for table in tables:
+        tracker.add(table)
+    return tracker.finish(max(int(table.ts_ns.max()) for table in tables))
+
+
+def _assert_same_columns(got: dict, expected: dict) -> None:
+    assert got.keys() == expected.keys()
+    for name, column in expected.items():
+        np.testing.assert_array_equal(got[name], column, err_msg=name)
+
+
+@given(traffic())
+def test_keys_that_all_hash_alike_are_still_told_apart(tmp_path_factory, packets):
+    packets += [eth() / IP(src="10.0.0.1", dst=HOSTS[i % 3]) / UDP(sport=1000 + i, dport=53) for i in range(12)]
     for index, packet in enumerate(packets):
         packet.time = Decimal(T0 + index)
-    path = write(tmp_path / "x.pcap", pcap_bytes(packets))
-    expected = pcapflow.read_conversations(path)
-    real_hash = flowtable.hash_keys
-    seeds = []
-
-    def colliding(columns, seed):  # every key collides under seed 0
-        seeds.append(seed)
-        return np.zeros(len(columns[0]), dtype=np.uint64) if seed == 0 else real_hash(columns, seed)
-
-    monkeypatch.setattr(flowtable, "hash_keys", colliding)
-    with mock.patch.object(tracking, "FLOW_BATCH_PACKETS", 2):
-        pd.testing.assert_frame_equal(pcapflow.read_conversations(path, chunk_bytes=200), expected)
-    assert 1 in seeds and len(expected) == 12
+    path = write(tmp_path_factory.mktemp("h") / "x.pcap", pcap_bytes(packets))
+    tables = list(pcapflow.PacketReader(path, chunk_bytes=200))
+    _assert_same_columns(_finished(tables, colliding_hashes=True), _finished(tables))
 
 
 @settings(max_examples=40)
-@given(traffic(), st.randoms(use_true_random=False), st.sampled_from([1, 2, 1 << 18]))
-def test_timestamps_out_of_order_split_the_same_in_any_batches(tmp_path_factory, packets, rnd, flow_batch):
-    # interfaces merged into one file: timestamps run back by up to 30 s (less than the expiry slack)
+@given(traffic(), st.randoms(use_true_random=False), st.sampled_from([1, 2, 3]))
+def test_timestamps_out_of_order_split_the_same_in_any_batches(tmp_path_factory, packets, rnd, workers):
+    # interfaces merged into one file: timestamps run back by up to 30 s
     for packet in packets:
         packet.time = packet.time + Decimal(rnd.randint(-30_000, 30_000)) / 1000
     path = write(tmp_path_factory.mktemp("o") / "x.pcap", pcap_bytes(packets))
-    whole = pcapflow.read_conversations(path)
-    with mock.patch.object(tracking, "FLOW_BATCH_PACKETS", flow_batch):
-        pieces = pcapflow.read_conversations(path, chunk_bytes=97)
-    pd.testing.assert_frame_equal(pieces, whole)
+    whole = pcapflow.read_conversations(path, workers=1)
+    pd.testing.assert_frame_equal(pcapflow.read_conversations(path, chunk_bytes=97, workers=workers), whole)
 
 
 @settings(max_examples=60)
-@given(traffic(), st.sampled_from([2, 3]), st.sampled_from([1, 5, 1 << 18]))
-def test_trackers_of_partitions_combine_into_one_tracker(tmp_path_factory, packets, partitions, flow_batch):
+@given(traffic(), st.sampled_from([2, 3, 7]))
+def test_trackers_of_partitions_combine_into_one_tracker(tmp_path_factory, packets, partitions):
     path = write(tmp_path_factory.mktemp("p") / "x.pcap", pcap_bytes(packets))
     tables = list(pcapflow.PacketReader(path, chunk_bytes=200))
     capture_end = max(int(table.ts_ns.max()) for table in tables)
-    one = tracking.ConversationTracker()
     parts = [tracking.ConversationTracker() for _ in range(partitions)]
-    with mock.patch.object(tracking, "FLOW_BATCH_PACKETS", flow_batch):
-        for table in tables:
-            one.add(table)
-            for tracker, part in zip(parts, pipeline.split(table, partitions)):
-                tracker.add(part)
-        whole = one.finish(capture_end)
-        combined = tracking.combine([tracker.finish(capture_end) for tracker in parts])
-    assert combined.keys() == whole.keys()
-    for name, column in whole.items():
-        np.testing.assert_array_equal(combined[name], column, err_msg=name)
+    for table in tables:
+        for tracker, part in zip(parts, tracking.split(table, partitions)):
+            tracker.add(part)
+    _assert_same_columns(tracking.combine([tracker.finish(capture_end) for tracker in parts]), _finished(tables))
+
+
+@st.composite
+def fragmented_traffic(draw):
+    """UDP datagrams fragmented in three or more, their fragments in any order, between other packets."""
+    packets = []
+    for index in range(draw(st.integers(1, 4))):
+        datagram = IP(src=f"10.2.0.{index % 2 + 1}", dst="10.2.0.9", id=100 + index % 3) / UDP(sport=7000 + index, dport=9999)
+        fragments = fragment(datagram / Raw(b"f" * draw(st.integers(1100, 4000))), fragsize=1000)
+        packets += draw(st.permutations(fragments))
+        if draw(st.booleans()):
+            packets.append(IP(src="10.2.0.1", dst="10.2.0.9") / UDP(sport=7000 + index, dport=9999) / Raw(b"x"))
+    return [eth() / packet for packet in packets]
+
+
+@settings(max_examples=60, deadline=None)
+@given(fragmented_traffic(), st.sampled_from([1, 300, 1100, 5000]), st.sampled_from([1, 2, 3]))
+def test_fragments_in_any_order_join_their_datagram_whatever_the_batches(tmp_path_factory, packets, chunk_bytes, workers):
+    for index, packet in enumerate(packets):
+        packet.time = Decimal(T0) + Decimal(index) / 1000
+    path = write(tmp_path_factory.mktemp("g") / "x.pcap", pcap_bytes(packets))
+    whole = pcapflow.read_conversations(path, workers=1)
+    with small_pieces():
+        cut = pcapflow.read_conversations(path, chunk_bytes=chunk_bytes, workers=workers)
+    pd.testing.assert_frame_equal(cut, whole)
+    assert whole.attrs["report"].orphan_fragments == 0
+    assert whole["packets"].sum() == len(packets)

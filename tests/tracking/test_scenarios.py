@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from unittest import mock
 
 import pandas as pd
 import pytest
@@ -14,7 +13,6 @@ from scapy.layers.l2 import Dot1Q
 from scapy.packet import Raw
 
 import pcapflow
-from pcapflow import tracking
 from tests.factories import CLIENT, SERVER, eth, pcap_bytes, stamped, tcp_session, write
 
 
@@ -193,22 +191,22 @@ def test_a_conversation_continues_across_files(tmp_path):
     assert (row(frame)["packets"], row(frame)["conn_state"], row(frame)["end_reason"]) == (8, "SF", "fin")
 
 
-@pytest.mark.parametrize("flow_batch", [1, 1 << 18])
-def test_a_syn_is_compared_with_its_own_conversation_only(tmp_path, flow_batch):
+@pytest.mark.parametrize("workers", [1, 3])
+def test_a_syn_is_compared_with_its_own_conversation_only(tmp_path, workers):
     """SYN (ISN 5), silence beyond the timeout, data, then SYN (ISN 5) again: the data starts a new
     conversation, which has no initial sequence number of its own, so the second SYN starts a
     third one, however the capture is cut into batches."""
     packets = [c2s(flags="S", seq=5), c2s(flags="PA", seq=6) / Raw(b"x"), c2s(flags="S", seq=5)]
     for packet, seconds in zip(packets, (0, 400, 401)):
         packet.time = Decimal(1_704_067_200 + seconds)
-    with mock.patch.object(tracking, "FLOW_BATCH_PACKETS", flow_batch):
-        frame = conversations(tmp_path, packets, chunk_bytes=64)
+    frame = conversations(tmp_path, packets, chunk_bytes=64, workers=workers)
     assert frame["end_reason"].tolist() == ["idle_timeout", "reuse", "end_of_capture"]
 
 
-def test_evidence_of_other_conversations_in_a_step_is_not_taken_over(tmp_path):
-    """A SYN (ISN 10); then, in one flow-table step, SYNs of fifty other conversations and data of
-    the first one; then the first SYN again. The data carried no initial sequence number, so the
+@pytest.mark.parametrize("workers", [1, 3])
+def test_evidence_of_other_conversations_in_a_step_is_not_taken_over(tmp_path, workers):
+    """A SYN (ISN 10); then, in one file, SYNs of fifty other conversations and data of the first
+    one; then the first SYN again. The data carried no initial sequence number, so the
     conversation keeps ISN 10 and the last SYN is a retransmission, not a new conversation."""
     others = [c2s(sport=40000 + n, flags="S", seq=777) for n in range(50)]
     steps = [[c2s(flags="S", seq=10)], [*others, c2s(flags="PA", seq=11) / Raw(b"x")], [c2s(flags="S", seq=10)]]
@@ -217,8 +215,7 @@ def test_evidence_of_other_conversations_in_a_step_is_not_taken_over(tmp_path):
     for number, step in enumerate(steps):
         paths.append(write(tmp_path / f"{number}.pcap", pcap_bytes(packets[at : at + len(step)])))
         at += len(step)
-    with mock.patch.object(tracking, "FLOW_BATCH_PACKETS", 1):  # each file is one step
-        frame = pcapflow.read_conversations(paths)
+    frame = pcapflow.read_conversations(paths, workers=workers)
     first = frame[frame["client_port"] == 50000]
     assert len(first) == 1
     assert (row(first)["client_packets"], row(first)["history"]) == (3, "SD")

@@ -17,6 +17,11 @@ static inline uint64_t pf_u64(const uint8_t *p, int big) { return big ? pf_be64(
 
 /* Ask for the cache lines of bytes about to be read (records ahead of the one being decoded). */
 static inline void pf_prefetch(const uint8_t *p) { __builtin_prefetch(p); __builtin_prefetch(p + 64); }
+/* Ask for the bytes 2 KiB ahead of a walk down a buffer (not past its end), so that the records
+ * after the current one are on their way while it is read. */
+static inline void pf_prefetch_far(const uint8_t *p, const uint8_t *end) {
+    if (p + 2048 + 64 <= end) { __builtin_prefetch(p + 2048); __builtin_prefetch(p + 2048 + 64); }
+}
 
 /* a + b and a * b that report int64 overflow instead of wrapping */
 static inline int pf_add_overflows(int64_t a, int64_t b, int64_t *out) { return __builtin_add_overflow(a, b, out); }

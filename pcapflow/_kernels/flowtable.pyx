@@ -1,0 +1,549 @@
+# cython: language_level=3
+"""The flow-table fold: packets into conversations, one packet at a time, without the GIL.
+
+A :class:`FlowTable` takes the tracked packets of one partition in capture order, batch after
+batch (:meth:`FlowTable.fold`), and keeps one record per conversation (:data:`FLOW_FIELDS` is
+what :meth:`FlowTable.columns` exports of it). A conversation is the transport protocol and both
+(address, port) endpoints, direction-free: endpoint A is the smaller (address, then port), and a
+packet's direction is 0 when A sent it. A packet starts a new conversation on its key when
+
+- no conversation of the key was seen yet;
+- it comes more than the protocol's idle timeout after the latest packet of the key's current
+  conversation (that one ends ``idle``);
+- it is a TCP SYN without ACK whose sequence number is not the current conversation's latest
+  initial-sequence evidence (a SYN's own sequence number, a SYN-ACK's acknowledgement - 1):
+  port reuse, that one ends ``reuse``. A retransmitted SYN, or a SYN answering a SYN-ACK seen
+  first, continues the conversation.
+
+Non-first IP fragments carry no ports: each joins the conversation of its datagram's first
+fragment (same addresses, protocol and IP id), the latest one before it within
+:data:`FRAGMENT_TIMEOUT_NS`, else the first one after it within that time, for which it is held.
+Held fragments whose first fragment never comes are counted in ``orphan_fragments``. What is
+remembered for fragments is let go once the table's clock (its latest packet) has passed it by
+the timeout plus :data:`EXPIRY_SLACK_NS`: timestamps that run back by less than that give the
+same result however the packets were cut into batches or partitions.
+"""
+
+import numpy as np
+
+from libc.stdint cimport INT64_MAX, INT64_MIN, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
+from libc.stdlib cimport free, realloc
+from libc.string cimport memmove
+
+from pcapflow._kernels.constants cimport *
+from pcapflow._kernels.hashing cimport (
+    SLOT_EMPTY, SLOT_REMOVED, Index, hash_address, index_free, index_init, mix64, slot_entry, slot_matches, slot_value,
+)
+
+cdef enum:
+    LETTER_SYN = 0  # Zeek's history letters, in their columns' order: s h a d f r
+    LETTER_SYN_ACK = 1
+    LETTER_ACK = 2
+    LETTER_DATA = 3
+    LETTER_FIN = 4
+    LETTER_RST = 5
+    LETTERS = 6
+    ENDED_OPEN = 0
+    ENDED_REUSE = 1
+    ENDED_IDLE = 2
+
+cdef int64_t NEVER = INT64_MAX
+cdef int64_t FRAGMENT_TIMEOUT = 300 * 1000000000  # Zeek's frag_timeout
+cdef int64_t EXPIRY_SLACK = 60 * 1000000000
+FRAGMENT_TIMEOUT_NS = FRAGMENT_TIMEOUT
+EXPIRY_SLACK_NS = EXPIRY_SLACK
+LETTER_NAMES = ("syn", "syn_ack", "ack", "data", "fin", "rst")
+
+
+cdef struct Conversation:
+    uint64_t a_hi, a_lo, b_hi, b_lo
+    uint16_t a_port, b_port, key_vlan, vlan
+    uint8_t proto, ip_version, first_sender, ended_by, has_marker
+    uint32_t marker
+    int64_t first_record, first_seen, last_seen
+    int64_t packets[2]
+    int64_t bytes[2]
+    int64_t ip_bytes[2]
+    int64_t payload_bytes[2]
+    int64_t first_letter[12]  # first record showing each letter, per direction: letter * 2 + direction
+
+
+cdef struct Packet:
+    int64_t record, ts
+    uint64_t src_hi, src_lo, dst_hi, dst_lo
+    uint16_t src_port, dst_port, vlan, flags
+    uint8_t proto, ip_version
+    uint32_t seq, ack, wirelen, ip_bytes, payload_bytes, ip_id
+
+
+cdef struct Datagram:
+    # what names a fragmented datagram (the first member of the entries below)
+    uint64_t src_hi, src_lo, dst_hi, dst_lo
+    uint32_t ip_id
+    uint8_t proto
+
+
+cdef struct FirstFragment:
+    Datagram key
+    int64_t ts
+    uint32_t conversation
+    uint8_t direction
+    bint alive
+
+
+cdef struct HeldFragment:
+    Datagram key
+    Packet packet
+    int64_t previous  # the number of the entry held before it for the same datagram, -1 if none
+    bint alive
+
+
+cdef struct Entries:
+    # A queue of fixed-size entries in arrival order, with an index by key to the latest entry of
+    # each key. Entries before ``start`` are let go of; once they are many they are dropped from
+    # memory (``dropped`` counts them), so an entry's number stays its position + ``dropped``.
+    char *data
+    Py_ssize_t size, start, count, capacity, dropped
+    Index index
+    bint colliding  # every key hashes to 0 (see FlowTable)
+
+
+cdef inline uint64_t _datagram_hash(const Datagram *key) noexcept nogil:
+    return mix64(hash_address(key.src_hi, key.src_lo) ^ mix64(hash_address(key.dst_hi, key.dst_lo)) ^ ((<uint64_t>key.ip_id << 8) | key.proto))
+
+
+cdef inline bint _same_datagram(const Datagram *x, const Datagram *y) noexcept nogil:
+    return (x.src_hi == y.src_hi and x.src_lo == y.src_lo and x.dst_hi == y.dst_hi and x.dst_lo == y.dst_lo
+            and x.ip_id == y.ip_id and x.proto == y.proto)
+
+
+cdef inline char *_entry(Entries *entries, Py_ssize_t at) noexcept nogil:
+    return entries.data + at * entries.size
+
+
+cdef int _entries_init(Entries *entries, Py_ssize_t size, bint colliding) noexcept nogil:
+    entries.data, entries.size, entries.start, entries.count, entries.capacity, entries.dropped = NULL, size, 0, 0, 0, 0
+    entries.colliding = colliding
+    return index_init(&entries.index, 64)
+
+
+cdef Py_ssize_t _entries_append(Entries *entries) noexcept nogil:
+    """Room for one more entry at the end, and for its key in the index; the entry's position,
+    or -1 when memory runs out. (The index is rebuilt here, if it must be, so that positions the
+    caller holds stay valid until the next append.)"""
+    cdef void *grown
+    cdef Py_ssize_t capacity
+    if (entries.index.used + 1) * 2 > entries.index.mask + 1 and _entries_rebuild(entries, (entries.index.mask + 1) * 2) < 0:
+        return -1
+    if entries.count == entries.capacity:
+        capacity = entries.capacity * 2 + 64
+        grown = realloc(entries.data, capacity * entries.size)
+        if grown == NULL:
+            return -1
+        entries.data, entries.capacity = <char *>grown, capacity
+    entries.count += 1
+    return entries.count - 1
+
+
+cdef Py_ssize_t _entries_find(Entries *entries, const Datagram *key, uint64_t hash) noexcept nogil:
+    """The position of the latest entry of ``key`` not let go of, or -1."""
+    cdef uint64_t at = hash & entries.index.mask, slot
+    while True:
+        slot = entries.index.slots[at]
+        if slot == SLOT_EMPTY:
+            return -1
+        if slot_matches(slot, hash) and _same_datagram(<Datagram *>_entry(entries, slot_entry(slot)), key):
+            return slot_entry(slot) if <Py_ssize_t>slot_entry(slot) >= entries.start else -1
+        at = (at + 1) & entries.index.mask
+
+
+cdef void _entries_point(Entries *entries, const Datagram *key, uint64_t hash, Py_ssize_t position) noexcept nogil:
+    """Make the index give ``position`` for ``key`` (the index has room: see _entries_append)."""
+    cdef uint64_t at, slot
+    at = hash & entries.index.mask
+    while True:
+        slot = entries.index.slots[at]
+        if slot == SLOT_EMPTY or (slot_matches(slot, hash) and _same_datagram(<Datagram *>_entry(entries, slot_entry(slot)), key)):
+            if slot == SLOT_EMPTY:
+                entries.index.used += 1
+            entries.index.slots[at] = slot_value(hash, position)
+            return
+        at = (at + 1) & entries.index.mask
+
+
+cdef int _entries_rebuild(Entries *entries, uint64_t capacity) noexcept nogil:
+    """A fresh index of the live entries (the latest entry per key), dropping the dead ones
+    before ``start`` from memory; -1 when memory runs out."""
+    cdef Py_ssize_t at
+    cdef Datagram *key
+    index_free(&entries.index)
+    if index_init(&entries.index, capacity) < 0:
+        return -1
+    if entries.start:
+        memmove(entries.data, _entry(entries, entries.start), (entries.count - entries.start) * entries.size)
+        entries.count -= entries.start
+        entries.dropped += entries.start
+        entries.start = 0
+    for at in range(entries.count):
+        key = <Datagram *>_entry(entries, at)
+        _entries_point(entries, key, _datagram_hash(key) if not entries.colliding else 0, at)
+    return 0
+
+
+cdef class FlowTable:
+    """Conversations of one partition's packets (see the module docstring)."""
+
+    cdef Conversation *conversations
+    cdef Py_ssize_t count, capacity
+    cdef Index flows  # key -> the key's current conversation
+    cdef Entries firsts  # first fragments, for the fragments after them
+    cdef Entries held  # fragments waiting for their first fragment
+    cdef int64_t tcp_timeout, udp_timeout, other_timeout, clock
+    cdef bint vlan_in_key, colliding
+    cdef public int64_t orphan_fragments
+
+    def __cinit__(self, int64_t tcp_timeout_ns, int64_t udp_timeout_ns, int64_t other_timeout_ns, bint vlan_in_key,
+                  bint colliding_hashes=False):
+        """``colliding_hashes`` gives every key one hash (for tests: grouping must stay exact)."""
+        self.tcp_timeout, self.udp_timeout, self.other_timeout = tcp_timeout_ns, udp_timeout_ns, other_timeout_ns
+        self.vlan_in_key, self.colliding = vlan_in_key, colliding_hashes
+        self.clock = INT64_MIN
+        if (index_init(&self.flows, 1024) < 0 or _entries_init(&self.firsts, sizeof(FirstFragment), colliding_hashes) < 0
+                or _entries_init(&self.held, sizeof(HeldFragment), colliding_hashes) < 0):
+            raise MemoryError("no memory for a flow table")
+
+    def __dealloc__(self):
+        free(self.conversations)
+        index_free(&self.flows)
+        free(self.firsts.data)
+        index_free(&self.firsts.index)
+        free(self.held.data)
+        index_free(&self.held.index)
+
+    def __len__(self):
+        return self.count
+
+    def fold(self, int64_t records_before, const uint8_t[::1] labels, int partition,
+             const uint8_t[::1] status, const int64_t[::1] record_index, const int64_t[::1] ts_ns,
+             const uint32_t[::1] wirelen, const uint16_t[::1] vlan_id, const uint8_t[::1] ip_version,
+             const uint64_t[::1] src_ip_hi, const uint64_t[::1] src_ip_lo, const uint64_t[::1] dst_ip_hi,
+             const uint64_t[::1] dst_ip_lo, const uint8_t[::1] ip_proto, const uint32_t[::1] ip_bytes,
+             const uint32_t[::1] ip_id, const uint16_t[::1] frag_offset, const uint8_t[::1] more_fragments,
+             const uint16_t[::1] src_port, const uint16_t[::1] dst_port, const uint16_t[::1] tcp_flags,
+             const uint32_t[::1] tcp_seq, const uint32_t[::1] tcp_ack, const uint8_t[::1] icmp_type,
+             const uint8_t[::1] icmp_code, const uint32_t[::1] payload_bytes):
+        """Fold the tracked packets of one batch (capture order) whose label is ``partition``
+        (every tracked packet when ``labels`` is empty). ``records_before + record_index`` numbers
+        the records of the whole capture."""
+        cdef Py_ssize_t count = status.shape[0], row
+        lengths = (record_index.shape[0], ts_ns.shape[0], wirelen.shape[0], vlan_id.shape[0], ip_version.shape[0],
+                   src_ip_hi.shape[0], src_ip_lo.shape[0], dst_ip_hi.shape[0], dst_ip_lo.shape[0], ip_proto.shape[0],
+                   ip_bytes.shape[0], ip_id.shape[0], frag_offset.shape[0], more_fragments.shape[0], src_port.shape[0],
+                   dst_port.shape[0], tcp_flags.shape[0], tcp_seq.shape[0], tcp_ack.shape[0], icmp_type.shape[0],
+                   icmp_code.shape[0], payload_bytes.shape[0])
+        if any(length != count for length in lengths) or (labels.shape[0] and labels.shape[0] != count):
+            raise ValueError("every column of a batch must have one entry per packet")
+        cdef bint labelled = labels.shape[0] != 0
+        cdef int failed = 0, partner
+        cdef Packet packet
+        cdef int64_t conversation
+        with nogil:
+            for row in range(count):
+                if not is_tracked(status[row]) or (labelled and labels[row] != partition):
+                    continue
+                packet.record, packet.ts = records_before + record_index[row], ts_ns[row]
+                packet.src_hi, packet.src_lo, packet.dst_hi, packet.dst_lo = src_ip_hi[row], src_ip_lo[row], dst_ip_hi[row], dst_ip_lo[row]
+                packet.src_port, packet.dst_port, packet.vlan, packet.flags = src_port[row], dst_port[row], vlan_id[row], tcp_flags[row]
+                packet.proto, packet.ip_version = ip_proto[row], ip_version[row]
+                packet.seq, packet.ack, packet.wirelen, packet.ip_bytes = tcp_seq[row], tcp_ack[row], wirelen[row], ip_bytes[row]
+                packet.payload_bytes, packet.ip_id = payload_bytes[row], ip_id[row]
+                if packet.ts > self.clock:
+                    self.clock = packet.ts
+                if status[row] == FRAGMENT:
+                    failed = self._fragment(&packet)
+                else:
+                    if packet.proto == IPPROTO_ICMP or packet.proto == IPPROTO_ICMPV6:
+                        # Zeek's and Community ID's ICMP "ports": the type, and the counterpart
+                        # type of a request/reply pair or the code of a one-way message
+                        partner = icmp_counterpart(packet.proto, icmp_type[row])
+                        packet.src_port = icmp_type[row]
+                        packet.dst_port = partner if partner >= 0 else icmp_code[row]
+                    conversation = self._packet(&packet)
+                    failed = conversation < 0
+                    if not failed and more_fragments[row] and frag_offset[row] == 0:
+                        failed = self._first_fragment(&packet, conversation)
+                if failed:
+                    break
+            if not failed:
+                failed = self._expire(False)
+        if failed:
+            raise MemoryError("no memory for the flow table")
+
+    cdef int64_t _packet(self, const Packet *p) noexcept nogil:
+        """Fold one packet with ports; the index of its conversation, or -1 when memory runs out."""
+        cdef bint src_first = p.src_hi < p.dst_hi or (p.src_hi == p.dst_hi and (
+            p.src_lo < p.dst_lo or (p.src_lo == p.dst_lo and p.src_port <= p.dst_port)))
+        cdef uint8_t direction = 0 if src_first else 1
+        cdef uint64_t a_hi = p.src_hi if src_first else p.dst_hi, a_lo = p.src_lo if src_first else p.dst_lo
+        cdef uint64_t b_hi = p.dst_hi if src_first else p.src_hi, b_lo = p.dst_lo if src_first else p.src_lo
+        cdef uint16_t a_port = p.src_port if src_first else p.dst_port, b_port = p.dst_port if src_first else p.src_port
+        cdef uint16_t key_vlan = p.vlan if self.vlan_in_key else NO_VLAN
+        cdef uint64_t ports = p.proto | (<uint64_t>a_port << 8) | (<uint64_t>b_port << 24) | (<uint64_t>key_vlan << 40)
+        cdef uint64_t hash = 0 if self.colliding else mix64(hash_address(a_hi, a_lo) + mix64(hash_address(b_hi, b_lo) ^ ports))
+        cdef uint64_t at, slot
+        cdef Conversation *c
+        cdef int64_t index = -1, timeout
+        cdef bint syn = p.proto == IPPROTO_TCP and (p.flags & (TCP_SYN | TCP_ACK)) == TCP_SYN
+        if (self.flows.used + 1) * 2 > self.flows.mask + 1 and self._grow_flows() < 0:
+            return -1
+        at = hash & self.flows.mask
+        while True:
+            slot = self.flows.slots[at]
+            if slot == SLOT_EMPTY:
+                break
+            if slot_matches(slot, hash):
+                c = &self.conversations[slot_entry(slot)]
+                if (c.a_hi == a_hi and c.a_lo == a_lo and c.b_hi == b_hi and c.b_lo == b_lo and c.a_port == a_port
+                        and c.b_port == b_port and c.proto == p.proto and c.key_vlan == key_vlan):
+                    index = slot_entry(slot)
+                    break
+            at = (at + 1) & self.flows.mask
+        if index >= 0:
+            c = &self.conversations[index]
+            timeout = self.tcp_timeout if p.proto == IPPROTO_TCP else (self.udp_timeout if p.proto == IPPROTO_UDP else self.other_timeout)
+            if p.ts - c.last_seen > timeout:
+                c.ended_by = ENDED_IDLE
+                index = -1
+            elif syn and (not c.has_marker or c.marker != p.seq):
+                c.ended_by = ENDED_REUSE
+                index = -1
+            else:
+                self._add(c, p, direction)
+                return index
+        else:
+            self.flows.used += 1
+        # a conversation starts with this packet
+        if self.count == self.capacity and self._grow_conversations() < 0:
+            return -1
+        index = self.count
+        self.count += 1
+        c = &self.conversations[index]
+        c.a_hi, c.a_lo, c.b_hi, c.b_lo, c.a_port, c.b_port = a_hi, a_lo, b_hi, b_lo, a_port, b_port
+        c.key_vlan, c.vlan, c.proto, c.ip_version = key_vlan, p.vlan, p.proto, p.ip_version
+        c.first_sender, c.ended_by, c.has_marker, c.marker = direction, ENDED_OPEN, 0, 0
+        c.first_record, c.first_seen, c.last_seen = p.record, p.ts, p.ts
+        c.packets[0] = c.packets[1] = c.bytes[0] = c.bytes[1] = 0
+        c.ip_bytes[0] = c.ip_bytes[1] = c.payload_bytes[0] = c.payload_bytes[1] = 0
+        for slot in range(2 * LETTERS):
+            c.first_letter[slot] = NEVER
+        self._add(c, p, direction)
+        self.flows.slots[at] = slot_value(hash, index)
+        return index
+
+    cdef void _add(self, Conversation *c, const Packet *p, int direction) noexcept nogil:
+        """Count a packet in a conversation: counters, latest time, history letters, evidence."""
+        cdef uint16_t flags = p.flags if p.proto == IPPROTO_TCP else 0
+        cdef bint syn = (flags & TCP_SYN) != 0, ack = (flags & TCP_ACK) != 0
+        cdef bint fin = (flags & TCP_FIN) != 0, rst = (flags & TCP_RST) != 0
+        c.packets[direction] += 1
+        c.bytes[direction] += p.wirelen
+        c.ip_bytes[direction] += p.ip_bytes
+        c.payload_bytes[direction] += p.payload_bytes
+        if p.ts > c.last_seen:
+            c.last_seen = p.ts
+        if p.record < c.first_record:  # a fragment held for its first fragment came first
+            c.first_record, c.first_seen, c.first_sender, c.vlan = p.record, p.ts, direction, p.vlan
+        if syn and not ack:
+            _letter(c, LETTER_SYN, direction, p.record)
+            c.marker, c.has_marker = p.seq, 1  # a SYN shows its own initial sequence number
+        if syn and ack:
+            _letter(c, LETTER_SYN_ACK, direction, p.record)
+            c.marker, c.has_marker = <uint32_t>(p.ack - 1), 1  # a SYN-ACK the one it acknowledges
+        if ack and not syn and not fin and not rst and p.proto == IPPROTO_TCP and p.payload_bytes == 0:
+            _letter(c, LETTER_ACK, direction, p.record)
+        if p.payload_bytes > 0:
+            _letter(c, LETTER_DATA, direction, p.record)
+        if fin:
+            _letter(c, LETTER_FIN, direction, p.record)
+        if rst:
+            _letter(c, LETTER_RST, direction, p.record)
+
+    cdef int _fragment(self, const Packet *p) noexcept nogil:
+        """A non-first fragment joins its datagram's conversation, or waits for its first fragment."""
+        cdef Datagram key
+        cdef uint64_t hash
+        cdef Py_ssize_t found, at
+        cdef FirstFragment *first
+        cdef HeldFragment *held
+        key.src_hi, key.src_lo, key.dst_hi, key.dst_lo, key.ip_id, key.proto = p.src_hi, p.src_lo, p.dst_hi, p.dst_lo, p.ip_id, p.proto
+        hash = 0 if self.colliding else _datagram_hash(&key)
+        found = _entries_find(&self.firsts, &key, hash)
+        if found >= 0:
+            first = <FirstFragment *>_entry(&self.firsts, found)
+            if first.alive and -FRAGMENT_TIMEOUT <= p.ts - first.ts <= FRAGMENT_TIMEOUT:
+                self._add(&self.conversations[first.conversation], p, first.direction)
+                return 0
+        at = _entries_append(&self.held)
+        if at < 0:
+            return -1
+        held = <HeldFragment *>_entry(&self.held, at)
+        found = _entries_find(&self.held, &key, hash)
+        held.key, held.packet, held.alive = key, p[0], True
+        held.previous = found + self.held.dropped if found >= 0 else -1
+        _entries_point(&self.held, &key, hash, at)
+        return 0
+
+    cdef int _first_fragment(self, const Packet *p, int64_t conversation) noexcept nogil:
+        """Remember a first fragment for the fragments after it; take in those held for it."""
+        cdef Datagram key
+        cdef uint64_t hash
+        cdef Py_ssize_t found, at
+        cdef FirstFragment *first
+        cdef HeldFragment *held
+        cdef Conversation *c = &self.conversations[conversation]
+        cdef uint8_t direction = 0 if (c.a_hi == p.src_hi and c.a_lo == p.src_lo and c.a_port == p.src_port) else 1
+        key.src_hi, key.src_lo, key.dst_hi, key.dst_lo, key.ip_id, key.proto = p.src_hi, p.src_lo, p.dst_hi, p.dst_lo, p.ip_id, p.proto
+        hash = 0 if self.colliding else _datagram_hash(&key)
+        found = _entries_find(&self.firsts, &key, hash)
+        if found >= 0:  # the same id again: it names the newer datagram
+            (<FirstFragment *>_entry(&self.firsts, found)).alive = False
+        at = _entries_append(&self.firsts)
+        if at < 0:
+            return -1
+        first = <FirstFragment *>_entry(&self.firsts, at)
+        first.key, first.ts, first.conversation, first.direction, first.alive = key, p.ts, conversation, direction, True
+        _entries_point(&self.firsts, &key, hash, at)
+        found = _entries_find(&self.held, &key, hash)
+        while found >= 0:
+            held = <HeldFragment *>_entry(&self.held, found)
+            if held.alive and -FRAGMENT_TIMEOUT <= held.packet.ts - p.ts <= FRAGMENT_TIMEOUT:
+                held.alive = False
+                self._add(&self.conversations[conversation], &held.packet, direction)
+            found = held.previous - self.held.dropped if held.previous >= 0 else -1
+            if found < self.held.start:
+                found = -1
+        return 0
+
+    cdef int _expire(self, bint everything) noexcept nogil:
+        """Let go of what fragments can no longer use (all of it at the end); held fragments let
+        go of are orphans. -1 when memory runs out."""
+        cdef int64_t horizon = self.clock - FRAGMENT_TIMEOUT - EXPIRY_SLACK
+        cdef FirstFragment *first
+        cdef HeldFragment *held
+        while self.firsts.start < self.firsts.count:
+            first = <FirstFragment *>_entry(&self.firsts, self.firsts.start)
+            if first.alive and first.ts >= horizon and not everything:
+                break
+            self.firsts.start += 1
+        while self.held.start < self.held.count:
+            held = <HeldFragment *>_entry(&self.held, self.held.start)
+            if held.alive and held.packet.ts >= horizon and not everything:
+                break
+            self.orphan_fragments += held.alive
+            self.held.start += 1
+        # the entries let go of are dropped from memory once they are half of what is kept
+        if self.firsts.start > 1024 and self.firsts.start * 2 > self.firsts.count and _entries_rebuild(&self.firsts, self.firsts.index.mask + 1) < 0:
+            return -1
+        if self.held.start > 1024 and self.held.start * 2 > self.held.count and _entries_rebuild(&self.held, self.held.index.mask + 1) < 0:
+            return -1
+        return 0
+
+    cdef int _grow_conversations(self) noexcept nogil:
+        cdef Py_ssize_t capacity = self.capacity * 2 + 1024
+        cdef void *grown = realloc(self.conversations, capacity * sizeof(Conversation))
+        if grown == NULL:
+            return -1
+        self.conversations, self.capacity = <Conversation *>grown, capacity
+        return 0
+
+    cdef int _grow_flows(self) noexcept nogil:
+        """Double the flow index, re-placing every slot by its conversation's hash."""
+        cdef Index old = self.flows
+        cdef uint64_t at, slot, hash, ports, position
+        cdef Conversation *c
+        if index_init(&self.flows, (old.mask + 1) * 2) < 0:
+            self.flows = old
+            return -1
+        for position in range(old.mask + 1):
+            slot = old.slots[position]
+            if slot <= SLOT_REMOVED:
+                continue
+            c = &self.conversations[slot_entry(slot)]
+            ports = c.proto | (<uint64_t>c.a_port << 8) | (<uint64_t>c.b_port << 24) | (<uint64_t>c.key_vlan << 40)
+            hash = 0 if self.colliding else mix64(hash_address(c.a_hi, c.a_lo) + mix64(hash_address(c.b_hi, c.b_lo) ^ ports))
+            at = hash & self.flows.mask
+            while self.flows.slots[at] != SLOT_EMPTY:
+                at = (at + 1) & self.flows.mask
+            self.flows.slots[at] = slot
+            self.flows.used += 1
+        index_free(&old)
+        return 0
+
+    def close(self):
+        """The end of the capture: fragments still held are orphans."""
+        with nogil:
+            self._expire(True)
+
+    def first_records(self):
+        """The first record of every conversation, in the order they started."""
+        out = np.empty(self.count, dtype=np.int64)
+        cdef int64_t[::1] view = out
+        cdef Py_ssize_t index
+        for index in range(self.count):
+            view[index] = self.conversations[index].first_record
+        return out
+
+    def columns(self, const int64_t[::1] order):
+        """The :data:`FLOW_FIELDS` of the conversations ``order`` lists, as numpy arrays."""
+        cdef Py_ssize_t n = order.shape[0], row, side, letter
+        for row in range(n):
+            if not 0 <= order[row] < self.count:
+                raise IndexError(f"no conversation {order[row]} in a table of {self.count}")
+        narrow = {name: np.empty(n, dtype=dtype) for name, dtype in NARROW_FIELDS}
+        wide = np.empty((len(WIDE_FIELDS), n), dtype=np.int64)  # one contiguous row per field
+        cdef uint8_t[::1] proto = narrow["proto"], ip_version = narrow["ip_version"]
+        cdef uint8_t[::1] first_sender = narrow["first_sender"], ended_by = narrow["ended_by"]
+        cdef uint16_t[::1] vlan = narrow["vlan"], a_port = narrow["a_port"], b_port = narrow["b_port"]
+        cdef uint64_t[::1] a_hi = narrow["a_ip_hi"], a_lo = narrow["a_ip_lo"], b_hi = narrow["b_ip_hi"], b_lo = narrow["b_ip_lo"]
+        cdef int64_t[:, ::1] out = wide
+        cdef const Conversation *c
+        with nogil:
+            for row in range(n):
+                c = &self.conversations[order[row]]
+                proto[row], ip_version[row], vlan[row] = c.proto, c.ip_version, c.vlan
+                first_sender[row], ended_by[row] = c.first_sender, c.ended_by
+                a_hi[row], a_lo[row], a_port[row] = c.a_hi, c.a_lo, c.a_port
+                b_hi[row], b_lo[row], b_port[row] = c.b_hi, c.b_lo, c.b_port
+                out[0, row], out[1, row], out[2, row] = c.first_record, c.first_seen, c.last_seen
+                for side in range(2):
+                    out[3 + side, row] = c.packets[side]
+                    out[5 + side, row] = c.bytes[side]
+                    out[7 + side, row] = c.ip_bytes[side]
+                    out[9 + side, row] = c.payload_bytes[side]
+                    for letter in range(LETTERS):
+                        out[11 + letter * 2 + side, row] = c.first_letter[letter * 2 + side]
+        columns = dict(narrow)
+        columns.update(zip(WIDE_FIELDS, wide))
+        return {name: columns[name] for name, _ in FLOW_FIELDS}
+
+
+NARROW_FIELDS = (
+    ("proto", np.uint8), ("ip_version", np.uint8), ("vlan", np.uint16),
+    ("a_ip_hi", np.uint64), ("a_ip_lo", np.uint64), ("a_port", np.uint16),
+    ("b_ip_hi", np.uint64), ("b_ip_lo", np.uint64), ("b_port", np.uint16),
+    ("first_sender", np.uint8), ("ended_by", np.uint8),
+)
+WIDE_FIELDS = (
+    "first_record", "first_seen", "last_seen",
+    "packets_a", "packets_b", "bytes_a", "bytes_b", "ip_bytes_a", "ip_bytes_b", "payload_bytes_a", "payload_bytes_b",
+    *(f"first_{letter}_{side}" for letter in LETTER_NAMES for side in "ab"),
+)
+#: The columns :meth:`FlowTable.columns` exports, in order, with their dtypes (see
+#: pcapflow.tracking.columns for what each means).
+FLOW_FIELDS = (*NARROW_FIELDS[:9], ("first_sender", np.uint8), *((name, np.int64) for name in WIDE_FIELDS), ("ended_by", np.uint8))
+ENDED = {"open": ENDED_OPEN, "reuse": ENDED_REUSE, "idle": ENDED_IDLE}
+
+
+cdef inline void _letter(Conversation *c, int letter, int direction, int64_t record) noexcept nogil:
+    if record < c.first_letter[letter * 2 + direction]:
+        c.first_letter[letter * 2 + direction] = record

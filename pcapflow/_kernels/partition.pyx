@@ -1,0 +1,37 @@
+# cython: language_level=3
+"""Address-pair partitions: which tracker each packet goes to when several fold a capture.
+
+Every packet of a pair of addresses goes to the same partition, whichever way it travels (the
+hash of the pair is the sum of its addresses' hashes): both directions of a conversation, and
+every fragment of a datagram, meet in one tracker, so the trackers never need each other.
+"""
+
+import numpy as np
+
+from libc.stdint cimport uint8_t, uint64_t
+
+from pcapflow._kernels.constants cimport is_tracked
+from pcapflow._kernels.hashing cimport hash_address
+
+#: The most partitions a capture can be tracked in (labels are bytes; 255 marks untracked packets).
+MAX_PARTITIONS = 255
+
+
+def partition_labels(const uint8_t[::1] status, const uint64_t[::1] src_hi, const uint64_t[::1] src_lo,
+                     const uint64_t[::1] dst_hi, const uint64_t[::1] dst_lo, int partitions):
+    """The partition (0 to ``partitions`` - 1) of every tracked packet, 255 for the others."""
+    cdef Py_ssize_t count = status.shape[0], row
+    if not 1 <= partitions <= MAX_PARTITIONS:
+        raise ValueError(f"partitions must be 1 to {MAX_PARTITIONS}, not {partitions}")
+    if src_hi.shape[0] != count or src_lo.shape[0] != count or dst_hi.shape[0] != count or dst_lo.shape[0] != count:
+        raise ValueError("every column of a batch must have one entry per packet")
+    labels = np.empty(count, dtype=np.uint8)
+    cdef uint8_t[::1] out = labels
+    cdef uint64_t parts = partitions
+    with nogil:
+        for row in range(count):
+            if is_tracked(status[row]):
+                out[row] = (hash_address(src_hi[row], src_lo[row]) + hash_address(dst_hi[row], dst_lo[row])) % parts
+            else:
+                out[row] = 255
+    return labels

@@ -1,0 +1,93 @@
+"""The declared columns of tracking's two outputs (numpy arrays, no pandas needed).
+
+- :data:`FLOW_COLUMNS`: what the flow table (:class:`pcapflow._kernels.flowtable.FlowTable`)
+  keeps per conversation, oriented by endpoint: A is the smaller (address, then port), B the
+  other, and a ``_a``/``_b`` column is what that endpoint sent.
+- :data:`TRACKER_COLUMNS`: what :meth:`pcapflow.tracking.ConversationTracker.finish` returns,
+  oriented by role (client, server), one entry per conversation in order of first packet. The
+  conversations DataFrame (:data:`pcapflow.schema.CONVERSATION_COLUMNS`) and the per-port summary
+  are made from these.
+
+Times are int64 ns since the epoch; "record" columns number the capture's records (files
+before a record's file included) and are ``NEVER`` where nothing was seen.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from pcapflow._kernels.flowtable import FLOW_FIELDS, LETTER_NAMES
+
+#: The "record" of something never seen.
+NEVER = np.iinfo(np.int64).max
+
+
+class ArraySpec(NamedTuple):
+    name: str
+    dtype: np.dtype
+    description: str
+
+
+_LETTER_MEANINGS = {
+    "syn": "a SYN without ACK (Zeek's s)",
+    "syn_ack": "a SYN+ACK (h)",
+    "ack": "a pure ACK (a)",
+    "data": "payload (d)",
+    "fin": "a FIN (f)",
+    "rst": "a RST (r)",
+}
+
+_FLOW_MEANINGS = {
+    "proto": "IP protocol number",
+    "ip_version": "4 or 6",
+    "vlan": "outer VLAN id of the first packet (0xFFFF: untagged)",
+    "a_ip_hi": "endpoint A's address, high 64 bits (IPv4 stored IPv4-mapped)",
+    "a_ip_lo": "endpoint A's address, low 64 bits",
+    "a_port": "endpoint A's port (ICMP: message type or counterpart)",
+    "b_ip_hi": "endpoint B's address, high 64 bits",
+    "b_ip_lo": "endpoint B's address, low 64 bits",
+    "b_port": "endpoint B's port",
+    "first_sender": "who sent the first packet: 0 A, 1 B",
+    "first_record": "record of the first packet",
+    "first_seen": "timestamp of the first packet",
+    "last_seen": "latest timestamp of its packets",
+    "ended_by": "what ended it when a later packet of its key did: 0 nothing, 1 reuse (a new SYN), 2 idle",
+    **{f"{measure}_{side}": f"{label} sent by {side.upper()}"
+       for measure, label in (("packets", "packets"), ("bytes", "frame bytes"), ("ip_bytes", "IP bytes"),
+                              ("payload_bytes", "transport payload bytes"))
+       for side in "ab"},
+    **{f"first_{letter}_{side}": f"record of the first packet from {side.upper()} showing {meaning}"
+       for letter, meaning in _LETTER_MEANINGS.items() for side in "ab"},
+}
+
+#: Per conversation, as the flow table keeps it (its export, in this order).
+FLOW_COLUMNS: tuple[ArraySpec, ...] = tuple(
+    ArraySpec(name, np.dtype(dtype), _FLOW_MEANINGS[name]) for name, dtype in FLOW_FIELDS
+)
+assert set(LETTER_NAMES) == set(_LETTER_MEANINGS)
+
+_ROLE_MEASURES = {"packets": "packets", "bytes": "frame bytes", "ip_bytes": "IP bytes", "payload_bytes": "transport payload bytes"}
+
+#: Per conversation, by role, as :meth:`~pcapflow.tracking.ConversationTracker.finish` returns it.
+TRACKER_COLUMNS: tuple[ArraySpec, ...] = (
+    ArraySpec("conversation_id", np.dtype(np.int64), "0, 1, 2... in order of first packet"),
+    ArraySpec("first_record", np.dtype(np.int64), "record of the first packet"),
+    ArraySpec("proto", np.dtype(np.uint8), "IP protocol number"),
+    ArraySpec("ip_version", np.dtype(np.uint8), "4 or 6"),
+    ArraySpec("vlan", np.dtype(np.uint16), "outer VLAN id of the first packet (0xFFFF: untagged)"),
+    ArraySpec("role_basis", np.dtype(np.int64), "index into pcapflow.tracking.roles.ROLE_BASES"),
+    ArraySpec("first_seen", np.dtype(np.int64), "timestamp of the first packet"),
+    ArraySpec("last_seen", np.dtype(np.int64), "latest timestamp of its packets"),
+    *(ArraySpec(f"{side}_{part}", np.dtype(dtype), f"the {side}'s {meaning}")
+      for side in ("client", "server")
+      for part, dtype, meaning in (("ip_hi", np.uint64, "address, high 64 bits"), ("ip_lo", np.uint64, "address, low 64 bits"),
+                                   ("port", np.uint16, "port"))),
+    *(ArraySpec(f"{side}_{measure}", np.dtype(np.int64), f"{label} sent by the {side}")
+      for measure, label in _ROLE_MEASURES.items() for side in ("client", "server")),
+    ArraySpec("conn_state", np.dtype(np.int64), "index into pcapflow.tracking.state.CONN_STATES"),
+    ArraySpec("client_first", np.dtype(bool), "the client sent the first packet"),
+    ArraySpec("history", np.dtype("U13"), "Zeek's history letters (upper case: client)"),
+    ArraySpec("end_reason", np.dtype(np.int64), "index into pcapflow.tracking.state.END_REASONS"),
+)
