@@ -99,7 +99,7 @@ def _child(stage: str, capture: str) -> None:
     # pcapflow imports its modules on first use: load them now, imports are not what is timed
     for name in pcapflow.__all__:
         getattr(pcapflow, name)
-    import pcapflow.schema  # noqa: F401 - and pandas with the frames' module
+    import pcapflow.schema
     if stage == "export" and "parquet" in _export_formats():  # and the Parquet writer's
         import pyarrow.parquet  # noqa: F401
 

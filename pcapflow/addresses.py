@@ -24,7 +24,7 @@ def format_addresses(hi: np.ndarray, lo: np.ndarray, version: np.ndarray) -> np.
     if len(v6):
         pairs = np.stack([hi[v6], lo[v6]], axis=1)
         unique, inverse = np.unique(pairs, axis=0, return_inverse=True)
-        names = np.array([_text(6, int(h), int(l)) for h, l in unique.tolist()], dtype=object)
+        names = np.array([_text(6, int(high), int(low)) for high, low in unique.tolist()], dtype=object)
         texts[v6] = names[inverse.reshape(-1)]
     return texts
 

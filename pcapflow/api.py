@@ -8,8 +8,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from pcapflow.capture import DEFAULT_CHUNK_BYTES
-from pcapflow.options import AnalysisOptions
+from pcapflow.options import DEFAULT_CHUNK_BYTES, AnalysisOptions
 from pcapflow.pipeline import CaptureRun
 from pcapflow.reader import PacketReader, PathLike, as_paths
 from pcapflow.report import CaptureReport

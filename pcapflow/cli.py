@@ -7,7 +7,9 @@ Data goes to standard output, diagnostics and progress to standard error. Exit c
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -16,23 +18,31 @@ import click
 
 from pcapflow.errors import PcapflowError
 from pcapflow.export import FORMATS
+from pcapflow.options import ENGINES, AnalysisOptions
 
 # What the commands run is imported when they run: --help and usage errors stay fast.
 
 CAPTURES = click.argument("captures", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+_DEFAULTS = {field.name: field.default for field in dataclasses.fields(AnalysisOptions)}
 
 
 def analysis_options(command: Callable) -> Callable:
-    """The options every analysing command shares; each maps onto an AnalysisOptions field."""
+    """The options every analysing command shares; each maps onto an AnalysisOptions field, whose
+    default and choices it shows."""
     decorators = [
         CAPTURES,
-        click.option("--tcp-idle-timeout", type=float, default=300.0, show_default=True, help="Seconds of silence that end a TCP conversation."),
-        click.option("--udp-idle-timeout", type=float, default=60.0, show_default=True, help="Seconds of silence that end a UDP conversation."),
-        click.option("--other-idle-timeout", type=float, default=60.0, show_default=True, help="Seconds of silence that end an ICMP or other conversation."),
-        click.option("--vlan-in-key", is_flag=True, help="Make the outer VLAN id part of the conversation key."),
-        click.option("--services", type=click.Path(exists=True, dir_okay=False), help="CSV of service names that override IANA's (port,protocol,service[,description])."),
-        click.option("--engine", type=click.Choice(["fast", "reference"]), default="fast", show_default=True, help="Packet decoder: vectorised numpy, or scapy (slow, for checking)."),
-        click.option("--workers", type=click.IntRange(1, 2), default=2, show_default=True, help="Processes reading one large classic pcap at once."),
+        click.option("--tcp-idle-timeout", type=float, default=_DEFAULTS["tcp_idle_timeout"], show_default=True,
+                     help="Seconds of silence that end a TCP conversation."),
+        click.option("--udp-idle-timeout", type=float, default=_DEFAULTS["udp_idle_timeout"], show_default=True,
+                     help="Seconds of silence that end a UDP conversation."),
+        click.option("--other-idle-timeout", type=float, default=_DEFAULTS["other_idle_timeout"], show_default=True,
+                     help="Seconds of silence that end an ICMP or other conversation."),
+        click.option("--vlan-in-key", is_flag=True, default=_DEFAULTS["vlan_in_key"], help="Make the outer VLAN id part of the conversation key."),
+        click.option("--services", type=click.Path(exists=True, dir_okay=False),
+                     help="CSV of service names that override IANA's (port,protocol,service[,description])."),
+        click.option("--engine", type=click.Choice(ENGINES), default=_DEFAULTS["engine"], show_default=True,
+                     help="Packet decoder: the compiled kernels, or scapy (slow, for checking)."),
+        click.option("--workers", type=click.IntRange(min=1), show_default="the machine's cores", help="Threads reading and tracking at once."),
         click.option("--strict", is_flag=True, help="Exit 1 if a file is damaged or a packet is malformed."),
         click.option("--quiet", "-q", is_flag=True, help="No warnings or progress bar on standard error."),
     ]
@@ -55,20 +65,22 @@ def _progress(quiet: bool):
     return bar, update
 
 
-#: glibc's mallopt parameters and the values the command line sets (see _keep_freed_memory).
+#: glibc's mallopt parameters and the values the command line sets (see _tune_process).
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
 _MMAP_THRESHOLD_BYTES, _TRIM_THRESHOLD_BYTES = 32 << 20, 512 << 20
 
 
-def _keep_freed_memory() -> None:
-    """Let glibc's allocator keep freed memory for the next allocation instead of returning it.
+def _tune_process() -> None:
+    """What the command line, which owns its process, sets up; the library never does this to its host.
 
-    Reading makes batch buffers and columns of megabytes that are freed as fast as they are
-    made; with glibc's defaults each one is mapped afresh and its pages faulted in again, which
-    cost about a third of the process's time on a million packets. The command line owns its
-    process and may change its allocator; the library never does that to its host. Elsewhere
-    than glibc this does nothing.
+    - glibc's allocator keeps freed memory for the next allocation instead of returning it:
+      reading makes columns of megabytes that are freed as fast as they are made, and with
+      glibc's defaults each one is mapped afresh and its pages faulted in again. (Elsewhere than
+      glibc this does nothing.)
+    - numpy's BLAS gets one thread (unless the environment says otherwise): pcapflow does no
+      linear algebra, and BLAS threads that wait for work spin on the cores its workers need.
     """
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     if not sys.platform.startswith("linux"):
         return
     import ctypes
@@ -85,17 +97,18 @@ def _keep_freed_memory() -> None:
 def _run(captures, strict: bool, quiet: bool, **options):
     from pcapflow.api import analyze
 
-    _keep_freed_memory()
     bar, update = _progress(quiet)
+    chosen = {name: value for name, value in options.items() if value is not None}  # None: the default
     try:
-        result = analyze(list(captures), progress=update, **options)
+        result = analyze(list(captures), progress=update, **chosen)
     except (PcapflowError, OSError) as exc:
         raise click.ClickException(str(exc)) from None
     finally:
         if bar is not None:
             bar.__exit__(None, None, None)
     _warn(result.report, quiet)
-    if strict and (result.report.damaged_files or result.report.malformed):
+    report = result.report
+    if strict and (report.damaged_files or report.malformed or any(file.warnings for file in report.files)):
         raise click.ClickException("--strict: the capture is damaged or has malformed packets (see the warnings)")
     return result
 
@@ -103,6 +116,9 @@ def _run(captures, strict: bool, quiet: bool, **options):
 def _warn(report, quiet: bool) -> None:
     if quiet:
         return
+    for file in report.files:
+        for warning in file.warnings:
+            click.echo(f"Warning: {file.path}: {warning}", err=True)
     for file in report.damaged_files:
         click.echo(f"Warning: {file.path}: {file.damage}; the {file.records:,} records before it were read", err=True)
     if report.malformed:
@@ -123,6 +139,7 @@ def _write(frame, output: str, format: str | None) -> None:
 @click.version_option(package_name="pcapflow")
 def main() -> None:
     """Turn packet captures into socket conversations and per-port summaries."""
+    _tune_process()
 
 
 @main.command("analyze")

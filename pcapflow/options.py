@@ -1,4 +1,8 @@
-"""The options of an analysis: one frozen object shared by the Python API and the CLI."""
+"""The options of an analysis: one frozen object shared by the Python API and the CLI.
+
+This module imports nothing heavy, so the command line reads its defaults and choices from
+here without loading numpy.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +10,14 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from pcapflow.capture import DEFAULT_CHUNK_BYTES
-from pcapflow.decode import ENGINES
 from pcapflow.errors import OptionsError
-
 
 #: Longest idle timeout accepted (about 292 years: timestamps are int64 nanoseconds).
 MAX_TIMEOUT_S = 9.2e9
+#: The packet decoders: the compiled kernels, or scapy dissecting every packet (slow; the reference).
+ENGINES = ("fast", "reference")
+#: File bytes read and decoded at a time (small enough that a chunk stays in the processor's cache).
+DEFAULT_CHUNK_BYTES = 2 << 20
 
 
 def usable_cores() -> int:

@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from pcapflow._kernels.partition import MAX_PARTITIONS
 from pcapflow.capture import CaptureFile, FileReport, open_capture
 from pcapflow.capture.batch import RawBatch
 from pcapflow.capture.pieces import plan_spans
@@ -44,7 +45,6 @@ from pcapflow.decode import SUPPORTED_LINKTYPES, DecodeStatus, PacketTable, deco
 from pcapflow.errors import PcapflowError, UnsupportedLinkTypeError
 from pcapflow.options import AnalysisOptions
 from pcapflow.report import CaptureReport
-from pcapflow._kernels.partition import MAX_PARTITIONS
 from pcapflow.tracking import ConversationTracker, combine, partition_labels
 
 #: Bytes of an uncompressed file per piece (a file this size or smaller is one piece).
@@ -172,7 +172,7 @@ class _Reads:
     def _fill(self) -> None:
         while len(self._flying) < self._lookahead:
             if self._stream is not None:
-                self._read_stream()
+                self._read_stream(*self._stream)
                 continue
             if not self._planned:
                 step = next(self._paths, None)
@@ -183,19 +183,18 @@ class _Reads:
             if piece.stream:
                 try:
                     capture = piece.open()
-                except BaseException as exc:  # raised where its reads are taken, in order
+                except Exception as exc:  # noqa: BLE001 - raised where its reads are taken, in order
                     self._failed(piece, exc)
                     continue
                 self._stream = (piece, capture, iter(capture.batches(self._chunk_bytes)))
             else:
                 self._flying.append((piece, self._executor.submit(read_piece, piece, self._engine, self._chunk_bytes, self._partitions)))
 
-    def _read_stream(self) -> None:
+    def _read_stream(self, piece: Piece, capture: CaptureFile, batches: Iterator[RawBatch]) -> None:
         """The next batch of the stream being read, sent to be decoded; its end, with its report."""
-        piece, capture, batches = self._stream
         try:
             batch = next(batches, None)
-        except BaseException as exc:  # raised where the stream's reads are taken, in order
+        except Exception as exc:  # noqa: BLE001 - raised where the stream's reads are taken, in order
             capture.close()
             self._stream = None
             self._failed(piece, exc)
@@ -210,7 +209,7 @@ class _Reads:
         done.set_result(PieceRead(piece, report=capture.report, position=os.path.getsize(piece.path)))
         self._flying.append((piece, done))
 
-    def _failed(self, piece: Piece, exc: BaseException) -> None:
+    def _failed(self, piece: Piece, exc: Exception) -> None:
         failed: Future = Future()
         failed.set_exception(exc)
         self._flying.append((piece, failed))
@@ -257,7 +256,7 @@ class CaptureRun:
 
     @property
     def report(self) -> CaptureReport:
-        counts = {DecodeStatus(value).name: int(self.status_counts[value]) for value in np.flatnonzero(self.status_counts)}
+        counts = {DecodeStatus(int(value)).name: int(self.status_counts[value]) for value in np.flatnonzero(self.status_counts)}
         return CaptureReport(files=tuple(self.files), status_counts=counts, engine=self.engine, orphan_fragments=self.orphan_fragments)
 
     def _reads(self, executor: Executor, partitions: int) -> Iterator[tuple[PieceRead, int]]:
@@ -292,6 +291,7 @@ class CaptureRun:
 
     def _account(self, read: PieceRead, current: FileReport | None, file_records: int) -> FileReport:
         """Take a read into its file's report and the capture's counts."""
+        assert read.report is not None  # every read of a piece or a stream has it
         self.status_counts += read.status_counts
         self.capture_end = max(self.capture_end, read.latest_ts)
         if current is None:

@@ -13,10 +13,9 @@ from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
 
-from pcapflow.capture import DEFAULT_CHUNK_BYTES
 from pcapflow.decode import PacketTable
 from pcapflow.errors import OptionsError
-from pcapflow.options import AnalysisOptions
+from pcapflow.options import DEFAULT_CHUNK_BYTES, AnalysisOptions, usable_cores
 from pcapflow.pipeline import CaptureRun
 from pcapflow.report import CaptureReport
 
@@ -42,7 +41,7 @@ class PacketReader:
         progress: Callable[[int, int], None] | None = None,
         workers: int | None = None,
     ):
-        settings = AnalysisOptions(engine=engine, chunk_bytes=chunk_bytes, **({} if workers is None else {"workers": workers}))
+        settings = AnalysisOptions(engine=engine, chunk_bytes=chunk_bytes, workers=usable_cores() if workers is None else workers)
         self.paths = as_paths(paths)
         if len(self.paths) > np.iinfo(np.uint16).max:
             raise OptionsError(f"at most {np.iinfo(np.uint16).max} files can be read together")

@@ -7,7 +7,9 @@ The descriptions are the README's column reference (a test keeps the two equal).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -18,6 +20,9 @@ from pcapflow.protocols import protocol_names
 from pcapflow.tracking.community_id import conversation_community_ids
 from pcapflow.tracking.roles import ROLE_BASES
 from pcapflow.tracking.state import CONN_STATES, END_REASONS
+
+if TYPE_CHECKING:
+    from pcapflow.services import ServiceTable
 
 UTC_NS = pd.DatetimeTZDtype("ns", "UTC")
 STATUS_DTYPE = pd.CategoricalDtype([status.name for status in DecodeStatus])
@@ -114,7 +119,7 @@ PORT_COLUMNS: tuple[ColumnSpec, ...] = (
 )
 
 
-def typed_frame(columns: dict[str, object], specs: tuple[ColumnSpec, ...]) -> pd.DataFrame:
+def typed_frame(columns: Mapping[str, Any], specs: tuple[ColumnSpec, ...]) -> pd.DataFrame:
     # each column converted on its own and taken as it is: no second copy of the whole frame
     typed = {spec.name: pd.Series(columns[spec.name], copy=False).astype(spec.dtype) for spec in specs}
     return pd.DataFrame(typed, copy=False)
@@ -122,7 +127,7 @@ def typed_frame(columns: dict[str, object], specs: tuple[ColumnSpec, ...]) -> pd
 
 def packets_frame(table: PacketTable) -> pd.DataFrame:
     """The packets DataFrame (columns :data:`PACKET_COLUMNS`) of a packet table."""
-    columns: dict[str, object] = {name: getattr(table, name) for name in table.column_names()}
+    columns: dict[str, Any] = {name: getattr(table, name) for name in table.column_names()}
     columns["ts"] = pd.to_datetime(table.ts_ns, unit="ns", utc=True)
     columns["status"] = pd.Categorical.from_codes(
         _status_codes(table.status), dtype=STATUS_DTYPE
@@ -154,7 +159,7 @@ def ports_frame(rows: dict[str, np.ndarray]) -> pd.DataFrame:
     return typed_frame(out, PORT_COLUMNS)
 
 
-def conversations_frame(columns: dict[str, object], services) -> pd.DataFrame:
+def conversations_frame(columns: Mapping[str, np.ndarray], services: ServiceTable) -> pd.DataFrame:
     """The conversations DataFrame (columns :data:`CONVERSATION_COLUMNS`) of the tracker's columns,
     with services labelled from ``services`` (a :class:`~pcapflow.services.ServiceTable`)."""
     if not columns:
@@ -164,7 +169,7 @@ def conversations_frame(columns: dict[str, object], services) -> pd.DataFrame:
     last = np.asarray(columns["last_seen"])
     vlan = pd.array(columns["vlan"], dtype="UInt16")
     vlan[np.asarray(columns["vlan"]) == NO_VLAN] = pd.NA
-    out = dict(columns)
+    out: dict[str, Any] = dict(columns)
     out.update(
         protocol=_protocol_names(np.asarray(columns["proto"])),
         client_ip=format_addresses(columns["client_ip_hi"], columns["client_ip_lo"], version),

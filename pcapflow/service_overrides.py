@@ -13,12 +13,66 @@ from __future__ import annotations
 import csv
 import os
 from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from pcapflow.errors import OptionsError
-from pcapflow.services import BARE_PORT_PROTOCOLS, OverridesSource, empty_entries, parse_port, parse_protocol
+
+if TYPE_CHECKING:  # pandas is imported where a frame is made: labelling for the terminal needs none
+    import pandas as pd
+
+#: Transport protocols that have port numbers in IANA's registry, in table order.
+PROTOCOLS: tuple[str, ...] = ("dccp", "sctp", "tcp", "udp")
+#: Protocols an override without a protocol applies to.
+BARE_PORT_PROTOCOLS: tuple[str, ...] = ("tcp", "udp")
+MAX_PORT = 65535
+COLUMNS = ("protocol", "port", "service", "description")
+
+OverridesSource = Mapping | str | os.PathLike
+
+
+def empty_entries() -> pd.DataFrame:
+    """A table of no entries, with the table's columns and dtypes."""
+    return entries_frame(np.array([], dtype=object), np.array([], dtype=np.int64), np.array([], dtype=object), [])
+
+
+def entries_frame(protocol, port, service, description) -> pd.DataFrame:
+    import pandas as pd
+
+    return pd.DataFrame(
+        {
+            "protocol": pd.Series(protocol, dtype=object),
+            "port": pd.Series(port, dtype="int64"),
+            "service": pd.Series(service, dtype=object),
+            "description": pd.Series(description, dtype=object).astype("string"),
+        }
+    )
+
+
+def parse_port(value, where: str) -> int:
+    """A port number 0..65535 from an int or text; ``where`` names the entry in the error."""
+    if isinstance(value, bool):
+        raise OptionsError(f"{where}: port must be an integer 0..{MAX_PORT}, not {value!r}")
+    if isinstance(value, (int, np.integer)):
+        port = int(value)
+    else:
+        text = str(value).strip()
+        try:
+            port = int(text, 10)
+        except ValueError:
+            raise OptionsError(f"{where}: port must be an integer 0..{MAX_PORT}, not {value!r}") from None
+    if not 0 <= port <= MAX_PORT:
+        raise OptionsError(f"{where}: port {port} is outside 0..{MAX_PORT}")
+    return port
+
+
+def parse_protocol(value, where: str) -> str:
+    """One of :data:`PROTOCOLS`, from any case and spacing; ``where`` names the entry in the error."""
+    name = str(value).strip().lower()
+    if name not in PROTOCOLS:
+        raise OptionsError(f"{where}: unknown protocol {value!r}: choose one of {', '.join(PROTOCOLS)}")
+    return name
 
 
 def read_overrides(overrides: OverridesSource) -> pd.DataFrame:
@@ -55,7 +109,8 @@ def _mapping_entries(overrides: Mapping) -> list[_Entry]:
         if isinstance(key, str) and "/" in key:
             port_text, _, protocol_text = key.partition("/")
             port = parse_port(port_text, where)
-            protocols, explicit = (parse_protocol(protocol_text, where),), True
+            protocols: tuple[str, ...] = (parse_protocol(protocol_text, where),)
+            explicit = True
         else:
             port = parse_port(key, where)
             protocols, explicit = BARE_PORT_PROTOCOLS, False
@@ -91,6 +146,7 @@ def _csv_entries(path: str | os.PathLike) -> list[_Entry]:
                     continue  # blank line
                 port = parse_port(record.get("port") or "", where)
                 protocol_text = (record.get("protocol") or "").strip()
+                protocols: tuple[str, ...]
                 if protocol_text:
                     protocols, explicit = (parse_protocol(protocol_text, where),), True
                 else:
@@ -107,6 +163,8 @@ def _csv_entries(path: str | os.PathLike) -> list[_Entry]:
 
 def _resolve(entries: Iterable[_Entry]) -> pd.DataFrame:
     """One row per (protocol, port): explicit-protocol entries beat bare-port ones."""
+    import pandas as pd
+
     chosen: dict[tuple[str, int], tuple[str, str | None, bool, str]] = {}
     for protocols, port, name, description, explicit, where in entries:
         for protocol in protocols:

@@ -22,50 +22,32 @@ from __future__ import annotations
 
 import csv
 import functools
-import os
+import io
 import re
-from collections.abc import Mapping
 from importlib import resources
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from pcapflow.errors import OptionsError
+from pcapflow.service_overrides import (
+    COLUMNS,
+    MAX_PORT,
+    PROTOCOLS,
+    OverridesSource,
+    entries_frame,
+    parse_port,
+    parse_protocol,
+    read_overrides,
+)
 
 if TYPE_CHECKING:  # pandas is imported where a frame is asked for: labelling for the terminal needs none
     import pandas as pd
 
 __all__ = ["PROTOCOLS", "ServiceTable", "default_services"]
 
-#: Transport protocols that have port numbers in IANA's registry, in table order.
-PROTOCOLS: tuple[str, ...] = ("dccp", "sctp", "tcp", "udp")
-#: Protocols an override without a protocol applies to.
-BARE_PORT_PROTOCOLS: tuple[str, ...] = ("tcp", "udp")
-MAX_PORT = 65535
-COLUMNS = ("protocol", "port", "service", "description")
-
 _PORT_SPACE = MAX_PORT + 1
 _PORT_QUERY = re.compile(r"([+-]?\d+)(?:/(.*))?")
-
-OverridesSource = Mapping | str | os.PathLike
-
-
-def empty_entries() -> pd.DataFrame:
-    """A table of no entries, with the table's columns and dtypes."""
-    return _entries_frame(np.array([], dtype=object), np.array([], dtype=np.int64), np.array([], dtype=object), [])
-
-
-def _entries_frame(protocol, port, service, description) -> pd.DataFrame:
-    import pandas as pd
-
-    return pd.DataFrame(
-        {
-            "protocol": pd.Series(protocol, dtype=object),
-            "port": pd.Series(port, dtype="int64"),
-            "service": pd.Series(service, dtype=object),
-            "description": pd.Series(description, dtype=object).astype("string"),
-        }
-    )
 
 
 class ServiceTable:
@@ -75,7 +57,13 @@ class ServiceTable:
     :func:`default_services` to get it, and :meth:`with_overrides` to add your own names.
     """
 
-    __slots__ = ("_protocol", "_port", "_service", "_description", "_rows", "_factorized")
+    __slots__ = ("_description", "_factorized", "_port", "_protocol", "_rows", "_service")
+    _protocol: np.ndarray
+    _port: np.ndarray
+    _service: np.ndarray
+    _description: np.ndarray
+    _rows: np.ndarray
+    _factorized: tuple | None
 
     def __init__(self, entries: pd.DataFrame | None = None):
         """``entries``: a frame with columns protocol, port, service, description (validated,
@@ -128,7 +116,7 @@ class ServiceTable:
     @property
     def entries(self) -> pd.DataFrame:
         """A copy of the table: columns protocol, port, service, description; sorted by protocol, port."""
-        return _entries_frame(self._protocol, self._port, self._service, self._description)
+        return entries_frame(self._protocol, self._port, self._service, self._description)
 
     # -- overrides ---------------------------------------------------------------------------
 
@@ -150,8 +138,6 @@ class ServiceTable:
         outside 0..65535, unknown protocol, empty name, missing column, unreadable file).
         """
         import pandas as pd
-
-        from pcapflow.service_overrides import read_overrides  # here: it needs this module's names
 
         user = read_overrides(overrides)
         if user.empty:
@@ -201,7 +187,7 @@ class ServiceTable:
             factorized = (name_codes.astype(np.int32), np.asarray(names, dtype=object),
                           description_codes.astype(np.int32), np.asarray(descriptions, dtype=object))
             object.__setattr__(self, "_factorized", factorized)
-        name_codes, names, description_codes, descriptions = self._factorized
+        name_codes, names, description_codes, descriptions = self._factorized  # type: ignore[misc]  # set just above
         ports, valid = _port_array(port)
         rows = self.rows(_protocol_index(protocol, len(ports)), ports, valid)
         found = rows >= 0
@@ -250,7 +236,7 @@ class ServiceTable:
 @functools.cache
 def _bundled() -> ServiceTable:
     source = resources.files("pcapflow.data").joinpath("services.csv")
-    with source.open("r", encoding="utf-8", newline="") as handle:
+    with io.TextIOWrapper(source.open("rb"), encoding="utf-8", newline="") as handle:
         rows = list(csv.reader(handle))
     protocol, port, service, description = zip(*rows[1:])  # below the header
     # service names such as "null" or "na" stay names; only an empty description is none
@@ -333,28 +319,3 @@ def _protocol_index(protocol, length: int) -> np.ndarray:
 def protocol_positions(names: list[str]) -> np.ndarray:
     """Position in :data:`PROTOCOLS` of each protocol name (-1: not in the table)."""
     return np.array([PROTOCOLS.index(name) if name in PROTOCOLS else -1 for name in names], dtype=np.int64)
-
-
-def parse_port(value, where: str) -> int:
-    """A port number 0..65535 from an int or text; ``where`` names the entry in the error."""
-    if isinstance(value, bool):
-        raise OptionsError(f"{where}: port must be an integer 0..{MAX_PORT}, not {value!r}")
-    if isinstance(value, (int, np.integer)):
-        port = int(value)
-    else:
-        text = str(value).strip()
-        try:
-            port = int(text, 10)
-        except ValueError:
-            raise OptionsError(f"{where}: port must be an integer 0..{MAX_PORT}, not {value!r}") from None
-    if not 0 <= port <= MAX_PORT:
-        raise OptionsError(f"{where}: port {port} is outside 0..{MAX_PORT}")
-    return port
-
-
-def parse_protocol(value, where: str) -> str:
-    """One of :data:`PROTOCOLS`, from any case and spacing; ``where`` names the entry in the error."""
-    name = str(value).strip().lower()
-    if name not in PROTOCOLS:
-        raise OptionsError(f"{where}: unknown protocol {value!r}: choose one of {', '.join(PROTOCOLS)}")
-    return name

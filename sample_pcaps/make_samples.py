@@ -21,10 +21,10 @@ import gzip
 import io
 import itertools
 import struct
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Sequence
 
 from scapy.contrib.mpls import MPLS
 from scapy.layers.dns import DNS, DNSQR, DNSRR

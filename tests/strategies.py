@@ -43,8 +43,7 @@ with warnings.catch_warnings():
         fragment6,
     )
     from scapy.layers.ipsec import AH
-    from scapy.layers.l2 import ARP, LLC, CookedLinux, CookedLinuxV2, Dot1AD, Dot1Q, Dot3, Ether, Loopback
-    from scapy.layers.l2 import LoopbackOpenBSD
+    from scapy.layers.l2 import ARP, LLC, CookedLinux, CookedLinuxV2, Dot1AD, Dot1Q, Dot3, Ether, Loopback, LoopbackOpenBSD
     from scapy.layers.ppp import PPP, PPPoE
     from scapy.layers.sctp import SCTP, SCTPChunkData
     from scapy.packet import Raw

@@ -15,7 +15,8 @@ from pcapflow.schema import CONVERSATION_COLUMNS, PACKET_COLUMNS, PORT_COLUMNS
 from tests.conftest import REPO
 
 README = (REPO / "README.md").read_text()
-ALL_COLUMNS = [(spec, kind) for kind, specs in (("packets", PACKET_COLUMNS), ("conversations", CONVERSATION_COLUMNS), ("ports", PORT_COLUMNS)) for spec in specs]
+TABLES = (("packets", PACKET_COLUMNS), ("conversations", CONVERSATION_COLUMNS), ("ports", PORT_COLUMNS))
+ALL_COLUMNS = [(spec, kind) for kind, specs in TABLES for spec in specs]
 
 
 @pytest.mark.parametrize(("spec", "table"), ALL_COLUMNS, ids=[f"{kind}.{spec.name}" for spec, kind in ALL_COLUMNS])

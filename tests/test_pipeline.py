@@ -9,6 +9,7 @@ few KiB.
 
 from __future__ import annotations
 
+import itertools
 import pickle
 import struct
 import threading
@@ -100,7 +101,7 @@ def test_every_planned_boundary_is_a_true_record_start(tmp_path):
     starts = set(record_starts(path.read_bytes()))
     assert spans[0] == (0, spans[1][0]) and spans[-1][1] is None
     assert all(start in starts for start, _ in spans[1:])
-    assert all(stop == start for (_, stop), (start, _) in zip(spans, spans[1:]))
+    assert all(stop == start for (_, stop), (start, _) in itertools.pairwise(spans))
 
 
 def test_the_guessed_boundary_is_the_first_record_start_after_the_target(tmp_path):
@@ -183,7 +184,7 @@ def test_fragments_whose_first_fragment_is_in_another_piece(tmp_path):
 def test_a_capture_error_in_a_later_file_is_raised_as_one_thread_raises_it(tmp_path):
     paths = [_capture(tmp_path), write(tmp_path / "junk.pcap", b"not a capture at all, not even close")]
     for workers in (1, 2):
-        with pytest.raises(pcapflow.CaptureError, match="junk.pcap: not a pcap or pcapng file"):
+        with pytest.raises(pcapflow.CaptureError, match=r"junk\.pcap: not a pcap or pcapng file"):
             pcapflow.read_conversations(paths, workers=workers)
 
 

@@ -25,9 +25,10 @@ from pcapflow.capture.batch import PAD, FileReport, RawBatch
 from pcapflow.capture.pcap import FILE_HEADER_BYTES, PcapWalker
 from pcapflow.capture.pcapng import PcapngWalker
 from pcapflow.capture.source import open_capture_stream, read_exactly
-from pcapflow.capture.walk import DEFAULT_CHUNK_BYTES, walk_file
+from pcapflow.capture.walk import walk_file
+from pcapflow.options import DEFAULT_CHUNK_BYTES
 
-__all__ = ["PAD", "CaptureFile", "FileReport", "RawBatch", "open_capture", "DEFAULT_CHUNK_BYTES"]
+__all__ = ["PAD", "CaptureFile", "FileReport", "RawBatch", "open_capture"]
 
 
 class CaptureFile:
@@ -42,14 +43,17 @@ class CaptureFile:
     def __init__(self, path: str | os.PathLike[str], file_index: int = 0, piece: tuple[int, int | None] | None = None):
         self._opened = open_capture_stream(path)
         self.report = FileReport(self._opened.path, self._opened.format, self._opened.compression)
-        walker_class = PcapngWalker if self._opened.format == "pcapng" else PcapWalker
-        self._walker = walker_class(self._opened.path, file_index)
+        self._walker: PcapWalker | PcapngWalker
+        if self._opened.format == "pcapng":
+            self._walker = PcapngWalker(self._opened.path, file_index)
+        else:
+            self._walker = PcapWalker(self._opened.path, file_index)
         self._start = 0
         if piece is not None:
             self._start_piece(*piece)
 
     def _start_piece(self, start: int, stop: int | None) -> None:
-        if self._opened.format != "pcap" or self._opened.compression:
+        if not isinstance(self._walker, PcapWalker) or self._opened.compression:
             raise ValueError("only an uncompressed classic pcap can be read in pieces")
         self._walker.stop_at = stop
         if start == 0:

@@ -18,13 +18,16 @@ of 1970, which are clamped there.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
-from pcapflow._kernels.walk import TIMESTAMP_LIMIT_NS, PcapngWalker as _BlockWalker, WalkStop
+from pcapflow._kernels.walk import TIMESTAMP_LIMIT_NS, WalkStop
+from pcapflow._kernels.walk import PcapngWalker as _BlockWalker
 from pcapflow.capture.batch import RawBatch
 from pcapflow.capture.walk import BatchColumns, Walk, WalkState
 
-_CORRUPTION = {
+_CORRUPTION: dict[int, Callable[[int, int], str]] = {
     WalkStop.WALK_BAD_BYTE_ORDER: lambda kind, value: "section header with a bad byte-order magic",
     WalkStop.WALK_BAD_LENGTH: lambda kind, value: f"block of type {kind:#x} has an impossible length {value}",
     WalkStop.WALK_LENGTHS_DIFFER: lambda kind, value: f"block of type {kind:#x}: leading and trailing lengths differ",

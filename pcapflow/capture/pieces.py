@@ -100,6 +100,7 @@ def plan_spans(path: str | os.PathLike, piece_bytes: int, start: int = 0) -> tup
             return whole, kind.format == "pcap" or size <= piece_bytes
         with CaptureFile(path, piece=(FILE_HEADER_BYTES, None)) as capture:
             walker = capture.walker
+        assert isinstance(walker, PcapWalker)  # an uncompressed classic pcap
     except (PcapflowError, OSError):
         return whole, False
     starts: list[int] = []

@@ -45,14 +45,14 @@ class OpenedCapture:
     """A capture stream positioned at its first byte, with what sniffing found."""
 
     path: str
-    stream: BinaryIO
+    stream: io.BufferedIOBase  # decompressing, or the file itself
     format: str  # "pcap" or "pcapng"
     compression: str | None
     head: bytes  # the magic bytes, already consumed from stream
     raw: BinaryIO  # the file itself (stream reads through it when the file is compressed)
 
 
-def _decompressing(raw: BinaryIO, compression: str) -> BinaryIO:
+def _decompressing(raw: BinaryIO, compression: str) -> io.BufferedIOBase:
     if compression == "gzip":
         return gzip.GzipFile(fileobj=raw, mode="rb")
     if compression == "bzip2":
@@ -62,7 +62,7 @@ def _decompressing(raw: BinaryIO, compression: str) -> BinaryIO:
     return io.BufferedReader(zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True))
 
 
-def read_exactly(stream: BinaryIO, size: int) -> bytes:
+def read_exactly(stream: io.BufferedIOBase | BinaryIO, size: int) -> bytes:
     """Read up to ``size`` bytes, looping over short reads (decompressors return less at times)."""
     parts = []
     while size > 0:

@@ -22,13 +22,12 @@ from pcapflow._kernels.constants import Limit
 from pcapflow.capture.batch import PAD, FileReport, RawBatch
 from pcapflow.capture.source import DECOMPRESSION_ERRORS, OpenedCapture
 from pcapflow.errors import CaptureError
+from pcapflow.options import DEFAULT_CHUNK_BYTES
 
 #: Largest packet record of the link types pcapflow decodes, whatever a file's snaplen says
 #: (Wireshark's bound, 256 KiB).
 MAX_RECORD_BYTES = int(Limit.MAX_RECORD_BYTES)
 
-#: Default amount of file bytes read per batch.
-DEFAULT_CHUNK_BYTES = 8 << 20
 #: Bytes read at a time past the end of a piece, to complete the record that crosses it.
 PIECE_TAIL_BYTES = 64 << 10
 
@@ -75,10 +74,14 @@ class BatchColumns:
 
 
 class Walker(Protocol):
-    records: int
-    linktypes: list[int]
-    skipped_blocks: int
-    warnings: list[str]
+    @property
+    def records(self) -> int: ...
+    @property
+    def linktypes(self) -> list[int]: ...
+    @property
+    def skipped_blocks(self) -> int: ...
+    @property
+    def warnings(self) -> list[str]: ...
 
     def walk(self, buf: bytearray, end: int, file_offset: int, at_eof: bool) -> Walk: ...
 
@@ -96,7 +99,7 @@ def _buffer(size: int, reuse: bool) -> bytearray:
     return buffer
 
 
-def _read_chunk(opened: OpenedCapture, held: bytes, size: int, position: int, reuse: bool) -> tuple[bytearray, int, str | None]:
+def _read_chunk(opened: OpenedCapture, held: bytes | bytearray, size: int, position: int, reuse: bool) -> tuple[bytearray, int, str | None]:
     """A buffer holding ``held``, then up to ``size`` bytes of the stream.
 
     A fresh buffer ends in zero padding; with ``reuse``, the thread's own buffer is filled again
@@ -144,7 +147,7 @@ def walk_file(
     the file header already. ``report.end_offset`` is where reading stopped. With ``reuse``,
     every batch shares the thread's read buffer: a batch is valid until the next is asked for.
     """
-    held = opened.head if start == 0 else b""  # bytes not consumed yet; opened.stream continues after them
+    held: bytes | bytearray = opened.head if start == 0 else b""  # bytes not consumed yet; opened.stream continues after them
     file_offset = start  # offset in the (decompressed) file of held[0]
     at_eof = False
     stop = getattr(walker, "stop_at", None)

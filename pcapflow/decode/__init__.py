@@ -28,8 +28,9 @@ from pcapflow._kernels.decode import decode_records
 from pcapflow.capture.batch import RawBatch
 from pcapflow.decode.table import NO_VLAN, DecodeStatus, PacketTable, allocated_table
 from pcapflow.errors import OptionsError
+from pcapflow.options import ENGINES as ENGINE_NAMES
 
-__all__ = ["DecodeStatus", "PacketTable", "NO_VLAN", "SUPPORTED_LINKTYPES", "ENGINES", "decode"]
+__all__ = ["ENGINES", "NO_VLAN", "SUPPORTED_LINKTYPES", "DecodeStatus", "PacketTable", "decode"]
 
 #: The link types both engines decode.
 SUPPORTED_LINKTYPES = frozenset(int(kind) for kind in (
@@ -63,7 +64,7 @@ def decode_reference(batch: RawBatch) -> PacketTable:
     return decode_with_scapy(batch)
 
 
-ENGINES: dict[str, Callable[[RawBatch], PacketTable]] = {"fast": decode_fast, "reference": decode_reference}
+ENGINES: dict[str, Callable[[RawBatch], PacketTable]] = dict(zip(ENGINE_NAMES, (decode_fast, decode_reference)))
 
 
 def decode(batch: RawBatch, engine: str = "fast") -> PacketTable:

@@ -33,22 +33,28 @@ import importlib
 import ipaddress
 import logging
 import warnings
+from collections.abc import Callable
 from types import SimpleNamespace
 
+from pcapflow._kernels.constants import EtherType as E
+from pcapflow._kernels.constants import IpProtocol as P
+from pcapflow._kernels.constants import Limit
+from pcapflow._kernels.constants import LinkType as L
 from pcapflow.capture.batch import RawBatch
 from pcapflow.decode.table import NO_VLAN, DecodeStatus, PacketTable, empty_table
 
-IPV4, IPV6 = 0x0800, 0x86DD
-VLAN_TPIDS = (0x8100, 0x88A8, 0x9100, 0x9200)  # 802.1Q, 802.1ad, and the pre-standard QinQ ones
-MPLS_TYPES = (0x8847, 0x8848)  # RFC 3032 unicast, multicast
-PPPOE_SESSION = 0x8864  # RFC 2516 session stage
-PPP_TO_ETHERTYPE = {0x0021: IPV4, 0x0057: IPV6}
+IPV4, IPV6 = E.ETHERTYPE_IPV4, E.ETHERTYPE_IPV6
+VLAN_TPIDS = (E.ETHERTYPE_VLAN, E.ETHERTYPE_QINQ, E.ETHERTYPE_QINQ_OLD1, E.ETHERTYPE_QINQ_OLD2)  # 802.1Q, 802.1ad, pre-standard QinQ
+MPLS_TYPES = (E.ETHERTYPE_MPLS, E.ETHERTYPE_MPLS_MULTICAST)  # RFC 3032 unicast, multicast
+PPPOE_SESSION = E.ETHERTYPE_PPPOE_SESSION  # RFC 2516 session stage
+PPP_TO_ETHERTYPE: dict[int | None, int] = {E.PPP_IPV4: IPV4, E.PPP_IPV6: IPV6}
 BY_VERSION = -1  # "the IP version nibble says": RAW link types, bottom of an MPLS stack
 AF_TO_ETHERTYPE = {2: IPV4, 10: IPV6, 24: IPV6, 28: IPV6, 30: IPV6}  # Linux, *BSD, macOS numbering
-MAX_ENCAPSULATIONS = 8  # VLAN/MPLS/PPPoE layers followed; a deeper frame is not IP to us
-MAX_EXTENSION_HEADERS = 8  # IPv6 extension headers followed; more make a bad IP header
+MAX_ENCAPSULATIONS = Limit.MAX_ENCAPSULATIONS  # VLAN/MPLS/PPPoE layers followed; a deeper frame is not IP to us
+MAX_EXTENSION_HEADERS = Limit.MAX_EXTENSION_HEADERS  # IPv6 extension headers followed; more make a bad IP header
 
-PROTO_ICMP, PROTO_TCP, PROTO_UDP, PROTO_FRAGMENT, PROTO_AH, PROTO_ICMPV6, PROTO_SCTP = 1, 6, 17, 44, 51, 58, 132
+PROTO_ICMP, PROTO_TCP, PROTO_UDP, PROTO_SCTP = P.IPPROTO_ICMP, P.IPPROTO_TCP, P.IPPROTO_UDP, P.IPPROTO_SCTP
+PROTO_FRAGMENT, PROTO_AH, PROTO_ICMPV6 = P.IPPROTO_FRAGMENT, P.IPPROTO_AH, P.IPPROTO_ICMPV6
 
 
 class _Stop(Exception):
@@ -82,7 +88,7 @@ def _scapy() -> SimpleNamespace:
 class _Record:
     """One record being decoded: its captured bytes, where the next header starts, its row."""
 
-    __slots__ = ("data", "wirelen", "offset", "ip_left", "row")
+    __slots__ = ("data", "ip_left", "offset", "row", "wirelen")
 
     def __init__(self, data: bytes, wirelen: int):
         self.data, self.wirelen = data, wirelen
@@ -115,17 +121,17 @@ def _null(rec: _Record) -> int:
     return AF_TO_ETHERTYPE.get(little if little <= 0xFFFF else big, 0)  # the writer's byte order
 
 
-LINK_LAYERS = {  # link type -> (header bytes, what follows the header)
-    0: (4, _null),  # NULL: BSD loopback
-    1: (14, _ethernet),
-    12: (0, lambda rec: BY_VERSION),  # DLT_RAW as most systems number it
-    14: (0, lambda rec: BY_VERSION),  # DLT_RAW as OpenBSD numbers it
-    101: (0, lambda rec: BY_VERSION),  # RAW
-    108: (4, lambda rec: AF_TO_ETHERTYPE.get(rec.dissect("LoopbackOpenBSD", 4).type, 0)),  # LOOP: big-endian
-    113: (16, lambda rec: rec.dissect("CookedLinux", 16).proto),  # LINUX_SLL
-    228: (0, lambda rec: IPV4),  # IPV4
-    229: (0, lambda rec: IPV6),  # IPV6
-    276: (20, lambda rec: rec.dissect("CookedLinuxV2", 20).proto),  # LINUX_SLL2
+LINK_LAYERS: dict[int, tuple[int, Callable[[_Record], int]]] = {  # link type -> (header bytes, what follows the header)
+    L.LINKTYPE_NULL: (4, _null),  # BSD loopback
+    L.LINKTYPE_ETHERNET: (14, _ethernet),
+    L.LINKTYPE_RAW_LEGACY: (0, lambda rec: BY_VERSION),  # DLT_RAW as most systems number it
+    L.LINKTYPE_RAW_OPENBSD: (0, lambda rec: BY_VERSION),  # DLT_RAW as OpenBSD numbers it
+    L.LINKTYPE_RAW: (0, lambda rec: BY_VERSION),
+    L.LINKTYPE_LOOP: (4, lambda rec: AF_TO_ETHERTYPE.get(rec.dissect("LoopbackOpenBSD", 4).type, 0)),  # big-endian
+    L.LINKTYPE_LINUX_SLL: (16, lambda rec: rec.dissect("CookedLinux", 16).proto),
+    L.LINKTYPE_IPV4: (0, lambda rec: IPV4),
+    L.LINKTYPE_IPV6: (0, lambda rec: IPV6),
+    L.LINKTYPE_LINUX_SLL2: (20, lambda rec: rec.dissect("CookedLinuxV2", 20).proto),
 }
 
 
@@ -169,7 +175,7 @@ def _pppoe(rec: _Record, ethertype: int) -> int:
     return PPP_TO_ETHERTYPE.get(getattr(ppp, "proto", None), 0)
 
 
-ENCAPSULATIONS = {**dict.fromkeys(VLAN_TPIDS, _vlan), **dict.fromkeys(MPLS_TYPES, _mpls), PPPOE_SESSION: _pppoe}
+ENCAPSULATIONS: dict[int, Callable[[_Record, int], int]] = {**dict.fromkeys(VLAN_TPIDS, _vlan), **dict.fromkeys(MPLS_TYPES, _mpls), PPPOE_SESSION: _pppoe}
 
 
 def _ip_ethertype(rec: _Record, ethertype: int) -> int:
@@ -235,13 +241,13 @@ def _ipv6(rec: _Record) -> None:
     _extension_headers(rec, ip.nh)
 
 
-EXTENSION_HEADERS = {  # next header -> (scapy class name, its fixed bytes, header length from it)
-    0: ("IPv6ExtHdrHopByHop", 8, lambda h: (h.len + 1) * 8),
-    43: ("IPv6ExtHdrRouting", 8, lambda h: (h.len + 1) * 8),
+EXTENSION_HEADERS: dict[int, tuple[str, int, Callable]] = {  # next header -> (scapy class name, its fixed bytes, header length from it)
+    P.IPPROTO_HOPOPTS: ("IPv6ExtHdrHopByHop", 8, lambda h: (h.len + 1) * 8),
+    P.IPPROTO_ROUTING: ("IPv6ExtHdrRouting", 8, lambda h: (h.len + 1) * 8),
     PROTO_FRAGMENT: ("IPv6ExtHdrFragment", 8, lambda h: 8),
     PROTO_AH: ("AH", 12, lambda h: (h.payloadlen + 2) * 4),  # RFC 4302: in 4-byte units
-    60: ("IPv6ExtHdrDestOpt", 8, lambda h: (h.len + 1) * 8),
-    135: ("MIP6MH_Generic", 8, lambda h: (h.len + 1) * 8),  # RFC 6275 mobility header
+    P.IPPROTO_DSTOPTS: ("IPv6ExtHdrDestOpt", 8, lambda h: (h.len + 1) * 8),
+    P.IPPROTO_MOBILITY: ("MIP6MH_Generic", 8, lambda h: (h.len + 1) * 8),  # RFC 6275 mobility header
 }
 
 
@@ -288,7 +294,7 @@ def _udp(rec: _Record, udp) -> int:
     return udp.len - 8
 
 
-PORT_PROTOCOLS = {  # IP protocol -> (scapy class name, fixed header bytes, payload bytes from it)
+PORT_PROTOCOLS: dict[int, tuple[str, int, Callable]] = {  # IP protocol -> (scapy class name, fixed header bytes, payload bytes from it)
     PROTO_TCP: ("TCP", 20, _tcp),
     PROTO_UDP: ("UDP", 8, _udp),
     PROTO_SCTP: ("SCTP", 12, lambda rec, sctp: rec.ip_left - 12),

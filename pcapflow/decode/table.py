@@ -13,34 +13,40 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
+from pcapflow._kernels.constants import Limit, Status, StatusKind
+
 
 class DecodeStatus(enum.IntEnum):
-    """Why a record can or cannot be tracked. Values below 10 are tracked."""
+    """Why a record can or cannot be tracked (the kernels' codes, constants.pxd)."""
 
-    OK = 0
-    PORTS_ONLY = 1  # transport header cut after the ports (snaplen): tracked, flags/payload unknown
-    FRAGMENT = 2  # non-first IP fragment: tracked through the first fragment of its datagram
-    NOT_IP = 10  # ARP, LLDP, 802.3/LLC... (out of scope)
-    UNSUPPORTED_LINKTYPE = 11  # out of scope
-    BAD_RECORD = 20  # the capture record contradicts itself (malformed from here on)
-    TRUNCATED_LINK = 21
-    TRUNCATED_IP = 22
-    BAD_IP_HEADER = 23  # wrong version, IHL < 5, lengths that contradict the header or the frame
-    TRUNCATED_TRANSPORT = 24  # not even the ports are present
-    BAD_TRANSPORT_HEADER = 25  # TCP data offset < 5, UDP length beyond its datagram...
+    OK = Status.OK
+    PORTS_ONLY = Status.PORTS_ONLY  # transport header cut after the ports (snaplen): tracked, flags/payload unknown
+    FRAGMENT = Status.FRAGMENT  # non-first IP fragment: tracked through the first fragment of its datagram
+    NOT_IP = Status.NOT_IP  # ARP, LLDP, 802.3/LLC... (out of scope)
+    UNSUPPORTED_LINKTYPE = Status.UNSUPPORTED_LINKTYPE  # out of scope
+    BAD_RECORD = Status.BAD_RECORD  # the capture record contradicts itself (malformed from here on)
+    TRUNCATED_LINK = Status.TRUNCATED_LINK
+    TRUNCATED_IP = Status.TRUNCATED_IP
+    BAD_IP_HEADER = Status.BAD_IP_HEADER  # wrong version, IHL < 5, lengths that contradict the header or the frame
+    TRUNCATED_TRANSPORT = Status.TRUNCATED_TRANSPORT  # not even the ports are present
+    BAD_TRANSPORT_HEADER = Status.BAD_TRANSPORT_HEADER  # TCP data offset < 5, UDP length beyond its datagram...
 
     @property
     def kind(self) -> str:
         """``"tracked"``, ``"out_of_scope"`` or ``"malformed"``."""
-        if self < 10:
+        if self < TRACKED_BELOW:
             return "tracked"
-        return "out_of_scope" if self < 20 else "malformed"
+        return "out_of_scope" if self < OUT_OF_SCOPE_BELOW else "malformed"
 
+
+#: Statuses below this are tracked, below OUT_OF_SCOPE_BELOW out of scope, the others malformed.
+TRACKED_BELOW = int(StatusKind.TRACKED_BELOW)
+OUT_OF_SCOPE_BELOW = int(StatusKind.OUT_OF_SCOPE_BELOW)
 
 _NOT_TAKEN = np.zeros(0, dtype=np.uint8)
 
 #: Sentinel of the ``vlan_id`` column: the frame carried no VLAN tag.
-NO_VLAN = 0xFFFF
+NO_VLAN = int(Limit.NO_VLAN)
 
 
 @dataclass(slots=True)

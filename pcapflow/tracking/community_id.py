@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import struct
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -31,9 +32,10 @@ def community_id(saddr: bytes, daddr: bytes, proto: int, sport: int, dport: int,
     return "1:" + base64.b64encode(hashlib.sha1(data).digest()).decode("ascii")
 
 
-def _hash_inputs(rows: dict[str, np.ndarray], index: np.ndarray, v6: bool, forward: np.ndarray) -> np.ndarray:
-    """The hash input of conversations ``index`` (one family), one row of bytes each."""
-    def endpoint(side: str) -> list[np.ndarray]:
+def _hash_inputs(rows: dict[str, np.ndarray], index: np.ndarray, v6: bool, forward: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The hash input of conversations ``index`` (one family), one row of bytes each, and whether
+    each has ports."""
+    def endpoint(side: str) -> tuple[list[np.ndarray], np.ndarray]:
         address = [rows[f"{side}_hi"][index], rows[f"{side}_lo"][index]] if v6 else [rows[f"{side}_lo"][index] & 0xFFFF_FFFF]
         return address, rows[f"{side}_port"][index]
 
@@ -76,7 +78,7 @@ def community_ids(rows: dict[str, np.ndarray]) -> np.ndarray:
     return out
 
 
-def conversation_community_ids(columns: dict[str, np.ndarray]) -> np.ndarray:
+def conversation_community_ids(columns: Mapping[str, np.ndarray]) -> np.ndarray:
     """Community ID of every conversation of a tracker's finished columns (client and server
     endpoints, ``proto``, ``ip_version`` and ``client_first``: who sent the first packet)."""
     client = [np.asarray(columns[f"client_{name}"]) for name in ("ip_hi", "ip_lo", "port")]

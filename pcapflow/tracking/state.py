@@ -102,12 +102,12 @@ def conn_states(rows: dict[str, np.ndarray], a_is_client: np.ndarray) -> np.ndar
 
 def histories(rows: dict[str, np.ndarray], a_is_client: np.ndarray, client_first: np.ndarray) -> np.ndarray:
     """Zeek-style history string of every conversation, as fixed-width text."""
-    positions, letters = [], []
+    columns, letters = [], []
     for name, letter in HISTORY_LETTERS.items():
         client, server = by_role(rows, f"first_{name}", a_is_client)
-        positions += [client, server]
+        columns += [client, server]
         letters += [letter.upper(), letter]
-    positions = np.stack(positions, axis=1)
+    positions = np.stack(columns, axis=1)
     order = np.argsort(positions, axis=1, kind="stable")
     seen = np.take_along_axis(positions, order, axis=1) < NEVER
     # letters in order of first appearance, unseen ones as NUL at the end of each row: read as one

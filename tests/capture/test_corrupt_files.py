@@ -20,8 +20,8 @@ import pcapflow
 from pcapflow.capture import open_capture
 from pcapflow.errors import CaptureError, UnsupportedLinkTypeError
 from tests.factories import (
-    eth,
     enhanced_packet,
+    eth,
     interface_description,
     pcap_bytes,
     pcapng_block,

@@ -7,15 +7,17 @@ from decimal import Decimal
 
 import pandas as pd
 import pytest
+from scapy.layers.inet import IP, UDP
+from scapy.layers.l2 import CookedLinux
 
 import pcapflow
 from pcapflow.capture import open_capture
 from tests.factories import (
-    eth,
     T0,
     VARIANTS,
     capture_bytes,
     enhanced_packet,
+    eth,
     interface_description,
     mixed_traffic,
     pcap_bytes,
@@ -24,8 +26,6 @@ from tests.factories import (
     section_header,
     write,
 )
-from scapy.layers.inet import IP, UDP
-from scapy.layers.l2 import CookedLinux
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,7 @@ from pcapflow.decode.reference import decode_with_scapy
 from pcapflow.decode.table import COLUMN_DTYPES, DecodeStatus, PacketTable
 from pcapflow.errors import CaptureError
 from tests.conftest import CORPUS, SAMPLES
-from tests.strategies import IP, PPP, LINKTYPES, Ether, PPPoE, Raw, Record, arbitrary_records, raw_batch, records
+from tests.strategies import IP, LINKTYPES, PPP, Ether, PPPoE, Raw, Record, arbitrary_records, raw_batch, records
 
 CAPTURE_NAME = re.compile(r"\.(pcap|pcapng|cap)(\.(gz|bz2|xz|zst))?$")
 MAX_RECORDS_PER_FILE = 5_000  # keeps the corpus run to seconds: the reference decodes ~10k records/s

@@ -5,8 +5,8 @@ from __future__ import annotations
 import struct
 
 import pytest
+from scapy.contrib.mpls import MPLS
 from scapy.layers.inet import ICMP, IP, TCP, UDP
-from scapy.layers.ipsec import AH
 from scapy.layers.inet6 import (
     ICMPv6EchoRequest,
     IPv6,
@@ -15,9 +15,9 @@ from scapy.layers.inet6 import (
     IPv6ExtHdrHopByHop,
     IPv6ExtHdrRouting,
 )
+from scapy.layers.ipsec import AH
 from scapy.layers.l2 import ARP, CookedLinux, Dot1AD, Dot1Q
 from scapy.layers.ppp import PPP, PPPoE
-from scapy.contrib.mpls import MPLS
 from scapy.layers.sctp import SCTP
 from scapy.packet import Raw
 

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import itertools
 from decimal import Decimal
 from unittest import mock
 
@@ -77,11 +78,11 @@ def test_files_and_pieces_do_not_change_the_result(tmp_path_factory, packets, cu
     one = pcapflow.read_conversations(write(directory / "one.pcap", pcap_bytes(packets)), workers=1)
     bounds = [0, *sorted({cut for cut in cuts if 0 < cut < len(packets)}), len(packets)]
     paths = [write(directory / f"part{index}.pcap", pcap_bytes(packets[begin:end]))
-             for index, (begin, end) in enumerate(zip(bounds, bounds[1:]))]
+             for index, (begin, end) in enumerate(itertools.pairwise(bounds))]
     with small_pieces():
         several = pcapflow.read_conversations(paths, workers=workers)
     pd.testing.assert_frame_equal(several, one)
-    assert [file.records for file in several.attrs["report"].files] == [end - begin for begin, end in zip(bounds, bounds[1:])]
+    assert [file.records for file in several.attrs["report"].files] == [end - begin for begin, end in itertools.pairwise(bounds)]
 
 
 @settings(max_examples=30)

@@ -1,0 +1,86 @@
+import enum
+
+class Status(enum.IntEnum):
+    OK = 0
+    PORTS_ONLY = 1
+    FRAGMENT = 2
+    NOT_IP = 10
+    UNSUPPORTED_LINKTYPE = 11
+    BAD_RECORD = 20
+    TRUNCATED_LINK = 21
+    TRUNCATED_IP = 22
+    BAD_IP_HEADER = 23
+    TRUNCATED_TRANSPORT = 24
+    BAD_TRANSPORT_HEADER = 25
+
+class StatusKind(enum.IntEnum):
+    TRACKED_BELOW = 10
+    OUT_OF_SCOPE_BELOW = 20
+
+class IpProtocol(enum.IntEnum):
+    IPPROTO_HOPOPTS = 0
+    IPPROTO_ICMP = 1
+    IPPROTO_IGMP = 2
+    IPPROTO_IPIP = 4
+    IPPROTO_TCP = 6
+    IPPROTO_UDP = 17
+    IPPROTO_IPV6 = 41
+    IPPROTO_ROUTING = 43
+    IPPROTO_FRAGMENT = 44
+    IPPROTO_GRE = 47
+    IPPROTO_ESP = 50
+    IPPROTO_AH = 51
+    IPPROTO_ICMPV6 = 58
+    IPPROTO_NO_NEXT_HEADER = 59
+    IPPROTO_DSTOPTS = 60
+    IPPROTO_OSPF = 89
+    IPPROTO_PIM = 103
+    IPPROTO_VRRP = 112
+    IPPROTO_SCTP = 132
+    IPPROTO_MOBILITY = 135
+
+class LinkType(enum.IntEnum):
+    LINKTYPE_NULL = 0
+    LINKTYPE_ETHERNET = 1
+    LINKTYPE_RAW_LEGACY = 12
+    LINKTYPE_RAW_OPENBSD = 14
+    LINKTYPE_RAW = 101
+    LINKTYPE_LOOP = 108
+    LINKTYPE_LINUX_SLL = 113
+    LINKTYPE_DBUS = 231
+    LINKTYPE_IPV4 = 228
+    LINKTYPE_IPV6 = 229
+    LINKTYPE_USBPCAP = 249
+    LINKTYPE_LINUX_SLL2 = 276
+    LINKTYPE_EBHSCR = 279
+    LINKTYPE_UNKNOWN_INTERFACE = 0xFFFF
+
+class EtherType(enum.IntEnum):
+    ETHERTYPE_IPV4 = 0x0800
+    ETHERTYPE_VLAN = 0x8100
+    ETHERTYPE_QINQ = 0x88A8
+    ETHERTYPE_QINQ_OLD1 = 0x9100
+    ETHERTYPE_QINQ_OLD2 = 0x9200
+    ETHERTYPE_IPV6 = 0x86DD
+    ETHERTYPE_MPLS = 0x8847
+    ETHERTYPE_MPLS_MULTICAST = 0x8848
+    ETHERTYPE_PPPOE_SESSION = 0x8864
+    PPP_IPV4 = 0x0021
+    PPP_IPV6 = 0x0057
+
+class TcpFlag(enum.IntEnum):
+    TCP_FIN = 0x01
+    TCP_SYN = 0x02
+    TCP_RST = 0x04
+    TCP_PSH = 0x08
+    TCP_ACK = 0x10
+
+class Limit(enum.IntEnum):
+    NO_VLAN = 0xFFFF
+    MAX_RECORD_BYTES = 262144
+    MAX_ENCAPSULATIONS = 8
+    MAX_EXTENSION_HEADERS = 8
+
+def icmp_counterparts(proto: int) -> dict[int, int]: ...
+def icmp_requests(proto: int) -> tuple[int, ...]: ...
+def max_record_bytes_of(linktype: int) -> int: ...

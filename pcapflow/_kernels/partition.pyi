@@ -1,0 +1,7 @@
+import numpy as np
+
+MAX_PARTITIONS: int
+
+def partition_labels(
+    status: np.ndarray, src_hi: np.ndarray, src_lo: np.ndarray, dst_hi: np.ndarray, dst_lo: np.ndarray, partitions: int
+) -> np.ndarray: ...

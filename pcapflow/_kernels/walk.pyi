@@ -1,0 +1,28 @@
+import enum
+
+import numpy as np
+
+class WalkStop(enum.IntEnum):
+    WALK_NEED_MORE = 0
+    WALK_OVERSIZED = 1
+    WALK_LIMIT = 2
+    WALK_BAD_BYTE_ORDER = 3
+    WALK_BAD_LENGTH = 4
+    WALK_LENGTHS_DIFFER = 5
+    WALK_BAD_VERSION = 6
+    WALK_PACKET_TOO_LONG = 7
+
+TIMESTAMP_LIMIT_NS: int
+MAX_PCAPNG_BLOCK_BYTES: int
+
+def walk_pcap(
+    buffer: np.ndarray, pos: int, end: int, big_endian: bool, ns_per_fraction: int, max_caplen: int, limit: int
+) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray], int, int, int]: ...
+
+class PcapngWalker:
+    records: int
+    skipped_blocks: int
+    timestamps_out_of_range: int
+    linktypes: list[int]
+    ignored_options: list[tuple[int, str, int]]
+    def walk(self, buffer: np.ndarray, pos: int, end: int) -> tuple[tuple[np.ndarray, ...], int, int, tuple[int, int]]: ...
