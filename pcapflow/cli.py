@@ -120,7 +120,8 @@ def _warn(report, quiet: bool) -> None:
         for warning in file.warnings:
             click.echo(f"Warning: {file.path}: {warning}", err=True)
     for file in report.damaged_files:
-        click.echo(f"Warning: {file.path}: {file.damage}; the {file.records:,} records before it were read", err=True)
+        before = "the record before it was read" if file.records == 1 else f"the {file.records:,} records before it were read"
+        click.echo(f"Warning: {file.path}: {file.damage}; {before}", err=True)
     if report.malformed:
         counts = ", ".join(f"{count:,} {name}" for name, count in sorted(report.malformed.items()))
         click.echo(f"Warning: {sum(report.malformed.values()):,} of {report.records_read:,} packets are malformed and were not tracked: {counts}", err=True)
