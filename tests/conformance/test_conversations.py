@@ -23,6 +23,16 @@ differences, each with its cause:
 - ``pcapplusplus/pcapng-example.pcapng``: the second packet of 127.0.0.1:40304 <-> :3306 is
   stamped in 2061 (tshark shows the same time), 46 years after its neighbours: that gap splits
   the conversation in two.
+- ``dpi/ndpi/vnc.pcap``: tshark lists 4 TCP conversations, pcapflow 2. Each of the two VNC
+  connections (to port 6900) is cut by tshark into two streams after its fourth frame, the
+  server's "RFB 003.008" banner: tshark's VNC heuristic dissector recognises the protocol there
+  and starts a conversation of its own, and the TCP dissector gives it a new stream index,
+  though the sequence numbers run on (frame 5 continues frame 3's). With the VNC dissector
+  disabled (``--disable-protocol vnc``) tshark lists exactly pcapflow's two: 3,543 and 1,008
+  frames.
+- every capture under ``tunnels/`` that differs: the tunnels and those link layers are not
+  decoded yet (the tunnels issue, #12, decapsulates them); those are expected failures, strict,
+  so that the day they pass the marker is removed.
 """
 
 from __future__ import annotations
@@ -58,6 +68,18 @@ TSHARK_DIFFERENCES = {
     "zeek/fragmented-3.pcap": 1,
     "ndpi/ip_fragmented_garbage.pcap": 0,
     "pcapplusplus/pcapng-example.pcapng": 16,
+    "dpi/ndpi/vnc.pcap": 2,
+}
+
+#: Captures under tunnels/ whose TCP conversations pcapflow cannot see until tunnels and these
+#: link layers are decoded (issue #12).
+AWAITING_TUNNELS = {
+    "tunnels/libpcap/http_PPI.pcap", "tunnels/suricata-verify/bug-2576-01/temp6.pcap",
+    "tunnels/suricata-verify/decode-chdlc-01/hdlc-http_1tx.pcap", "tunnels/suricata-verify/vxlan-decoder-03/vxlan.pcap",
+    "tunnels/tcpdump/geneve.pcap", "tunnels/tcpdump/ppp_ip_udp_dns.pcap", "tunnels/zeek/4in6.pcap", "tunnels/zeek/ayiya3.pcap",
+    "tunnels/zeek/geneve-47101.pcap", "tunnels/zeek/gre-over-udp-4754.pcap", "tunnels/zeek/gtp2_different_udp_port.pcap",
+    "tunnels/zeek/gtp6_gtp_0x32.pcap", "tunnels/zeek/nflog-http.pcap", "tunnels/zeek/quic-interop-retry.pcap",
+    "tunnels/zeek/radiotap.pcap", "tunnels/zeek/vxlan-encapsulated-http.pcap", "tunnels/zeek/wlanmon.pcap",
 }
 
 
@@ -113,14 +135,16 @@ def tshark_tcp_conversations(path: Path) -> int:
     return sum("<->" in line for line in table.group(1).splitlines()) if table else 0
 
 
-def _tshark_captures() -> list[str]:
+def _tshark_captures() -> list:
     if not CORPUS.is_dir():
         return []
-    return sorted(
+    names = sorted(
         str(p.relative_to(CORPUS))[: -len(".tshark-conv.txt")]
         for p in CORPUS.rglob("*.tshark-conv.txt")
         if "fuzz-2021-10-13" not in p.name  # no readable record (see test_corpus_reading)
     )
+    awaiting = pytest.mark.xfail(strict=True, reason="tunnels and these link layers are decoded by the tunnels issue (#12)")
+    return [pytest.param(name, marks=awaiting) if name in AWAITING_TUNNELS else name for name in names]
 
 
 @pytest.mark.parametrize("capture", _tshark_captures())
