@@ -17,7 +17,7 @@ MAX_TIMEOUT_S = 9.2e9
 #: The packet decoders: the compiled kernels, or scapy dissecting every packet (slow; the reference).
 ENGINES = ("fast", "reference")
 #: File bytes read and decoded at a time (small enough that a chunk stays in the processor's cache).
-DEFAULT_CHUNK_BYTES = 2 << 20
+DEFAULT_CHUNK_BYTES = 4 << 20
 
 
 def usable_cores() -> int:

@@ -18,6 +18,7 @@ from pcapflow.addresses import format_addresses
 from pcapflow.decode.table import NO_VLAN, DecodeStatus, PacketTable
 from pcapflow.protocols import protocol_names
 from pcapflow.tracking.community_id import conversation_community_ids
+from pcapflow.tracking.history import histories
 from pcapflow.tracking.roles import ROLE_BASES
 from pcapflow.tracking.state import CONN_STATES, END_REASONS
 
@@ -184,6 +185,7 @@ def conversations_frame(columns: Mapping[str, np.ndarray], services: ServiceTabl
         conn_state=pd.Categorical.from_codes(columns["conn_state"], dtype=CONN_STATE_DTYPE),
         end_reason=pd.Categorical.from_codes(columns["end_reason"], dtype=END_REASON_DTYPE),
     )
+    out["history"] = histories(np.asarray(columns["history_order"]), np.asarray(columns["client_is_a"]), np.asarray(columns["client_first"]))
     out["service"], _ = services.label(out["protocol"], np.asarray(columns["server_port"]))
     out["community_id"] = conversation_community_ids(columns)
     return typed_frame(out, CONVERSATION_COLUMNS)

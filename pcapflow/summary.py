@@ -116,7 +116,9 @@ def port_rows(conversations: Mapping[str, np.ndarray], protocol_names: list[str]
 
 
 def _address_ids(hi: np.ndarray, lo: np.ndarray) -> np.ndarray:
-    """An integer per address (two uint64 halves), equal for equal addresses."""
+    """An integer per address (two uint64 halves), equal for equal addresses, from 0 up."""
+    if not hi.any():  # IPv4 only: the low half alone tells them apart
+        return np.unique(lo, return_inverse=True)[1].reshape(-1).astype(np.int64)
     order = np.lexsort((lo, hi))
     new = np.ones(len(order), dtype=bool)
     new[1:] = (hi[order][1:] != hi[order][:-1]) | (lo[order][1:] != lo[order][:-1])

@@ -7,6 +7,7 @@ NARROW_FIELDS: tuple[tuple[str, type], ...]
 WIDE_FIELDS: tuple[str, ...]
 FLOW_FIELDS: tuple[tuple[str, type], ...]
 ENDED: dict[str, int]
+HISTORY_TIE_FLAG: int
 
 class FlowTable:
     orphan_fragments: int

@@ -27,7 +27,7 @@ same result however the packets were cut into batches or partitions.
 import numpy as np
 
 from libc.stdint cimport INT64_MAX, INT64_MIN, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
-from libc.stdlib cimport free, realloc
+from libc.stdlib cimport free, malloc, realloc
 from libc.string cimport memmove
 
 from pcapflow._kernels.constants cimport *
@@ -46,6 +46,12 @@ cdef enum:
     ENDED_OPEN = 0
     ENDED_REUSE = 1
     ENDED_IDLE = 2
+    HISTORY_TIE = 0x10  # see _history_order
+    PREFETCH_SLOTS = 16  # packets ahead whose index slot is asked for
+    PREFETCH_CONVERSATIONS = 8  # packets ahead whose conversation is asked for (its slot came in by then)
+
+cdef extern from *:
+    void __builtin_prefetch(const void *address) nogil
 
 cdef int64_t NEVER = INT64_MAX
 cdef int64_t FRAGMENT_TIMEOUT = 300 * 1000000000  # Zeek's frag_timeout
@@ -56,15 +62,17 @@ LETTER_NAMES = ("syn", "syn_ack", "ack", "data", "fin", "rst")
 
 
 cdef struct Conversation:
+    # what every packet reads or adds to first, in its first two cache lines
     uint64_t a_hi, a_lo, b_hi, b_lo
     uint16_t a_port, b_port, key_vlan, vlan
     uint8_t proto, ip_version, first_sender, ended_by, has_marker
     uint32_t marker
-    int64_t first_record, first_seen, last_seen
+    int64_t last_seen
     int64_t packets[2]
     int64_t bytes[2]
     int64_t ip_bytes[2]
     int64_t payload_bytes[2]
+    int64_t first_record, first_seen
     int64_t first_letter[12]  # first record showing each letter, per direction: letter * 2 + direction
 
 
@@ -74,6 +82,36 @@ cdef struct Packet:
     uint16_t src_port, dst_port, vlan, flags
     uint8_t proto, ip_version
     uint32_t seq, ack, wirelen, ip_bytes, payload_bytes, ip_id
+
+
+cdef struct Key:
+    # a packet's conversation key, direction-free, and its hash
+    uint64_t a_hi, a_lo, b_hi, b_lo, hash
+    uint16_t a_port, b_port, vlan
+    uint8_t direction  # 0: A sent the packet
+
+
+cdef inline void _packet_of(Packet *p, Py_ssize_t row, int64_t records_before, const int64_t[::1] record_index,
+                            const int64_t[::1] ts_ns, const uint32_t[::1] wirelen, const uint16_t[::1] vlan_id,
+                            const uint8_t[::1] ip_version, const uint64_t[::1] src_ip_hi, const uint64_t[::1] src_ip_lo,
+                            const uint64_t[::1] dst_ip_hi, const uint64_t[::1] dst_ip_lo, const uint8_t[::1] ip_proto,
+                            const uint32_t[::1] ip_bytes, const uint32_t[::1] ip_id, const uint16_t[::1] src_port,
+                            const uint16_t[::1] dst_port, const uint16_t[::1] tcp_flags, const uint32_t[::1] tcp_seq,
+                            const uint32_t[::1] tcp_ack, const uint8_t[::1] icmp_type, const uint8_t[::1] icmp_code,
+                            const uint32_t[::1] payload_bytes) noexcept nogil:
+    """The fields of packet ``row``, with Zeek's and Community ID's ICMP "ports": the type, and
+    the counterpart type of a request/reply pair or the code of a one-way message."""
+    cdef int partner
+    p.record, p.ts = records_before + record_index[row], ts_ns[row]
+    p.src_hi, p.src_lo, p.dst_hi, p.dst_lo = src_ip_hi[row], src_ip_lo[row], dst_ip_hi[row], dst_ip_lo[row]
+    p.src_port, p.dst_port, p.vlan, p.flags = src_port[row], dst_port[row], vlan_id[row], tcp_flags[row]
+    p.proto, p.ip_version = ip_proto[row], ip_version[row]
+    p.seq, p.ack, p.wirelen, p.ip_bytes = tcp_seq[row], tcp_ack[row], wirelen[row], ip_bytes[row]
+    p.payload_bytes, p.ip_id = payload_bytes[row], ip_id[row]
+    if p.proto == IPPROTO_ICMP or p.proto == IPPROTO_ICMPV6:
+        partner = icmp_counterpart(p.proto, icmp_type[row])
+        p.src_port = icmp_type[row]
+        p.dst_port = partner if partner >= 0 else icmp_code[row]
 
 
 cdef struct Datagram:
@@ -208,7 +246,7 @@ cdef class FlowTable:
         self.tcp_timeout, self.udp_timeout, self.other_timeout = tcp_timeout_ns, udp_timeout_ns, other_timeout_ns
         self.vlan_in_key, self.colliding = vlan_in_key, colliding_hashes
         self.clock = INT64_MIN
-        if (index_init(&self.flows, 1024) < 0 or _entries_init(&self.firsts, sizeof(FirstFragment), colliding_hashes) < 0
+        if (index_init(&self.flows, 1 << 14) < 0 or _entries_init(&self.firsts, sizeof(FirstFragment), colliding_hashes) < 0
                 or _entries_init(&self.held, sizeof(HeldFragment), colliding_hashes) < 0):
             raise MemoryError("no memory for a flow table")
 
@@ -244,31 +282,46 @@ cdef class FlowTable:
         if any(length != count for length in lengths) or (labels.shape[0] and labels.shape[0] != count):
             raise ValueError("every column of a batch must have one entry per packet")
         cdef bint labelled = labels.shape[0] != 0
-        cdef int failed = 0, partner
+        cdef int failed = 0
         cdef Packet packet
+        cdef Key key
         cdef int64_t conversation
+        # the key hash of every packet of the batch, first: the index slots of the packets ahead
+        # of the one being folded are then asked for while it is folded (a slot, and then its
+        # conversation, are the memory reads every packet waits on)
+        cdef uint64_t *hashes = <uint64_t *>malloc((count + 1) * sizeof(uint64_t))
+        cdef uint64_t ahead
+        if hashes == NULL:
+            raise MemoryError("no memory for the flow table")
         with nogil:
             for row in range(count):
+                hashes[row] = 0
+                if is_tracked(status[row]) and status[row] != FRAGMENT and (not labelled or labels[row] == partition):
+                    _packet_of(&packet, row, records_before, record_index, ts_ns, wirelen, vlan_id, ip_version, src_ip_hi, src_ip_lo,
+                               dst_ip_hi, dst_ip_lo, ip_proto, ip_bytes, ip_id, src_port, dst_port, tcp_flags, tcp_seq, tcp_ack,
+                               icmp_type, icmp_code, payload_bytes)
+                    self._key(&packet, &key)
+                    hashes[row] = key.hash
+            for row in range(count):
+                if row + PREFETCH_SLOTS < count:
+                    __builtin_prefetch(&self.flows.slots[hashes[row + PREFETCH_SLOTS] & self.flows.mask])
+                if row + PREFETCH_CONVERSATIONS < count:
+                    ahead = self.flows.slots[hashes[row + PREFETCH_CONVERSATIONS] & self.flows.mask]
+                    if ahead > SLOT_REMOVED:
+                        __builtin_prefetch(&self.conversations[slot_entry(ahead)])
+                        __builtin_prefetch(<char *>&self.conversations[slot_entry(ahead)] + 64)
                 if not is_tracked(status[row]) or (labelled and labels[row] != partition):
                     continue
-                packet.record, packet.ts = records_before + record_index[row], ts_ns[row]
-                packet.src_hi, packet.src_lo, packet.dst_hi, packet.dst_lo = src_ip_hi[row], src_ip_lo[row], dst_ip_hi[row], dst_ip_lo[row]
-                packet.src_port, packet.dst_port, packet.vlan, packet.flags = src_port[row], dst_port[row], vlan_id[row], tcp_flags[row]
-                packet.proto, packet.ip_version = ip_proto[row], ip_version[row]
-                packet.seq, packet.ack, packet.wirelen, packet.ip_bytes = tcp_seq[row], tcp_ack[row], wirelen[row], ip_bytes[row]
-                packet.payload_bytes, packet.ip_id = payload_bytes[row], ip_id[row]
+                _packet_of(&packet, row, records_before, record_index, ts_ns, wirelen, vlan_id, ip_version, src_ip_hi, src_ip_lo,
+                           dst_ip_hi, dst_ip_lo, ip_proto, ip_bytes, ip_id, src_port, dst_port, tcp_flags, tcp_seq, tcp_ack,
+                           icmp_type, icmp_code, payload_bytes)
                 if packet.ts > self.clock:
                     self.clock = packet.ts
                 if status[row] == FRAGMENT:
                     failed = self._fragment(&packet)
                 else:
-                    if packet.proto == IPPROTO_ICMP or packet.proto == IPPROTO_ICMPV6:
-                        # Zeek's and Community ID's ICMP "ports": the type, and the counterpart
-                        # type of a request/reply pair or the code of a one-way message
-                        partner = icmp_counterpart(packet.proto, icmp_type[row])
-                        packet.src_port = icmp_type[row]
-                        packet.dst_port = partner if partner >= 0 else icmp_code[row]
-                    conversation = self._packet(&packet)
+                    self._key(&packet, &key)
+                    conversation = self._packet(&packet, &key)
                     failed = conversation < 0
                     if not failed and more_fragments[row] and frag_offset[row] == 0:
                         failed = self._first_fragment(&packet, conversation)
@@ -276,21 +329,26 @@ cdef class FlowTable:
                     break
             if not failed:
                 failed = self._expire(False)
+        free(hashes)
         if failed:
             raise MemoryError("no memory for the flow table")
 
-    cdef int64_t _packet(self, const Packet *p) noexcept nogil:
-        """Fold one packet with ports; the index of its conversation, or -1 when memory runs out."""
+    cdef inline void _key(self, const Packet *p, Key *key) noexcept nogil:
+        """The direction-free key of a packet with ports: endpoint A is the smaller."""
         cdef bint src_first = p.src_hi < p.dst_hi or (p.src_hi == p.dst_hi and (
             p.src_lo < p.dst_lo or (p.src_lo == p.dst_lo and p.src_port <= p.dst_port)))
-        cdef uint8_t direction = 0 if src_first else 1
-        cdef uint64_t a_hi = p.src_hi if src_first else p.dst_hi, a_lo = p.src_lo if src_first else p.dst_lo
-        cdef uint64_t b_hi = p.dst_hi if src_first else p.src_hi, b_lo = p.dst_lo if src_first else p.src_lo
-        cdef uint16_t a_port = p.src_port if src_first else p.dst_port, b_port = p.dst_port if src_first else p.src_port
-        cdef uint16_t key_vlan = p.vlan if self.vlan_in_key else NO_VLAN
-        cdef uint64_t ports = p.proto | (<uint64_t>a_port << 8) | (<uint64_t>b_port << 24) | (<uint64_t>key_vlan << 40)
-        cdef uint64_t hash = 0 if self.colliding else mix64(hash_address(a_hi, a_lo) + mix64(hash_address(b_hi, b_lo) ^ ports))
-        cdef uint64_t at, slot
+        cdef uint64_t ports
+        key.direction = 0 if src_first else 1
+        key.a_hi, key.a_lo = (p.src_hi, p.src_lo) if src_first else (p.dst_hi, p.dst_lo)
+        key.b_hi, key.b_lo = (p.dst_hi, p.dst_lo) if src_first else (p.src_hi, p.src_lo)
+        key.a_port, key.b_port = (p.src_port, p.dst_port) if src_first else (p.dst_port, p.src_port)
+        key.vlan = p.vlan if self.vlan_in_key else NO_VLAN
+        ports = p.proto | (<uint64_t>key.a_port << 8) | (<uint64_t>key.b_port << 24) | (<uint64_t>key.vlan << 40)
+        key.hash = 0 if self.colliding else mix64(hash_address(key.a_hi, key.a_lo) + mix64(hash_address(key.b_hi, key.b_lo) ^ ports))
+
+    cdef int64_t _packet(self, const Packet *p, const Key *key) noexcept nogil:
+        """Fold one packet with ports; the index of its conversation, or -1 when memory runs out."""
+        cdef uint64_t at, slot, hash = key.hash
         cdef Conversation *c
         cdef int64_t index = -1, timeout
         cdef bint syn = p.proto == IPPROTO_TCP and (p.flags & (TCP_SYN | TCP_ACK)) == TCP_SYN
@@ -303,8 +361,8 @@ cdef class FlowTable:
                 break
             if slot_matches(slot, hash):
                 c = &self.conversations[slot_entry(slot)]
-                if (c.a_hi == a_hi and c.a_lo == a_lo and c.b_hi == b_hi and c.b_lo == b_lo and c.a_port == a_port
-                        and c.b_port == b_port and c.proto == p.proto and c.key_vlan == key_vlan):
+                if (c.a_hi == key.a_hi and c.a_lo == key.a_lo and c.b_hi == key.b_hi and c.b_lo == key.b_lo
+                        and c.a_port == key.a_port and c.b_port == key.b_port and c.proto == p.proto and c.key_vlan == key.vlan):
                     index = slot_entry(slot)
                     break
             at = (at + 1) & self.flows.mask
@@ -318,7 +376,7 @@ cdef class FlowTable:
                 c.ended_by = ENDED_REUSE
                 index = -1
             else:
-                self._add(c, p, direction)
+                self._add(c, p, key.direction)
                 return index
         else:
             self.flows.used += 1
@@ -328,15 +386,15 @@ cdef class FlowTable:
         index = self.count
         self.count += 1
         c = &self.conversations[index]
-        c.a_hi, c.a_lo, c.b_hi, c.b_lo, c.a_port, c.b_port = a_hi, a_lo, b_hi, b_lo, a_port, b_port
-        c.key_vlan, c.vlan, c.proto, c.ip_version = key_vlan, p.vlan, p.proto, p.ip_version
-        c.first_sender, c.ended_by, c.has_marker, c.marker = direction, ENDED_OPEN, 0, 0
+        c.a_hi, c.a_lo, c.b_hi, c.b_lo, c.a_port, c.b_port = key.a_hi, key.a_lo, key.b_hi, key.b_lo, key.a_port, key.b_port
+        c.key_vlan, c.vlan, c.proto, c.ip_version = key.vlan, p.vlan, p.proto, p.ip_version
+        c.first_sender, c.ended_by, c.has_marker, c.marker = key.direction, ENDED_OPEN, 0, 0
         c.first_record, c.first_seen, c.last_seen = p.record, p.ts, p.ts
         c.packets[0] = c.packets[1] = c.bytes[0] = c.bytes[1] = 0
         c.ip_bytes[0] = c.ip_bytes[1] = c.payload_bytes[0] = c.payload_bytes[1] = 0
         for slot in range(2 * LETTERS):
             c.first_letter[slot] = NEVER
-        self._add(c, p, direction)
+        self._add(c, p, key.direction)
         self.flows.slots[at] = slot_value(hash, index)
         return index
 
@@ -495,7 +553,7 @@ cdef class FlowTable:
 
     def columns(self, const int64_t[::1] order):
         """The :data:`FLOW_FIELDS` of the conversations ``order`` lists, as numpy arrays."""
-        cdef Py_ssize_t n = order.shape[0], row, side, letter
+        cdef Py_ssize_t n = order.shape[0], row, side
         for row in range(n):
             if not 0 <= order[row] < self.count:
                 raise IndexError(f"no conversation {order[row]} in a table of {self.count}")
@@ -505,6 +563,7 @@ cdef class FlowTable:
         cdef uint8_t[::1] first_sender = narrow["first_sender"], ended_by = narrow["ended_by"]
         cdef uint16_t[::1] vlan = narrow["vlan"], a_port = narrow["a_port"], b_port = narrow["b_port"]
         cdef uint64_t[::1] a_hi = narrow["a_ip_hi"], a_lo = narrow["a_ip_lo"], b_hi = narrow["b_ip_hi"], b_lo = narrow["b_ip_lo"]
+        cdef uint64_t[::1] history = narrow["history_order"]
         cdef int64_t[:, ::1] out = wide
         cdef const Conversation *c
         with nogil:
@@ -520,27 +579,50 @@ cdef class FlowTable:
                     out[5 + side, row] = c.bytes[side]
                     out[7 + side, row] = c.ip_bytes[side]
                     out[9 + side, row] = c.payload_bytes[side]
-                    for letter in range(LETTERS):
-                        out[11 + letter * 2 + side, row] = c.first_letter[letter * 2 + side]
+                history[row] = _history_order(c)
         columns = dict(narrow)
         columns.update(zip(WIDE_FIELDS, wide))
         return {name: columns[name] for name, _ in FLOW_FIELDS}
+
+
+cdef uint64_t _history_order(const Conversation *c) noexcept nogil:
+    """The letters a conversation showed, in order of first appearance: 5 bits each, from the low
+    bits up, of ``letter * 2 + direction + 1`` (so 0 ends the list), plus HISTORY_TIE when the
+    letter first showed in the same packet as the one before it."""
+    cdef int slots[12]
+    cdef int count = 0, slot, at, moving
+    cdef uint64_t code = 0
+    for slot in range(2 * LETTERS):  # insertion sort by (first record, slot): at most 12 of them
+        if c.first_letter[slot] == NEVER:
+            continue
+        at = count
+        while at > 0 and c.first_letter[slots[at - 1]] > c.first_letter[slot]:
+            slots[at] = slots[at - 1]
+            at -= 1
+        slots[at] = slot
+        count += 1
+    for at in range(count):
+        moving = slots[at] + 1
+        if at and c.first_letter[slots[at]] == c.first_letter[slots[at - 1]]:
+            moving |= HISTORY_TIE
+        code |= <uint64_t>moving << (5 * at)
+    return code
 
 
 NARROW_FIELDS = (
     ("proto", np.uint8), ("ip_version", np.uint8), ("vlan", np.uint16),
     ("a_ip_hi", np.uint64), ("a_ip_lo", np.uint64), ("a_port", np.uint16),
     ("b_ip_hi", np.uint64), ("b_ip_lo", np.uint64), ("b_port", np.uint16),
-    ("first_sender", np.uint8), ("ended_by", np.uint8),
+    ("first_sender", np.uint8), ("ended_by", np.uint8), ("history_order", np.uint64),
 )
 WIDE_FIELDS = (
     "first_record", "first_seen", "last_seen",
     "packets_a", "packets_b", "bytes_a", "bytes_b", "ip_bytes_a", "ip_bytes_b", "payload_bytes_a", "payload_bytes_b",
-    *(f"first_{letter}_{side}" for letter in LETTER_NAMES for side in "ab"),
 )
 #: The columns :meth:`FlowTable.columns` exports, in order, with their dtypes (see
 #: pcapflow.tracking.columns for what each means).
-FLOW_FIELDS = (*NARROW_FIELDS[:9], ("first_sender", np.uint8), *((name, np.int64) for name in WIDE_FIELDS), ("ended_by", np.uint8))
+FLOW_FIELDS = (*NARROW_FIELDS[:10], *((name, np.int64) for name in WIDE_FIELDS), *NARROW_FIELDS[10:])
+HISTORY_TIE_FLAG = HISTORY_TIE
 ENDED = {"open": ENDED_OPEN, "reuse": ENDED_REUSE, "idle": ENDED_IDLE}
 
 

@@ -26,3 +26,8 @@ class PcapngWalker:
     linktypes: list[int]
     ignored_options: list[tuple[int, str, int]]
     def walk(self, buffer: np.ndarray, pos: int, end: int) -> tuple[tuple[np.ndarray, ...], int, int, tuple[int, int]]: ...
+
+def find_pcap_boundary(
+    window: np.ndarray, start: int, end: int, at_eof: bool, big_endian: bool, first_seconds: int, time_span: int,
+    fraction_limit: int, max_caplen: int, max_wirelen: int, confirming: int,
+) -> tuple[int, bool]: ...

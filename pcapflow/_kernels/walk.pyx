@@ -127,6 +127,52 @@ def walk_pcap(const uint8_t[::1] buffer, Py_ssize_t pos, Py_ssize_t end, bint bi
     return (offsets, caplens, wirelens, stamps), at, reason, claimed
 
 
+def find_pcap_boundary(const uint8_t[::1] window, Py_ssize_t start, Py_ssize_t end, bint at_eof, bint big_endian,
+                       int64_t first_seconds, int64_t time_span, uint32_t fraction_limit, uint32_t max_caplen,
+                       uint32_t max_wirelen, int confirming):
+    """The first offset from ``start`` in ``window[:end]`` where ``confirming`` plausible classic
+    pcap record headers follow one another (timestamps within ``time_span`` s of
+    ``first_seconds``, fractions below ``fraction_limit``, caplen at most ``max_caplen`` and at most
+    wirelen, wirelen at most ``max_wirelen``; each header where the record before it ends).
+
+    Returns ``(offset, True)`` when found, ``(offset, False)`` when the bytes held end before
+    the run from ``offset`` could be judged (call again with more bytes, from ``offset``), and
+    ``(-1, False)`` when there is none and ``at_eof``.
+    """
+    if end > window.shape[0] or start < 0:
+        raise ValueError("search range outside the window")
+    cdef const uint8_t *data = &window[0] if window.shape[0] else NULL
+    cdef Py_ssize_t candidate = start, at
+    cdef int seen, verdict = -1  # 1 found, 0 more bytes needed, -1 none (yet)
+    cdef int64_t seconds
+    cdef uint32_t fraction, caplen, wirelen
+    with nogil:
+        while candidate < end:
+            at, seen = candidate, 0
+            while seen < confirming:
+                if at + PCAP_RECORD_HEADER > end:
+                    break
+                seconds = pf_u32(data + at, big_endian)
+                fraction = pf_u32(data + at + 4, big_endian)
+                caplen = pf_u32(data + at + 8, big_endian)
+                wirelen = pf_u32(data + at + 12, big_endian)
+                if not (-time_span <= seconds - first_seconds <= time_span and fraction < fraction_limit
+                        and caplen <= max_caplen and caplen <= wirelen <= max_wirelen):
+                    break
+                seen += 1
+                at += PCAP_RECORD_HEADER + caplen
+            if seen == confirming:
+                verdict = 1
+                break
+            if at + PCAP_RECORD_HEADER > end and not at_eof:
+                verdict = 0
+                break
+            candidate += 1
+    if verdict < 0 and at_eof:
+        return -1, False
+    return candidate, verdict == 1
+
+
 cdef struct Interface:
     uint16_t linktype
     uint32_t snaplen

@@ -11,8 +11,10 @@ thrown away and the file is read on sequentially, so pieces never change the res
 from __future__ import annotations
 
 import os
-import struct
 
+import numpy as np
+
+from pcapflow._kernels.walk import find_pcap_boundary
 from pcapflow.capture.pcap import FILE_HEADER_BYTES, RECORD_HEADER_BYTES, PcapWalker
 from pcapflow.capture.walk import MAX_RECORD_BYTES
 from pcapflow.errors import PcapflowError
@@ -30,50 +32,32 @@ TIME_SPAN_S = 10 * 365 * 86400
 def find_record_start(path: str | os.PathLike, target: int, walker: PcapWalker) -> int | None:
     """A likely record boundary at or after ``target`` (None if no plausible one is near).
 
-    ``walker`` has read the file header (byte order, resolution, snaplen).
+    ``walker`` has read the file header (byte order, resolution, snaplen). The scan itself is
+    the compiled :func:`~pcapflow._kernels.walk.find_pcap_boundary`.
     """
-    header = struct.Struct(walker.order + "IIII")
     fraction_limit = 1_000_000 if walker.ns_per_fraction == 1000 else 1_000_000_000
+    big_endian = walker.order == ">"
     with open(path, "rb") as file:
         file.seek(FILE_HEADER_BYTES)
         first = file.read(RECORD_HEADER_BYTES)
         if len(first) < RECORD_HEADER_BYTES:
             return None
-        first_seconds = header.unpack(first)[0]
+        first_seconds = int.from_bytes(first[:4], "big" if big_endian else "little")
         file.seek(target)
         data = bytearray()
-        at_eof = False
-
-        def plausible_run(position: int) -> bool | None:
-            """Whether CONFIRMING_RECORDS sane headers follow one another from ``position``
-            (None: the bytes held end first)."""
-            for _ in range(CONFIRMING_RECORDS):
-                if position + RECORD_HEADER_BYTES > len(data):
-                    return False if at_eof else None
-                seconds, fraction, caplen, wirelen = header.unpack_from(data, position)
-                if not (
-                    abs(seconds - first_seconds) <= TIME_SPAN_S
-                    and fraction < fraction_limit
-                    and caplen <= walker.max_caplen
-                    and caplen <= wirelen <= MAX_RECORD_BYTES
-                ):
-                    return False
-                position += RECORD_HEADER_BYTES + caplen
-            return True
-
-        offset = 0
+        at_eof, offset = False, 0
         while offset < SEARCH_BYTES:
-            verdict = plausible_run(offset)
-            if verdict is None:  # read on: the run may continue past the bytes held
-                more = file.read(WINDOW_BYTES)
-                at_eof = len(more) < WINDOW_BYTES
-                data += more
-                continue
-            if verdict:
+            more = file.read(WINDOW_BYTES)
+            at_eof = len(more) < WINDOW_BYTES
+            data += more
+            offset, found = find_pcap_boundary(
+                np.frombuffer(data, dtype=np.uint8), offset, len(data), at_eof, big_endian, first_seconds, TIME_SPAN_S,
+                fraction_limit, walker.max_caplen, MAX_RECORD_BYTES, CONFIRMING_RECORDS,
+            )
+            if found:
                 return target + offset
-            offset += 1
-            if offset >= len(data) and at_eof:
-                break
+            if offset < 0:
+                return None
     return None
 
 

@@ -30,6 +30,8 @@ MAX_RECORD_BYTES = int(Limit.MAX_RECORD_BYTES)
 
 #: Bytes read at a time past the end of a piece, to complete the record that crosses it.
 PIECE_TAIL_BYTES = 64 << 10
+#: How far ahead of the chunk being read the kernel is asked to read the file.
+PREFETCH_BYTES = 32 << 20
 
 class WalkState(enum.Enum):
     NEED_MORE = "need more bytes"  # the held bytes end inside a record (or exactly at its end)
@@ -129,9 +131,9 @@ def _read_chunk(opened: OpenedCapture, held: bytes | bytearray, size: int, posit
 
 
 def _prefetch(raw, offset: int, size: int) -> None:
-    """Ask the kernel to start reading the next chunk now, while this one is worked on: without
-    it a file that is not cached is read only when asked for, and the disk waits while we compute
-    (the kernel's own read-ahead is a fraction of a chunk)."""
+    """Ask the kernel to start reading the file ahead now, while what was read is worked on:
+    without it a file that is not cached is read only when asked for, and the disk waits while
+    we compute (the kernel's own read-ahead is a fraction of a chunk)."""
     if size and hasattr(os, "posix_fadvise"):
         with contextlib.suppress(OSError):  # advice only: a file system may not take it
             os.posix_fadvise(raw.fileno(), offset, size, os.POSIX_FADV_WILLNEED)
@@ -153,13 +155,18 @@ def walk_file(
     stop = getattr(walker, "stop_at", None)
     # a buffer no larger than what is left: small files then cost a small buffer, not a chunk
     file_size = None if opened.compression else os.fstat(opened.raw.fileno()).st_size
+    advised = 0  # the file is asked for ahead up to here
     while True:
         size = 0 if at_eof else chunk_bytes
         if stop is not None:  # read no further than the piece's last record needs
             size = min(size, max(stop - file_offset - len(held), PIECE_TAIL_BYTES))
         if file_size is not None:
-            size = min(size, max(file_size - opened.raw.tell(), 0))
-            _prefetch(opened.raw, opened.raw.tell() + size, size)
+            position = opened.raw.tell()
+            size = min(size, max(file_size - position, 0))
+            if position + 2 * size > advised:  # a window of several chunks at a time: one call, not one per chunk
+                ahead = max(PREFETCH_BYTES, 2 * size)
+                _prefetch(opened.raw, max(position + size, advised), position + size + ahead - max(position + size, advised))
+                advised = position + size + ahead
         buf, got, stream_damage = _read_chunk(opened, held, size, file_offset + len(held), reuse)
         at_eof = at_eof or not got or stream_damage is not None
         end = len(held) + got

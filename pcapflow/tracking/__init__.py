@@ -6,8 +6,9 @@ Contract
 ``finish()`` returns the columns of :data:`~pcapflow.tracking.columns.TRACKER_COLUMNS` as numpy
 arrays, one entry per conversation in order of first packet (``conversation_id`` 0, 1, 2...).
 Columns that only the DataFrame needs are made with it: the address text, ``protocol`` names,
-and ``community_id`` (:func:`~pcapflow.tracking.community_id.conversation_community_ids`, one
-SHA-1 per conversation), so a summary for the terminal never pays for them. Results do not
+``history`` (:func:`~pcapflow.tracking.history.histories`) and ``community_id``
+(:func:`~pcapflow.tracking.community_id.conversation_community_ids`, one SHA-1 per
+conversation), so a summary for the terminal never pays for them. Results do not
 depend on how the capture was cut into batches.
 
 The packets are folded into conversations by the compiled flow table
@@ -35,8 +36,9 @@ from pcapflow.decode.table import PacketTable
 from pcapflow.options import AnalysisOptions
 from pcapflow.protocols import IPPROTO_TCP, IPPROTO_UDP
 from pcapflow.tracking.columns import TRACKER_COLUMNS
+from pcapflow.tracking.history import letter_ranks
 from pcapflow.tracking.roles import assign_roles
-from pcapflow.tracking.state import by_role, conn_states, end_reasons, histories
+from pcapflow.tracking.state import by_role, conn_states, end_reasons
 
 __all__ = ["ConversationTracker", "combine", "partition_labels", "split"]
 
@@ -95,7 +97,8 @@ class ConversationTracker:
         self._flows.close()
         order = np.argsort(self._flows.first_records(), kind="stable")
         rows = self._flows.columns(order)
-        a_is_client, basis = assign_roles(rows)
+        ranks = letter_ranks(rows["history_order"])
+        a_is_client, basis = assign_roles(rows, ranks)
         columns: dict[str, np.ndarray] = {
             "conversation_id": np.arange(len(order), dtype=np.int64),
             "first_record": rows["first_record"],
@@ -112,10 +115,10 @@ class ConversationTracker:
                 columns[f"{side}_{part}"] = np.where(is_a, a, b)
         for measure in ("packets", "bytes", "ip_bytes", "payload_bytes"):
             columns[f"client_{measure}"], columns[f"server_{measure}"] = by_role(rows, measure, a_is_client)
-        columns["conn_state"] = conn_states(rows, a_is_client)
+        columns["conn_state"] = conn_states(rows, ranks, a_is_client)
         columns["client_first"] = np.where(a_is_client, rows["first_sender"] == 0, rows["first_sender"] == 1)
-        columns["history"] = histories(rows, a_is_client, columns["client_first"])
-        columns["end_reason"] = end_reasons(rows, capture_end, self.timeout_ns(rows["proto"]))
+        columns["history_order"], columns["client_is_a"] = rows["history_order"], a_is_client
+        columns["end_reason"] = end_reasons(rows, ranks, capture_end, self.timeout_ns(rows["proto"]))
         return {spec.name: columns[spec.name].astype(spec.dtype, copy=False) for spec in TRACKER_COLUMNS}
 
 

@@ -9,7 +9,7 @@
   are made from these.
 
 Times are int64 ns since the epoch; "record" columns number the capture's records (files
-before a record's file included) and are ``NEVER`` where nothing was seen.
+before a record's file included).
 """
 
 from __future__ import annotations
@@ -18,10 +18,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from pcapflow._kernels.flowtable import FLOW_FIELDS, LETTER_NAMES
-
-#: The "record" of something never seen.
-NEVER = np.iinfo(np.int64).max
+from pcapflow._kernels.flowtable import FLOW_FIELDS
 
 
 class ArraySpec(NamedTuple):
@@ -29,15 +26,6 @@ class ArraySpec(NamedTuple):
     dtype: np.dtype
     description: str
 
-
-_LETTER_MEANINGS = {
-    "syn": "a SYN without ACK (Zeek's s)",
-    "syn_ack": "a SYN+ACK (h)",
-    "ack": "a pure ACK (a)",
-    "data": "payload (d)",
-    "fin": "a FIN (f)",
-    "rst": "a RST (r)",
-}
 
 _FLOW_MEANINGS = {
     "proto": "IP protocol number",
@@ -58,15 +46,14 @@ _FLOW_MEANINGS = {
        for measure, label in (("packets", "packets"), ("bytes", "frame bytes"), ("ip_bytes", "IP bytes"),
                               ("payload_bytes", "transport payload bytes"))
        for side in "ab"},
-    **{f"first_{letter}_{side}": f"record of the first packet from {side.upper()} showing {meaning}"
-       for letter, meaning in _LETTER_MEANINGS.items() for side in "ab"},
+    "history_order": "Zeek's history letters (SYN, SYN+ACK, pure ACK, data, FIN, RST) each endpoint showed, in order "
+                     "of first appearance (see pcapflow.tracking.history)",
 }
 
 #: Per conversation, as the flow table keeps it (its export, in this order).
 FLOW_COLUMNS: tuple[ArraySpec, ...] = tuple(
     ArraySpec(name, np.dtype(dtype), _FLOW_MEANINGS[name]) for name, dtype in FLOW_FIELDS
 )
-assert set(LETTER_NAMES) == set(_LETTER_MEANINGS)
 
 _ROLE_MEASURES = {"packets": "packets", "bytes": "frame bytes", "ip_bytes": "IP bytes", "payload_bytes": "transport payload bytes"}
 
@@ -88,6 +75,7 @@ TRACKER_COLUMNS: tuple[ArraySpec, ...] = (
       for measure, label in _ROLE_MEASURES.items() for side in ("client", "server")),
     ArraySpec("conn_state", np.dtype(np.int64), "index into pcapflow.tracking.state.CONN_STATES"),
     ArraySpec("client_first", np.dtype(bool), "the client sent the first packet"),
-    ArraySpec("history", np.dtype("U13"), "Zeek's history letters (upper case: client)"),
+    ArraySpec("client_is_a", np.dtype(bool), "the client is the flow table's endpoint A"),
+    ArraySpec("history_order", np.dtype(np.uint64), "the letters of Zeek's history, by endpoint (see pcapflow.tracking.history)"),
     ArraySpec("end_reason", np.dtype(np.int64), "index into pcapflow.tracking.state.END_REASONS"),
 )

@@ -10,7 +10,8 @@ First rule that applies (recorded in ``role_basis``):
    (echo request, timestamp request...) is the client;
 4. ``first_packet``: otherwise the destination of the first packet is the server.
 
-Input: the flow table's columns (:data:`~pcapflow.tracking.columns.FLOW_COLUMNS`).
+Input: the flow table's columns (:data:`~pcapflow.tracking.columns.FLOW_COLUMNS`) and the
+ranks of their letters (:func:`~pcapflow.tracking.history.letter_ranks`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from pcapflow.protocols import ICMP_REQUESTS, IPPROTO_ICMP, IPPROTO_ICMPV6
-from pcapflow.tracking.columns import NEVER
+from pcapflow.tracking.history import NOT_SEEN, slot
 
 ROLE_BASES = ("syn", "syn_ack", "port", "first_packet")
 
@@ -34,12 +35,12 @@ def _is_request(proto: np.ndarray, port: np.ndarray) -> np.ndarray:
     )
 
 
-def assign_roles(rows: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+def assign_roles(rows: dict[str, np.ndarray], ranks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """For every conversation: whether endpoint A is the client, and the index into ROLE_BASES."""
-    syn_a, syn_b = rows["first_syn_a"], rows["first_syn_b"]
-    syn_ack_a, syn_ack_b = rows["first_syn_ack_a"], rows["first_syn_ack_b"]
-    syn = (syn_a < NEVER) | (syn_b < NEVER)
-    syn_ack = (syn_ack_a < NEVER) | (syn_ack_b < NEVER)
+    syn_a, syn_b = ranks[:, slot("syn", "a")], ranks[:, slot("syn", "b")]
+    syn_ack_a, syn_ack_b = ranks[:, slot("syn_ack", "a")], ranks[:, slot("syn_ack", "b")]
+    syn = (syn_a < NOT_SEEN) | (syn_b < NOT_SEEN)
+    syn_ack = (syn_ack_a < NOT_SEEN) | (syn_ack_b < NOT_SEEN)
     proto = rows["proto"]
     a_request, b_request = _is_request(proto, rows["a_port"]), _is_request(proto, rows["b_port"])
     icmp = a_request != b_request

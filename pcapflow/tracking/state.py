@@ -14,7 +14,9 @@ the first packet. ``end_reason``: ``rst`` (a RST was seen), ``fin`` (both sides 
 for longer than the timeout before the next one or before the end of the capture), otherwise
 ``end_of_capture``.
 
-Input: the flow table's columns (:data:`~pcapflow.tracking.columns.FLOW_COLUMNS`).
+Input: the flow table's columns (:data:`~pcapflow.tracking.columns.FLOW_COLUMNS`) and the
+ranks of their letters (:func:`~pcapflow.tracking.history.letter_ranks`); the history strings
+themselves are :func:`~pcapflow.tracking.history.histories`.
 """
 
 from __future__ import annotations
@@ -23,12 +25,10 @@ import numpy as np
 
 from pcapflow._kernels.flowtable import ENDED, LETTER_NAMES
 from pcapflow.protocols import IPPROTO_TCP, IPPROTO_UDP
-from pcapflow.tracking.columns import NEVER
+from pcapflow.tracking.history import NOT_SEEN, slot
 
 END_REASONS = ("fin", "rst", "reuse", "idle_timeout", "end_of_capture")
 CONN_STATES = ("S0", "S1", "SF", "REJ", "S2", "S3", "RSTO", "RSTR", "RSTOS0", "RSTRH", "SH", "SHR", "OTH")
-#: Zeek's history letter of each flow-table letter column, in the columns' order.
-HISTORY_LETTERS = dict(zip(LETTER_NAMES, "shadfr"))
 
 INACTIVE, SYN_SENT, SYN_ACK_SENT, PARTIAL, ESTABLISHED, CLOSED, RESET = range(7)
 
@@ -56,10 +56,15 @@ def _endpoint_states(seen: dict[str, tuple[np.ndarray, np.ndarray]], packets) ->
     return orig, resp
 
 
-def conn_states(rows: dict[str, np.ndarray], a_is_client: np.ndarray) -> np.ndarray:
+def _ranks_by_role(ranks: np.ndarray, letter: str, a_is_client: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    a, b = ranks[:, slot(letter, "a")], ranks[:, slot(letter, "b")]
+    return np.where(a_is_client, a, b), np.where(a_is_client, b, a)
+
+
+def conn_states(rows: dict[str, np.ndarray], ranks: np.ndarray, a_is_client: np.ndarray) -> np.ndarray:
     """Zeek ``conn_state`` code (index into :data:`CONN_STATES`) of every conversation."""
-    first = {letter: by_role(rows, f"first_{letter}", a_is_client) for letter in LETTER_NAMES}
-    seen = {letter: (first[letter][0] < NEVER, first[letter][1] < NEVER) for letter in LETTER_NAMES}
+    first = {letter: _ranks_by_role(ranks, letter, a_is_client) for letter in LETTER_NAMES}
+    seen = {letter: (first[letter][0] < NOT_SEEN, first[letter][1] < NOT_SEEN) for letter in LETTER_NAMES}
     packets = by_role(rows, "packets", a_is_client)
     payload = by_role(rows, "payload_bytes", a_is_client)
     orig, resp = _endpoint_states(seen, packets)
@@ -100,27 +105,10 @@ def conn_states(rows: dict[str, np.ndarray], a_is_client: np.ndarray) -> np.ndar
     return np.select([proto == IPPROTO_TCP, proto == IPPROTO_UDP], [tcp, udp], state("OTH"))
 
 
-def histories(rows: dict[str, np.ndarray], a_is_client: np.ndarray, client_first: np.ndarray) -> np.ndarray:
-    """Zeek-style history string of every conversation, as fixed-width text."""
-    columns, letters = [], []
-    for name, letter in HISTORY_LETTERS.items():
-        client, server = by_role(rows, f"first_{name}", a_is_client)
-        columns += [client, server]
-        letters += [letter.upper(), letter]
-    positions = np.stack(columns, axis=1)
-    order = np.argsort(positions, axis=1, kind="stable")
-    seen = np.take_along_axis(positions, order, axis=1) < NEVER
-    # letters in order of first appearance, unseen ones as NUL at the end of each row: read as one
-    # 12-character string per row, numpy drops the trailing NULs
-    chars = np.where(seen, np.array(letters, dtype="U1")[order], "")
-    text = np.ascontiguousarray(chars).view(f"U{len(letters)}").reshape(-1)
-    return np.where(client_first, text, np.char.add("^", text))
-
-
-def end_reasons(rows: dict[str, np.ndarray], capture_end_ns: int, timeout_ns: np.ndarray) -> np.ndarray:
+def end_reasons(rows: dict[str, np.ndarray], ranks: np.ndarray, capture_end_ns: int, timeout_ns: np.ndarray) -> np.ndarray:
     """Index into :data:`END_REASONS` of every conversation."""
-    rst = (rows["first_rst_a"] < NEVER) | (rows["first_rst_b"] < NEVER)
-    fin = (rows["first_fin_a"] < NEVER) & (rows["first_fin_b"] < NEVER)
+    rst = (ranks[:, slot("rst", "a")] < NOT_SEEN) | (ranks[:, slot("rst", "b")] < NOT_SEEN)
+    fin = (ranks[:, slot("fin", "a")] < NOT_SEEN) & (ranks[:, slot("fin", "b")] < NOT_SEEN)
     reuse = rows["ended_by"] == ENDED["reuse"]
     idle = (rows["ended_by"] == ENDED["idle"]) | (~reuse & (capture_end_ns - rows["last_seen"] > timeout_ns))
     return np.select([rst, fin, reuse, idle], [1, 0, 2, 3], 4)
