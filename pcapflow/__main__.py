@@ -1,3 +1,3 @@
-from pcapflow.cli import main
+from pcapflow.cli import run
 
-main()
+run()

@@ -20,15 +20,15 @@ Contract:
 
 from __future__ import annotations
 
-import csv
 import functools
 import re
-from importlib import resources
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from pcapflow.errors import OptionsError
+from pcapflow.service_file import Texts, read_bundled
 from pcapflow.service_overrides import (
     COLUMNS,
     MAX_PORT,
@@ -56,11 +56,11 @@ class ServiceTable:
     :func:`default_services` to get it, and :meth:`with_overrides` to add your own names.
     """
 
-    __slots__ = ("_description", "_factorized", "_port", "_protocol", "_rows", "_service")
-    _protocol: np.ndarray
+    __slots__ = ("_description", "_factorized", "_port", "_protocol_index", "_rows", "_service")
+    _protocol_index: np.ndarray  # position of each entry's protocol in PROTOCOLS
     _port: np.ndarray
-    _service: np.ndarray
-    _description: np.ndarray
+    _service: Texts
+    _description: Texts
     _rows: np.ndarray
     _factorized: tuple | None
 
@@ -74,19 +74,20 @@ class ServiceTable:
             return
         frame = entries.loc[:, list(COLUMNS)]
         description = frame["description"].astype(object).where(frame["description"].notna(), None)
-        self._set_columns(frame["protocol"].astype(str), frame["port"].astype("int64"), frame["service"].astype(str), description)
+        self._set_columns(
+            protocol_positions(frame["protocol"].astype(str).tolist()), frame["port"].to_numpy(dtype=np.int64),
+            Texts.of(frame["service"].astype(str).to_numpy(dtype=object)), Texts.of(description.to_numpy(dtype=object)),
+        )
 
     @classmethod
-    def _from_columns(cls, protocol, port, service, description) -> ServiceTable:
+    def _from_columns(cls, protocol_index: np.ndarray, port: np.ndarray, service: Texts, description: Texts) -> ServiceTable:
         table = object.__new__(cls)
-        table._set_columns(protocol, port, service, description)
+        table._set_columns(protocol_index, port, service, description)
         return table
 
-    def _set_columns(self, protocol, port, service, description) -> None:
+    def _set_columns(self, protocol_index: np.ndarray, port: np.ndarray, service: Texts, description: Texts) -> None:
         """Validate and index the entries (``description``: None where there is none)."""
-        protocol = np.asarray(protocol, dtype=object)
         port = np.asarray(port, dtype=np.int64)
-        protocol_index = protocol_positions(protocol.tolist())
         if (protocol_index < 0).any() or ((port < 0) | (port > MAX_PORT)).any():
             raise ValueError("service table entries with an unknown protocol or a port outside 0..65535")
         keys = protocol_index * _PORT_SPACE + port
@@ -98,8 +99,8 @@ class ServiceTable:
         rows = np.full(len(PROTOCOLS) * _PORT_SPACE, -1, dtype=np.int32)
         rows[keys] = np.arange(len(keys), dtype=np.int32)
         for name, value in (
-            ("_protocol", protocol[order]), ("_port", port[order]), ("_service", np.asarray(service, dtype=object)[order]),
-            ("_description", np.asarray(description, dtype=object)[order]), ("_rows", rows), ("_factorized", None),
+            ("_protocol_index", protocol_index[order]), ("_port", port[order]), ("_service", service.reordered(order)),
+            ("_description", description.reordered(order)), ("_rows", rows), ("_factorized", None),
         ):
             object.__setattr__(self, name, value)
 
@@ -115,7 +116,8 @@ class ServiceTable:
     @property
     def entries(self) -> pd.DataFrame:
         """A copy of the table: columns protocol, port, service, description; sorted by protocol, port."""
-        return entries_frame(self._protocol, self._port, self._service, self._description)
+        protocol = np.array(PROTOCOLS, dtype=object)[self._protocol_index]
+        return entries_frame(protocol, self._port, self._service.all(), self._description.all())
 
     # -- overrides ---------------------------------------------------------------------------
 
@@ -166,7 +168,7 @@ class ServiceTable:
         rows = self.rows(protocol_index, port)
         found = rows >= 0
         names, descriptions = np.full(len(rows), None, dtype=object), np.full(len(rows), None, dtype=object)
-        names[found], descriptions[found] = self._service[rows[found]], self._description[rows[found]]
+        names[found], descriptions[found] = self._service.take(rows[found]), self._description.take(rows[found])
         return names, descriptions
 
     def label(self, protocol, port) -> tuple[pd.Categorical, pd.Categorical]:
@@ -181,8 +183,8 @@ class ServiceTable:
         import pandas as pd
 
         if self._factorized is None:  # distinct names and descriptions, made once per table
-            name_codes, names = pd.factorize(self._service, sort=True)
-            description_codes, descriptions = pd.factorize(self._description, sort=True)  # None -> -1
+            name_codes, names = pd.factorize(self._service.all(), sort=True)
+            description_codes, descriptions = pd.factorize(self._description.all(), sort=True)  # None -> -1
             factorized = (name_codes.astype(np.int32), np.asarray(names, dtype=object),
                           description_codes.astype(np.int32), np.asarray(descriptions, dtype=object))
             object.__setattr__(self, "_factorized", factorized)
@@ -234,13 +236,8 @@ class ServiceTable:
 
 @functools.cache
 def _bundled() -> ServiceTable:
-    text = resources.files("pcapflow.data").joinpath("services.csv").read_text(encoding="utf-8")
-    # A line with no quote is four fields split at the first three commas (only a quoted field can
-    # hold a comma); the csv module reads the few quoted ones: a third of the time of reading all.
-    rows = [next(csv.reader([line])) if '"' in line else line.split(",", 3) for line in text.splitlines()[1:]]
-    protocol, port, service, description = zip(*rows)
-    # service names such as "null" or "na" stay names; only an empty description is none
-    return ServiceTable._from_columns(protocol, list(map(int, port)), service, [d or None for d in description])
+    data = (Path(__file__).parent / "data" / "services.csv").read_bytes()  # installed unzipped: the kernels are files too
+    return ServiceTable._from_columns(*read_bundled(data, PROTOCOLS))
 
 
 def default_services() -> ServiceTable:

@@ -27,7 +27,7 @@ same result however the packets were cut into batches or partitions.
 import numpy as np
 
 from libc.stdint cimport INT64_MAX, INT64_MIN, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
-from libc.stdlib cimport free, malloc, realloc
+from libc.stdlib cimport free, realloc
 from libc.string cimport memmove
 
 from pcapflow._kernels.constants cimport *
@@ -47,11 +47,6 @@ cdef enum:
     ENDED_REUSE = 1
     ENDED_IDLE = 2
     HISTORY_TIE = 0x10  # see _history_order
-    PREFETCH_SLOTS = 16  # packets ahead whose index slot is asked for
-    PREFETCH_CONVERSATIONS = 8  # packets ahead whose conversation is asked for (its slot came in by then)
-
-cdef extern from *:
-    void __builtin_prefetch(const void *address) nogil
 
 cdef int64_t NEVER = INT64_MAX
 cdef int64_t FRAGMENT_TIMEOUT = 300 * 1000000000  # Zeek's frag_timeout
@@ -286,30 +281,8 @@ cdef class FlowTable:
         cdef Packet packet
         cdef Key key
         cdef int64_t conversation
-        # the key hash of every packet of the batch, first: the index slots of the packets ahead
-        # of the one being folded are then asked for while it is folded (a slot, and then its
-        # conversation, are the memory reads every packet waits on)
-        cdef uint64_t *hashes = <uint64_t *>malloc((count + 1) * sizeof(uint64_t))
-        cdef uint64_t ahead
-        if hashes == NULL:
-            raise MemoryError("no memory for the flow table")
         with nogil:
             for row in range(count):
-                hashes[row] = 0
-                if is_tracked(status[row]) and status[row] != FRAGMENT and (not labelled or labels[row] == partition):
-                    _packet_of(&packet, row, records_before, record_index, ts_ns, wirelen, vlan_id, ip_version, src_ip_hi, src_ip_lo,
-                               dst_ip_hi, dst_ip_lo, ip_proto, ip_bytes, ip_id, src_port, dst_port, tcp_flags, tcp_seq, tcp_ack,
-                               icmp_type, icmp_code, payload_bytes)
-                    self._key(&packet, &key)
-                    hashes[row] = key.hash
-            for row in range(count):
-                if row + PREFETCH_SLOTS < count:
-                    __builtin_prefetch(&self.flows.slots[hashes[row + PREFETCH_SLOTS] & self.flows.mask])
-                if row + PREFETCH_CONVERSATIONS < count:
-                    ahead = self.flows.slots[hashes[row + PREFETCH_CONVERSATIONS] & self.flows.mask]
-                    if ahead > SLOT_REMOVED:
-                        __builtin_prefetch(&self.conversations[slot_entry(ahead)])
-                        __builtin_prefetch(<char *>&self.conversations[slot_entry(ahead)] + 64)
                 if not is_tracked(status[row]) or (labelled and labels[row] != partition):
                     continue
                 _packet_of(&packet, row, records_before, record_index, ts_ns, wirelen, vlan_id, ip_version, src_ip_hi, src_ip_lo,
@@ -329,7 +302,6 @@ cdef class FlowTable:
                     break
             if not failed:
                 failed = self._expire(False)
-        free(hashes)
         if failed:
             raise MemoryError("no memory for the flow table")
 
@@ -339,9 +311,12 @@ cdef class FlowTable:
             p.src_lo < p.dst_lo or (p.src_lo == p.dst_lo and p.src_port <= p.dst_port)))
         cdef uint64_t ports
         key.direction = 0 if src_first else 1
-        key.a_hi, key.a_lo = (p.src_hi, p.src_lo) if src_first else (p.dst_hi, p.dst_lo)
-        key.b_hi, key.b_lo = (p.dst_hi, p.dst_lo) if src_first else (p.src_hi, p.src_lo)
-        key.a_port, key.b_port = (p.src_port, p.dst_port) if src_first else (p.dst_port, p.src_port)
+        if src_first:
+            key.a_hi, key.a_lo, key.a_port = p.src_hi, p.src_lo, p.src_port
+            key.b_hi, key.b_lo, key.b_port = p.dst_hi, p.dst_lo, p.dst_port
+        else:
+            key.a_hi, key.a_lo, key.a_port = p.dst_hi, p.dst_lo, p.dst_port
+            key.b_hi, key.b_lo, key.b_port = p.src_hi, p.src_lo, p.src_port
         key.vlan = p.vlan if self.vlan_in_key else NO_VLAN
         ports = p.proto | (<uint64_t>key.a_port << 8) | (<uint64_t>key.b_port << 24) | (<uint64_t>key.vlan << 40)
         key.hash = 0 if self.colliding else mix64(hash_address(key.a_hi, key.a_lo) + mix64(hash_address(key.b_hi, key.b_lo) ^ ports))
