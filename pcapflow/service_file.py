@@ -20,9 +20,9 @@ class Texts:
     """Text fields by entry: made from the file's bytes when asked for (``None`` for an empty
     field, when ``empty_is_none``), or given as an object array."""
 
-    __slots__ = ("_data", "_starts", "_ends", "_given", "_empty_is_none")
+    __slots__ = ("_data", "_empty_is_none", "_ends", "_given", "_starts")
 
-    def __init__(self, data: bytes, starts: np.ndarray, ends: np.ndarray, given: dict[int, str], empty_is_none: bool):
+    def __init__(self, data: bytes, starts: np.ndarray, ends: np.ndarray, given: dict[int, str | None], empty_is_none: bool):
         self._data, self._starts, self._ends, self._given, self._empty_is_none = data, starts, ends, given, empty_is_none
 
     @classmethod
@@ -74,7 +74,7 @@ def read_bundled(data: bytes, protocols: tuple[str, ...]) -> tuple[np.ndarray, n
         at = after_protocol + 1 + digit
         inside = at < after_port
         port = np.where(inside, port * 10 + array[np.minimum(at, len(array) - 1)].astype(np.int64) - ord("0"), port)
-    quoted = {}
+    quoted: dict[int, str | None] = {}
     for row in sorted(set(np.searchsorted(ends, np.flatnonzero(array == QUOTE)).tolist())):
         line = data[starts[row] : ends[row]].decode("utf-8")
         quoted[row] = next(csv.reader([line]))[3] or None
