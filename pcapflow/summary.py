@@ -117,13 +117,17 @@ def port_rows(conversations: Mapping[str, np.ndarray], protocol_names: list[str]
 
 def _address_ids(hi: np.ndarray, lo: np.ndarray) -> np.ndarray:
     """An integer per address (two uint64 halves), equal for equal addresses, from 0 up."""
-    if not hi.any():  # IPv4 only: the low half alone tells them apart
-        return np.unique(lo, return_inverse=True)[1].reshape(-1).astype(np.int64)
-    order = np.lexsort((lo, hi))
-    new = np.ones(len(order), dtype=bool)
-    new[1:] = (hi[order][1:] != hi[order][:-1]) | (lo[order][1:] != lo[order][:-1])
-    ids = np.empty(len(order), dtype=np.int64)
-    ids[order] = np.cumsum(new) - 1
+    ids = np.empty(len(hi), dtype=np.int64)
+    short = hi == 0  # every IPv4 address (stored IPv4-mapped): the low half alone tells them apart
+    ids[short] = np.unique(lo[short], return_inverse=True)[1].reshape(-1)
+    first_long = int(ids[short].max(initial=-1)) + 1
+    long = np.flatnonzero(~short)
+    if len(long):
+        order = np.lexsort((lo[long], hi[long]))
+        sorted_hi, sorted_lo = hi[long][order], lo[long][order]
+        new = np.ones(len(order), dtype=bool)
+        new[1:] = (sorted_hi[1:] != sorted_hi[:-1]) | (sorted_lo[1:] != sorted_lo[:-1])
+        ids[long[order]] = first_long + np.cumsum(new) - 1
     return ids
 
 

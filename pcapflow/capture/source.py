@@ -7,21 +7,14 @@ decompression bomb costs time, never unbounded memory.
 
 from __future__ import annotations
 
-import bz2
-import gzip
+import functools
 import io
-import lzma
 import os
 import zlib
 from dataclasses import dataclass
 from typing import BinaryIO
 
-import zstandard
-
 from pcapflow.errors import CaptureError
-
-#: Exceptions a decompressing stream raises when its input is corrupt or cut short.
-DECOMPRESSION_ERRORS = (EOFError, zlib.error, lzma.LZMAError, zstandard.ZstdError, OSError)
 
 _COMPRESSIONS = (
     (b"\x1f\x8b", "gzip"),
@@ -52,13 +45,32 @@ class OpenedCapture:
     raw: BinaryIO  # the file itself (stream reads through it when the file is compressed)
 
 
+@functools.cache
+def decompression_errors() -> tuple[type[BaseException], ...]:
+    """What a decompressing stream raises when its input is corrupt or cut short (the
+    decompressors are imported when a compressed file is first met, not with pcapflow)."""
+    import lzma
+
+    import zstandard
+
+    return (EOFError, zlib.error, lzma.LZMAError, zstandard.ZstdError, OSError)
+
+
 def _decompressing(raw: BinaryIO, compression: str) -> io.BufferedIOBase:
     if compression == "gzip":
+        import gzip
+
         return gzip.GzipFile(fileobj=raw, mode="rb")
     if compression == "bzip2":
+        import bz2
+
         return bz2.BZ2File(raw, mode="rb")
     if compression == "xz":
+        import lzma
+
         return lzma.LZMAFile(raw, mode="rb")
+    import zstandard
+
     return io.BufferedReader(zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True))
 
 
@@ -89,7 +101,7 @@ def open_capture_stream(path: str | os.PathLike[str]) -> OpenedCapture:
         stream = _decompressing(raw, compression) if compression else raw
         try:
             magic = read_exactly(stream, 4)
-        except DECOMPRESSION_ERRORS as exc:
+        except decompression_errors() as exc:
             raise CaptureError(name, f"{compression} data is corrupt: {exc}", 0) from None
         if not magic:
             what = f"{compression} stream holds no data" if compression else "empty file"

@@ -20,7 +20,7 @@ import numpy as np
 
 from pcapflow._kernels.constants import Limit
 from pcapflow.capture.batch import PAD, FileReport, RawBatch
-from pcapflow.capture.source import DECOMPRESSION_ERRORS, OpenedCapture
+from pcapflow.capture.source import OpenedCapture, decompression_errors
 from pcapflow.errors import CaptureError
 from pcapflow.options import DEFAULT_CHUNK_BYTES
 
@@ -121,7 +121,7 @@ def _read_chunk(opened: OpenedCapture, held: bytes | bytearray, size: int, posit
             if not count:
                 break
             got += count
-    except DECOMPRESSION_ERRORS as exc:
+    except decompression_errors() as exc:
         return buf, got, f"{opened.compression} data is corrupt or cut short after byte {position + got}: {exc}"
     finally:
         space.release()
