@@ -17,7 +17,8 @@ import atheris
 with atheris.instrument_imports():
     import numpy as np
 
-    from pcapflow._kernels.walk import PcapngWalker, walk_pcap
+    from pcapflow._kernels.pcapng import PcapngWalker
+    from pcapflow._kernels.walk import walk_pcap
     from pcapflow.capture.batch import RawBatch
     from pcapflow.decode import SUPPORTED_LINKTYPES, decode_fast
 

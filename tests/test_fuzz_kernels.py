@@ -23,7 +23,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import pcapflow
-from pcapflow._kernels.walk import TIMESTAMP_LIMIT_NS, PcapngWalker, walk_pcap
+from pcapflow._kernels.pcapng import PcapngWalker
+from pcapflow._kernels.walk import TIMESTAMP_LIMIT_NS, walk_pcap
 from pcapflow.capture.batch import RawBatch
 from pcapflow.decode import DecodeStatus, decode_fast
 from pcapflow.errors import CaptureError

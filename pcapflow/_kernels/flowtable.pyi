@@ -2,12 +2,6 @@ import numpy as np
 
 FRAGMENT_TIMEOUT_NS: int
 EXPIRY_SLACK_NS: int
-LETTER_NAMES: tuple[str, ...]
-NARROW_FIELDS: tuple[tuple[str, type], ...]
-WIDE_FIELDS: tuple[str, ...]
-FLOW_FIELDS: tuple[tuple[str, type], ...]
-ENDED: dict[str, int]
-HISTORY_TIE_FLAG: int
 
 class FlowTable:
     orphan_fragments: int
@@ -18,4 +12,3 @@ class FlowTable:
     def fold(self, records_before: int, labels: np.ndarray, partition: int, *columns: np.ndarray) -> None: ...
     def close(self) -> None: ...
     def first_records(self) -> np.ndarray: ...
-    def columns(self, order: np.ndarray) -> dict[str, np.ndarray]: ...

@@ -2,8 +2,8 @@
 """The flow-table fold: packets into conversations, one packet at a time, without the GIL.
 
 A :class:`FlowTable` takes the tracked packets of one partition in capture order, batch after
-batch (:meth:`FlowTable.fold`), and keeps one record per conversation (:data:`FLOW_FIELDS` is
-what :meth:`FlowTable.columns` exports of it). A conversation is the transport protocol and both
+batch (:meth:`FlowTable.fold`), and keeps one record per conversation (its layout is in
+flowtable.pxd; :func:`pcapflow._kernels.flowexport.export_columns` makes columns of them). A conversation is the transport protocol and both
 (address, port) endpoints, direction-free: endpoint A is the smaller (address, then port), and a
 packet's direction is 0 when A sent it. A packet starts a new conversation on its key when
 
@@ -28,62 +28,20 @@ import numpy as np
 
 from libc.stdint cimport INT64_MAX, INT64_MIN, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 from libc.stdlib cimport free, realloc
-from libc.string cimport memmove
 
 from pcapflow._kernels.constants cimport *
+from pcapflow._kernels.entries cimport (
+    _datagram_hash, _entries_append, _entries_find, _entries_init, _entries_point, _entries_rebuild, _entry,
+)
 from pcapflow._kernels.hashing cimport (
     SLOT_EMPTY, SLOT_REMOVED, Index, hash_address, index_free, index_init, mix64, slot_entry, slot_matches, slot_value,
 )
-
-cdef enum:
-    LETTER_SYN = 0  # Zeek's history letters, in their columns' order: s h a d f r
-    LETTER_SYN_ACK = 1
-    LETTER_ACK = 2
-    LETTER_DATA = 3
-    LETTER_FIN = 4
-    LETTER_RST = 5
-    LETTERS = 6
-    ENDED_OPEN = 0
-    ENDED_REUSE = 1
-    ENDED_IDLE = 2
-    HISTORY_TIE = 0x10  # see _history_order
 
 cdef int64_t NEVER = INT64_MAX
 cdef int64_t FRAGMENT_TIMEOUT = 300 * 1000000000  # Zeek's frag_timeout
 cdef int64_t EXPIRY_SLACK = 60 * 1000000000
 FRAGMENT_TIMEOUT_NS = FRAGMENT_TIMEOUT
 EXPIRY_SLACK_NS = EXPIRY_SLACK
-LETTER_NAMES = ("syn", "syn_ack", "ack", "data", "fin", "rst")
-
-
-cdef struct Conversation:
-    # what every packet reads or adds to first, in its first two cache lines
-    uint64_t a_hi, a_lo, b_hi, b_lo
-    uint16_t a_port, b_port, key_vlan, vlan
-    uint8_t proto, ip_version, first_sender, ended_by, has_marker
-    uint32_t marker
-    int64_t last_seen
-    int64_t packets[2]
-    int64_t bytes[2]
-    int64_t ip_bytes[2]
-    int64_t payload_bytes[2]
-    int64_t first_record, first_seen
-    int64_t first_letter[12]  # first record showing each letter, per direction: letter * 2 + direction
-
-
-cdef struct Packet:
-    int64_t record, ts
-    uint64_t src_hi, src_lo, dst_hi, dst_lo
-    uint16_t src_port, dst_port, vlan, flags
-    uint8_t proto, ip_version
-    uint32_t seq, ack, wirelen, ip_bytes, payload_bytes, ip_id
-
-
-cdef struct Key:
-    # a packet's conversation key, direction-free, and its hash
-    uint64_t a_hi, a_lo, b_hi, b_lo, hash
-    uint16_t a_port, b_port, vlan
-    uint8_t direction  # 0: A sent the packet
 
 
 cdef inline void _packet_of(Packet *p, Py_ssize_t row, int64_t records_before, const int64_t[::1] record_index,
@@ -109,131 +67,8 @@ cdef inline void _packet_of(Packet *p, Py_ssize_t row, int64_t records_before, c
         p.dst_port = partner if partner >= 0 else icmp_code[row]
 
 
-cdef struct Datagram:
-    # what names a fragmented datagram (the first member of the entries below)
-    uint64_t src_hi, src_lo, dst_hi, dst_lo
-    uint32_t ip_id
-    uint8_t proto
-
-
-cdef struct FirstFragment:
-    Datagram key
-    int64_t ts
-    uint32_t conversation
-    uint8_t direction
-    bint alive
-
-
-cdef struct HeldFragment:
-    Datagram key
-    Packet packet
-    int64_t previous  # the number of the entry held before it for the same datagram, -1 if none
-    bint alive
-
-
-cdef struct Entries:
-    # A queue of fixed-size entries in arrival order, with an index by key to the latest entry of
-    # each key. Entries before ``start`` are let go of; once they are many they are dropped from
-    # memory (``dropped`` counts them), so an entry's number stays its position + ``dropped``.
-    char *data
-    Py_ssize_t size, start, count, capacity, dropped
-    Index index
-    bint colliding  # every key hashes to 0 (see FlowTable)
-
-
-cdef inline uint64_t _datagram_hash(const Datagram *key) noexcept nogil:
-    return mix64(hash_address(key.src_hi, key.src_lo) ^ mix64(hash_address(key.dst_hi, key.dst_lo)) ^ ((<uint64_t>key.ip_id << 8) | key.proto))
-
-
-cdef inline bint _same_datagram(const Datagram *x, const Datagram *y) noexcept nogil:
-    return (x.src_hi == y.src_hi and x.src_lo == y.src_lo and x.dst_hi == y.dst_hi and x.dst_lo == y.dst_lo
-            and x.ip_id == y.ip_id and x.proto == y.proto)
-
-
-cdef inline char *_entry(Entries *entries, Py_ssize_t at) noexcept nogil:
-    return entries.data + at * entries.size
-
-
-cdef int _entries_init(Entries *entries, Py_ssize_t size, bint colliding) noexcept nogil:
-    entries.data, entries.size, entries.start, entries.count, entries.capacity, entries.dropped = NULL, size, 0, 0, 0, 0
-    entries.colliding = colliding
-    return index_init(&entries.index, 64)
-
-
-cdef Py_ssize_t _entries_append(Entries *entries) noexcept nogil:
-    """Room for one more entry at the end, and for its key in the index; the entry's position,
-    or -1 when memory runs out. (The index is rebuilt here, if it must be, so that positions the
-    caller holds stay valid until the next append.)"""
-    cdef void *grown
-    cdef Py_ssize_t capacity
-    if (entries.index.used + 1) * 2 > entries.index.mask + 1 and _entries_rebuild(entries, (entries.index.mask + 1) * 2) < 0:
-        return -1
-    if entries.count == entries.capacity:
-        capacity = entries.capacity * 2 + 64
-        grown = realloc(entries.data, capacity * entries.size)
-        if grown == NULL:
-            return -1
-        entries.data, entries.capacity = <char *>grown, capacity
-    entries.count += 1
-    return entries.count - 1
-
-
-cdef Py_ssize_t _entries_find(Entries *entries, const Datagram *key, uint64_t hash) noexcept nogil:
-    """The position of the latest entry of ``key`` not let go of, or -1."""
-    cdef uint64_t at = hash & entries.index.mask, slot
-    while True:
-        slot = entries.index.slots[at]
-        if slot == SLOT_EMPTY:
-            return -1
-        if slot_matches(slot, hash) and _same_datagram(<Datagram *>_entry(entries, slot_entry(slot)), key):
-            return slot_entry(slot) if <Py_ssize_t>slot_entry(slot) >= entries.start else -1
-        at = (at + 1) & entries.index.mask
-
-
-cdef void _entries_point(Entries *entries, const Datagram *key, uint64_t hash, Py_ssize_t position) noexcept nogil:
-    """Make the index give ``position`` for ``key`` (the index has room: see _entries_append)."""
-    cdef uint64_t at, slot
-    at = hash & entries.index.mask
-    while True:
-        slot = entries.index.slots[at]
-        if slot == SLOT_EMPTY or (slot_matches(slot, hash) and _same_datagram(<Datagram *>_entry(entries, slot_entry(slot)), key)):
-            if slot == SLOT_EMPTY:
-                entries.index.used += 1
-            entries.index.slots[at] = slot_value(hash, position)
-            return
-        at = (at + 1) & entries.index.mask
-
-
-cdef int _entries_rebuild(Entries *entries, uint64_t capacity) noexcept nogil:
-    """A fresh index of the live entries (the latest entry per key), dropping the dead ones
-    before ``start`` from memory; -1 when memory runs out."""
-    cdef Py_ssize_t at
-    cdef Datagram *key
-    index_free(&entries.index)
-    if index_init(&entries.index, capacity) < 0:
-        return -1
-    if entries.start:
-        memmove(entries.data, _entry(entries, entries.start), (entries.count - entries.start) * entries.size)
-        entries.count -= entries.start
-        entries.dropped += entries.start
-        entries.start = 0
-    for at in range(entries.count):
-        key = <Datagram *>_entry(entries, at)
-        _entries_point(entries, key, _datagram_hash(key) if not entries.colliding else 0, at)
-    return 0
-
-
 cdef class FlowTable:
     """Conversations of one partition's packets (see the module docstring)."""
-
-    cdef Conversation *conversations
-    cdef Py_ssize_t count, capacity
-    cdef Index flows  # key -> the key's current conversation
-    cdef Entries firsts  # first fragments, for the fragments after them
-    cdef Entries held  # fragments waiting for their first fragment
-    cdef int64_t tcp_timeout, udp_timeout, other_timeout, clock
-    cdef bint vlan_in_key, colliding
-    cdef public int64_t orphan_fragments
 
     def __cinit__(self, int64_t tcp_timeout_ns, int64_t udp_timeout_ns, int64_t other_timeout_ns, bint vlan_in_key,
                   bint colliding_hashes=False):
@@ -305,7 +140,7 @@ cdef class FlowTable:
         if failed:
             raise MemoryError("no memory for the flow table")
 
-    cdef inline void _key(self, const Packet *p, Key *key) noexcept nogil:
+    cdef void _key(self, const Packet *p, Key *key) noexcept nogil:
         """The direction-free key of a packet with ports: endpoint A is the smaller."""
         cdef bint src_first = p.src_hi < p.dst_hi or (p.src_hi == p.dst_hi and (
             p.src_lo < p.dst_lo or (p.src_lo == p.dst_lo and p.src_port <= p.dst_port)))
@@ -525,80 +360,6 @@ cdef class FlowTable:
         for index in range(self.count):
             view[index] = self.conversations[index].first_record
         return out
-
-    def columns(self, const int64_t[::1] order):
-        """The :data:`FLOW_FIELDS` of the conversations ``order`` lists, as numpy arrays."""
-        cdef Py_ssize_t n = order.shape[0], row, side
-        for row in range(n):
-            if not 0 <= order[row] < self.count:
-                raise IndexError(f"no conversation {order[row]} in a table of {self.count}")
-        narrow = {name: np.empty(n, dtype=dtype) for name, dtype in NARROW_FIELDS}
-        wide = np.empty((len(WIDE_FIELDS), n), dtype=np.int64)  # one contiguous row per field
-        cdef uint8_t[::1] proto = narrow["proto"], ip_version = narrow["ip_version"]
-        cdef uint8_t[::1] first_sender = narrow["first_sender"], ended_by = narrow["ended_by"]
-        cdef uint16_t[::1] vlan = narrow["vlan"], a_port = narrow["a_port"], b_port = narrow["b_port"]
-        cdef uint64_t[::1] a_hi = narrow["a_ip_hi"], a_lo = narrow["a_ip_lo"], b_hi = narrow["b_ip_hi"], b_lo = narrow["b_ip_lo"]
-        cdef uint64_t[::1] history = narrow["history_order"]
-        cdef int64_t[:, ::1] out = wide
-        cdef const Conversation *c
-        with nogil:
-            for row in range(n):
-                c = &self.conversations[order[row]]
-                proto[row], ip_version[row], vlan[row] = c.proto, c.ip_version, c.vlan
-                first_sender[row], ended_by[row] = c.first_sender, c.ended_by
-                a_hi[row], a_lo[row], a_port[row] = c.a_hi, c.a_lo, c.a_port
-                b_hi[row], b_lo[row], b_port[row] = c.b_hi, c.b_lo, c.b_port
-                out[0, row], out[1, row], out[2, row] = c.first_record, c.first_seen, c.last_seen
-                for side in range(2):
-                    out[3 + side, row] = c.packets[side]
-                    out[5 + side, row] = c.bytes[side]
-                    out[7 + side, row] = c.ip_bytes[side]
-                    out[9 + side, row] = c.payload_bytes[side]
-                history[row] = _history_order(c)
-        columns = dict(narrow)
-        columns.update(zip(WIDE_FIELDS, wide))
-        return {name: columns[name] for name, _ in FLOW_FIELDS}
-
-
-cdef uint64_t _history_order(const Conversation *c) noexcept nogil:
-    """The letters a conversation showed, in order of first appearance: 5 bits each, from the low
-    bits up, of ``letter * 2 + direction + 1`` (so 0 ends the list), plus HISTORY_TIE when the
-    letter first showed in the same packet as the one before it."""
-    cdef int slots[12]
-    cdef int count = 0, slot, at, moving
-    cdef uint64_t code = 0
-    for slot in range(2 * LETTERS):  # insertion sort by (first record, slot): at most 12 of them
-        if c.first_letter[slot] == NEVER:
-            continue
-        at = count
-        while at > 0 and c.first_letter[slots[at - 1]] > c.first_letter[slot]:
-            slots[at] = slots[at - 1]
-            at -= 1
-        slots[at] = slot
-        count += 1
-    for at in range(count):
-        moving = slots[at] + 1
-        if at and c.first_letter[slots[at]] == c.first_letter[slots[at - 1]]:
-            moving |= HISTORY_TIE
-        code |= <uint64_t>moving << (5 * at)
-    return code
-
-
-NARROW_FIELDS = (
-    ("proto", np.uint8), ("ip_version", np.uint8), ("vlan", np.uint16),
-    ("a_ip_hi", np.uint64), ("a_ip_lo", np.uint64), ("a_port", np.uint16),
-    ("b_ip_hi", np.uint64), ("b_ip_lo", np.uint64), ("b_port", np.uint16),
-    ("first_sender", np.uint8), ("ended_by", np.uint8), ("history_order", np.uint64),
-)
-WIDE_FIELDS = (
-    "first_record", "first_seen", "last_seen",
-    "packets_a", "packets_b", "bytes_a", "bytes_b", "ip_bytes_a", "ip_bytes_b", "payload_bytes_a", "payload_bytes_b",
-)
-#: The columns :meth:`FlowTable.columns` exports, in order, with their dtypes (see
-#: pcapflow.tracking.columns for what each means).
-FLOW_FIELDS = (*NARROW_FIELDS[:10], *((name, np.int64) for name in WIDE_FIELDS), *NARROW_FIELDS[10:])
-HISTORY_TIE_FLAG = HISTORY_TIE
-ENDED = {"open": ENDED_OPEN, "reuse": ENDED_REUSE, "idle": ENDED_IDLE}
 
 
 cdef inline void _letter(Conversation *c, int letter, int direction, int64_t record) noexcept nogil:

@@ -13,19 +13,13 @@ class WalkStop(enum.IntEnum):
     WALK_PACKET_TOO_LONG = 7
 
 TIMESTAMP_LIMIT_NS: int
+
+def record_columns(count: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]: ...
 MAX_PCAPNG_BLOCK_BYTES: int
 
 def walk_pcap(
     buffer: np.ndarray, pos: int, end: int, big_endian: bool, ns_per_fraction: int, max_caplen: int, limit: int
 ) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray], int, int, int]: ...
-
-class PcapngWalker:
-    records: int
-    skipped_blocks: int
-    timestamps_out_of_range: int
-    linktypes: list[int]
-    ignored_options: list[tuple[int, str, int]]
-    def walk(self, buffer: np.ndarray, pos: int, end: int) -> tuple[tuple[np.ndarray, ...], int, int, tuple[int, int]]: ...
 
 def find_pcap_boundary(
     window: np.ndarray, start: int, end: int, at_eof: bool, big_endian: bool, first_seconds: int, time_span: int,

@@ -5,7 +5,7 @@ interfaces; each Interface Description Block gives a link type, a snaplen and op
 ``if_tsresol`` (decimal or power-of-two) and ``if_tsoffset``. Packets come in Enhanced Packet
 Blocks, Simple Packet Blocks (interface 0, no timestamp: they take the timestamp of the packet
 before them) and obsolete Packet Blocks. Blocks of any other type are skipped and counted. The
-block walk is the compiled :class:`~pcapflow._kernels.walk.PcapngWalker`.
+block walk is the compiled :class:`~pcapflow._kernels.pcapng.PcapngWalker`.
 
 A block length that is not a multiple of 4, shorter than a block header or longer than 16 MiB,
 and a packet longer than its link type allows (256 KiB for most, as Wireshark judges it), stop
@@ -22,8 +22,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from pcapflow._kernels.pcapng import PcapngWalker as _BlockWalker
 from pcapflow._kernels.walk import TIMESTAMP_LIMIT_NS, WalkStop
-from pcapflow._kernels.walk import PcapngWalker as _BlockWalker
 from pcapflow.capture.batch import RawBatch
 from pcapflow.capture.walk import BatchColumns, Walk, WalkState
 

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from pcapflow._kernels.flowexport import export_columns
 from pcapflow._kernels.flowtable import FlowTable
 from pcapflow._kernels.partition import partition_labels
 from pcapflow.decode.table import PacketTable
@@ -96,7 +97,7 @@ class ConversationTracker:
         """
         self._flows.close()
         order = np.argsort(self._flows.first_records(), kind="stable")
-        rows = self._flows.columns(order)
+        rows = export_columns(self._flows, order)
         ranks = letter_ranks(rows["history_order"])
         a_is_client, basis = assign_roles(rows, ranks)
         columns: dict[str, np.ndarray] = {

@@ -18,7 +18,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from pcapflow._kernels.flowtable import FLOW_FIELDS
+from pcapflow._kernels.flowexport import FLOW_FIELDS
 
 
 class ArraySpec(NamedTuple):

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pcapflow._kernels.flowtable import HISTORY_TIE_FLAG, LETTER_NAMES
+from pcapflow._kernels.flowexport import HISTORY_TIE_FLAG, LETTER_NAMES
 
 #: Zeek's history letter of each flow-table letter, in the flow table's order.
 HISTORY_LETTERS = dict(zip(LETTER_NAMES, "shadfr"))

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pcapflow._kernels.flowtable import ENDED, LETTER_NAMES
+from pcapflow._kernels.flowexport import ENDED, LETTER_NAMES
 from pcapflow.protocols import IPPROTO_TCP, IPPROTO_UDP
 from pcapflow.tracking.history import NOT_SEEN, slot
 

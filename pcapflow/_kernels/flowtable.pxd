@@ -1,0 +1,102 @@
+# The flow table's memory layout, declared for the modules that work on it (flowtable.pyx folds
+# packets into it, flowexport.pyx exports its conversations as columns).
+
+cimport cython
+from libc.stdint cimport int64_t, uint8_t, uint16_t, uint32_t, uint64_t
+
+from pcapflow._kernels.hashing cimport Index
+
+cdef enum:
+    LETTER_SYN = 0  # Zeek's history letters, in their columns' order: s h a d f r
+    LETTER_SYN_ACK = 1
+    LETTER_ACK = 2
+    LETTER_DATA = 3
+    LETTER_FIN = 4
+    LETTER_RST = 5
+    LETTERS = 6
+    ENDED_OPEN = 0
+    ENDED_REUSE = 1
+    ENDED_IDLE = 2
+
+
+cdef struct Conversation:
+    # what every packet reads or adds to first, in its first two cache lines
+    uint64_t a_hi, a_lo, b_hi, b_lo
+    uint16_t a_port, b_port, key_vlan, vlan
+    uint8_t proto, ip_version, first_sender, ended_by, has_marker
+    uint32_t marker
+    int64_t last_seen
+    int64_t packets[2]
+    int64_t bytes[2]
+    int64_t ip_bytes[2]
+    int64_t payload_bytes[2]
+    int64_t first_record, first_seen
+    int64_t first_letter[12]  # first record showing each letter, per direction: letter * 2 + direction
+
+
+cdef struct Packet:
+    int64_t record, ts
+    uint64_t src_hi, src_lo, dst_hi, dst_lo
+    uint16_t src_port, dst_port, vlan, flags
+    uint8_t proto, ip_version
+    uint32_t seq, ack, wirelen, ip_bytes, payload_bytes, ip_id
+
+
+cdef struct Key:
+    # a packet's conversation key, direction-free, and its hash
+    uint64_t a_hi, a_lo, b_hi, b_lo, hash
+    uint16_t a_port, b_port, vlan
+    uint8_t direction  # 0: A sent the packet
+
+
+cdef struct Datagram:
+    # what names a fragmented datagram (the first member of the entries below)
+    uint64_t src_hi, src_lo, dst_hi, dst_lo
+    uint32_t ip_id
+    uint8_t proto
+
+
+cdef struct FirstFragment:
+    Datagram key
+    int64_t ts
+    uint32_t conversation
+    uint8_t direction
+    bint alive
+
+
+cdef struct HeldFragment:
+    Datagram key
+    Packet packet
+    int64_t previous  # the number of the entry held before it for the same datagram, -1 if none
+    bint alive
+
+
+cdef struct Entries:
+    # A queue of fixed-size entries in arrival order, with an index by key to the latest entry of
+    # each key. Entries before ``start`` are let go of; once they are many they are dropped from
+    # memory (``dropped`` counts them), so an entry's number stays its position + ``dropped``.
+    char *data
+    Py_ssize_t size, start, count, capacity, dropped
+    Index index
+    bint colliding  # every key hashes to 0 (see FlowTable)
+
+
+@cython.final  # no subclass: its methods are called directly, and may be inlined
+cdef class FlowTable:
+    cdef Conversation *conversations
+    cdef Py_ssize_t count, capacity
+    cdef Index flows  # key -> the key's current conversation
+    cdef Entries firsts  # first fragments, for the fragments after them
+    cdef Entries held  # fragments waiting for their first fragment
+    cdef int64_t tcp_timeout, udp_timeout, other_timeout, clock
+    cdef bint vlan_in_key, colliding
+    cdef public int64_t orphan_fragments
+
+    cdef void _key(self, const Packet *p, Key *key) noexcept nogil
+    cdef int64_t _packet(self, const Packet *p, const Key *key) noexcept nogil
+    cdef void _add(self, Conversation *c, const Packet *p, int direction) noexcept nogil
+    cdef int _fragment(self, const Packet *p) noexcept nogil
+    cdef int _first_fragment(self, const Packet *p, int64_t conversation) noexcept nogil
+    cdef int _expire(self, bint everything) noexcept nogil
+    cdef int _grow_conversations(self) noexcept nogil
+    cdef int _grow_flows(self) noexcept nogil
