@@ -17,17 +17,34 @@ See README.md in the same folder for what each file holds.
 from __future__ import annotations
 
 import argparse
-import gzip
-import io
 import itertools
 import struct
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
-from decimal import Decimal
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from scapy.contrib.mpls import MPLS
-from scapy.layers.dns import DNS, DNSQR, DNSRR
+from containers import (
+    LINKTYPE_ETHERNET,
+    LINKTYPE_IPV6,
+    LINKTYPE_LINUX_SLL,
+    LINKTYPE_LINUX_SLL2,
+    LINKTYPE_LOOP,
+    LINKTYPE_NULL,
+    LINKTYPE_RAW,
+    NS,
+    OPT_COMMENT,
+    SHB_USERAPPL,
+    Interface,
+    Record,
+    at,
+    custom_block,
+    epb,
+    gzip_bytes,
+    packet_block,
+    pcap_bytes,
+    shb,
+    spb,
+    timed,
+)
 from scapy.layers.inet import IP, TCP, UDP, fragment
 from scapy.layers.inet6 import (
     ICMPv6EchoReply,
@@ -40,376 +57,31 @@ from scapy.layers.inet6 import (
     fragment6,
 )
 from scapy.layers.ipsec import AH
-from scapy.layers.l2 import ARP, CookedLinux, CookedLinuxV2, Dot1AD, Dot1Q, Ether
-from scapy.layers.ppp import PPP, PPPoE
+from scapy.layers.l2 import ARP, CookedLinux, CookedLinuxV2, Ether
 from scapy.packet import Packet, Raw
-
-# --------------------------------------------------------------------------
-# Time
-# --------------------------------------------------------------------------
-
-EPOCH = Decimal(1704067200)  # 2024-01-01T00:00:00Z
-MS = Decimal("0.001")
-NS = Decimal("0.000000001")
-
-
-def at(seconds: int | str | Decimal = 0) -> Decimal:
-    """Absolute timestamp ``seconds`` after 2024-01-01T00:00:00Z."""
-    return EPOCH + Decimal(seconds)
-
-
-# --------------------------------------------------------------------------
-# Records
-# --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Record:
-    """One captured frame: timestamp, captured bytes, original wire length."""
-
-    time: Decimal
-    data: bytes
-    wirelen: int | None = None  # None: same as len(data)
-
-    @property
-    def origlen(self) -> int:
-        return len(self.data) if self.wirelen is None else self.wirelen
-
-
-def timed(packets: Iterable[Packet | bytes], start: Decimal, step: Decimal = MS) -> list[Record]:
-    """Give ``packets`` the timestamps start, start+step, start+2*step, ..."""
-    records = []
-    for i, pkt in enumerate(packets):
-        if isinstance(pkt, Packet):
-            pkt.time = start + i * step
-        records.append(Record(start + i * step, bytes(pkt)))
-    return records
-
-
-# --------------------------------------------------------------------------
-# Addressing and framing
-# --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Host:
-    mac: str
-    ip: str
-
-
-BROADCAST_MAC = "ff:ff:ff:ff:ff:ff"
-
-# A Framer turns (source host, destination host, transport layer) into a
-# complete frame.  It is the composition of a link part and a network part.
-LinkPart = Callable[[Host, Host], Packet]
-NetPart = Callable[[Host, Host], Packet]
-Framer = Callable[[Host, Host, Packet], Packet]
-
-
-def framer(link: LinkPart, net: NetPart) -> Framer:
-    return lambda src, dst, l4: link(src, dst) / net(src, dst) / l4
-
-
-def ethernet(src: Host, dst: Host) -> Packet:
-    return Ether(src=src.mac, dst=dst.mac)
-
-
-def ethernet_vlan(vlan: int) -> LinkPart:
-    return lambda src, dst: ethernet(src, dst) / Dot1Q(vlan=vlan)
-
-
-def ethernet_qinq(outer: int, inner: int) -> LinkPart:
-    return lambda src, dst: (
-        Ether(src=src.mac, dst=dst.mac, type=0x88A8)
-        / Dot1AD(vlan=outer, type=0x8100)
-        / Dot1Q(vlan=inner)
-    )
-
-
-def ethernet_mpls(*labels: int) -> LinkPart:
-    def link(src: Host, dst: Host) -> Packet:
-        pkt = Ether(src=src.mac, dst=dst.mac, type=0x8847)
-        for i, label in enumerate(labels):
-            pkt /= MPLS(label=label, s=int(i == len(labels) - 1), ttl=64)
-        return pkt
-
-    return link
-
-
-def ethernet_pppoe(session: int, ppp_proto: int) -> LinkPart:
-    return lambda src, dst: (
-        Ether(src=src.mac, dst=dst.mac, type=0x8864)
-        / PPPoE(sessionid=session)
-        / PPP(proto=ppp_proto)
-    )
-
-
-def ipv4(ip_ids: Iterator[int]) -> NetPart:
-    """IPv4 header whose id is drawn from ``ip_ids`` (one per packet)."""
-    return lambda src, dst: IP(src=src.ip, dst=dst.ip, id=next(ip_ids))
-
-
-def ipv6(*ext_headers: Packet) -> NetPart:
-    """IPv6 header followed by copies of ``ext_headers``."""
-
-    def net(src: Host, dst: Host) -> Packet:
-        pkt = IPv6(src=src.ip, dst=dst.ip)
-        for hdr in ext_headers:
-            pkt /= hdr
-        return pkt
-
-    return net
-
-
-def ether_ipv4(ip_ids: Iterator[int]) -> Framer:
-    return framer(ethernet, ipv4(ip_ids))
-
-
-# --------------------------------------------------------------------------
-# Conversations
-# --------------------------------------------------------------------------
-
-# A TCP step: (sent by client?, TCP flags, payload).
-Step = tuple[bool, str, bytes]
-
-HANDSHAKE: list[Step] = [(True, "S", b""), (False, "SA", b""), (True, "A", b"")]
-TEARDOWN: list[Step] = [(True, "FA", b""), (False, "FA", b""), (True, "A", b"")]
-
-
-def request_response(request: bytes, response: bytes) -> list[Step]:
-    return [(True, "PA", request), (False, "PA", response)]
-
-
-def tcp_conversation(
-    client: Host,
-    server: Host,
-    sport: int,
-    dport: int,
-    steps: Sequence[Step],
-    frame: Framer,
-    isn: tuple[int, int],
-) -> list[Packet]:
-    """Frames for ``steps``, with consistent seq/ack numbers.
-
-    ``isn`` is (client ISN, server ISN).  SYN and FIN consume one sequence
-    number; ACK numbers acknowledge everything the peer has sent so far.
-    """
-    next_seq = {True: isn[0], False: isn[1]}
-    frames = []
-    for from_client, flags, payload in steps:
-        src, dst = (client, server) if from_client else (server, client)
-        ports = (sport, dport) if from_client else (dport, sport)
-        seq = next_seq[from_client]
-        ack = next_seq[not from_client] if "A" in flags else 0
-        tcp = TCP(sport=ports[0], dport=ports[1], flags=flags, seq=seq, ack=ack, window=65535)
-        if payload:
-            tcp /= Raw(payload)
-        next_seq[from_client] = seq + len(payload) + ("S" in flags) + ("F" in flags)
-        frames.append(frame(src, dst, tcp))
-    return frames
-
-
-def udp_exchange(
-    client: Host,
-    server: Host,
-    sport: int,
-    dport: int,
-    messages: Sequence[tuple[bool, Packet | bytes]],
-    frame: Framer,
-) -> list[Packet]:
-    """Frames for UDP ``messages`` given as (sent by client?, payload)."""
-    frames = []
-    for from_client, payload in messages:
-        src, dst = (client, server) if from_client else (server, client)
-        ports = (sport, dport) if from_client else (dport, sport)
-        frames.append(frame(src, dst, UDP(sport=ports[0], dport=ports[1]) / payload))
-    return frames
-
-
-def dns_a_exchange(txid: int, name: str, address: str) -> list[tuple[bool, Packet]]:
-    query = DNS(id=txid, rd=1, qd=[DNSQR(qname=name, qtype="A")])
-    answer = DNS(
-        id=txid, qr=1, rd=1, ra=1,
-        qd=[DNSQR(qname=name, qtype="A")],
-        an=[DNSRR(rrname=name, type="A", ttl=300, rdata=address)],
-    )
-    return [(True, query), (False, answer)]
-
-
-def http_get(index: int) -> bytes:
-    request = b"GET /index%d HTTP/1.1\r\nHost: 10.0.0.2\r\n\r\n" % index
-    assert len(request) == 40, len(request)
-    return request
-
-
-def http_response(index: int, size: int = 100) -> bytes:
-    head = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n"
-    body_len = size - len(head % 10)  # two-digit Content-Length
-    body = (b"conversation %d " % index).ljust(body_len, b".")
-    response = head % body_len + body
-    assert len(response) == size, len(response)
-    return response
-
-
-def pattern(size: int) -> bytes:
-    """Deterministic filler payload 00 01 02 ... ff 00 01 ..."""
-    return bytes(i % 256 for i in range(size))
-
-
-def udp6_checksum(src: str, dst: str, udp: Packet) -> int:
-    """UDP checksum over the IPv6 pseudo-header (scapy leaves 0 behind AH)."""
-    return IPv6(bytes(IPv6(src=src, dst=dst) / udp.copy()))[UDP].chksum
-
-
-# --------------------------------------------------------------------------
-# Classic pcap writer
-# --------------------------------------------------------------------------
-
-LINKTYPE_NULL = 0
-LINKTYPE_ETHERNET = 1
-LINKTYPE_RAW = 101
-LINKTYPE_LOOP = 108
-LINKTYPE_LINUX_SLL = 113
-LINKTYPE_IPV6 = 229
-LINKTYPE_LINUX_SLL2 = 276
-
-
-def split_time(t: Decimal, units_per_second: int) -> tuple[int, int]:
-    """(whole seconds, fraction in units); the fraction must be exact."""
-    sec = int(t)
-    frac = (t - sec) * units_per_second
-    assert frac == int(frac), f"{t} is not a whole number of 1/{units_per_second} s"
-    return sec, int(frac)
-
-
-def pcap_bytes(
-    records: Iterable[Record],
-    *,
-    byte_order: str = "<",
-    nano: bool = False,
-    snaplen: int = 65535,
-    linktype: int = LINKTYPE_ETHERNET,
-) -> bytes:
-    magic = 0xA1B23C4D if nano else 0xA1B2C3D4
-    out = io.BytesIO()
-    out.write(struct.pack(byte_order + "IHHiIII", magic, 2, 4, 0, 0, snaplen, linktype))
-    for rec in records:
-        sec, frac = split_time(rec.time, 10**9 if nano else 10**6)
-        out.write(struct.pack(byte_order + "IIII", sec, frac, len(rec.data), rec.origlen))
-        out.write(rec.data)
-    return out.getvalue()
-
-
-def gzip_bytes(data: bytes) -> bytes:
-    """Reproducible gzip: no file name, mtime 0."""
-    out = io.BytesIO()
-    with gzip.GzipFile(filename="", mode="wb", fileobj=out, mtime=0, compresslevel=9) as gz:
-        gz.write(data)
-    return out.getvalue()
-
-
-# --------------------------------------------------------------------------
-# pcapng writer
-# --------------------------------------------------------------------------
-
-BT_SHB = 0x0A0D0D0A
-BT_IDB = 0x00000001
-BT_PB = 0x00000002  # obsolete Packet Block
-BT_SPB = 0x00000003
-BT_EPB = 0x00000006
-BT_CUSTOM = 0x00000BAD  # custom block, copyable (first body word: PEN)
-
-OPT_ENDOFOPT = 0
-OPT_COMMENT = 1
-SHB_USERAPPL = 4
-IF_NAME = 2
-IF_TSRESOL = 9
-IF_TSOFFSET = 14
-
-PEN_EXAMPLE = 32473  # IANA private enterprise number reserved for documentation
-
-
-def _pad4(data: bytes) -> bytes:
-    return data + b"\x00" * (-len(data) % 4)
-
-
-def _options(options: Sequence[tuple[int, bytes]], bo: str) -> bytes:
-    if not options:
-        return b""
-    out = b"".join(
-        struct.pack(bo + "HH", code, len(value)) + _pad4(value) for code, value in options
-    )
-    return out + struct.pack(bo + "HH", OPT_ENDOFOPT, 0)
-
-
-def _block(block_type: int, body: bytes, bo: str) -> bytes:
-    """A pcapng block: type, total length, padded body, total length."""
-    body = _pad4(body)
-    total = 12 + len(body)
-    return struct.pack(bo + "II", block_type, total) + body + struct.pack(bo + "I", total)
-
-
-def shb(bo: str, section_length: int = -1, options: Sequence[tuple[int, bytes]] = ()) -> bytes:
-    body = struct.pack(bo + "IHHq", 0x1A2B3C4D, 1, 0, section_length) + _options(options, bo)
-    return _block(BT_SHB, body, bo)
-
-
-@dataclass(frozen=True)
-class Interface:
-    linktype: int
-    name: str
-    tsresol: int | None = None  # if_tsresol byte; None means the default 6 (µs)
-    tsoffset: int = 0  # if_tsoffset in seconds
-    snaplen: int = 65535
-
-    @property
-    def units_per_second(self) -> int:
-        resol = 6 if self.tsresol is None else self.tsresol
-        return 2 ** (resol & 0x7F) if resol & 0x80 else 10**resol
-
-    def timestamp(self, t: Decimal) -> int:
-        """The 64-bit timestamp field that decodes to absolute time ``t``."""
-        units = (t - self.tsoffset) * self.units_per_second
-        assert units == int(units), f"{t} not representable on {self.name}"
-        return int(units)
-
-    def idb(self, bo: str) -> bytes:
-        options = [(IF_NAME, self.name.encode())]
-        if self.tsresol is not None:
-            options.append((IF_TSRESOL, bytes([self.tsresol])))
-        if self.tsoffset:
-            options.append((IF_TSOFFSET, struct.pack(bo + "q", self.tsoffset)))
-        body = struct.pack(bo + "HHI", self.linktype, 0, self.snaplen) + _options(options, bo)
-        return _block(BT_IDB, body, bo)
-
-
-def _ts_words(iface: Interface, t: Decimal) -> tuple[int, int]:
-    ts = iface.timestamp(t)
-    return ts >> 32, ts & 0xFFFFFFFF
-
-
-def epb(
-    bo: str, if_id: int, iface: Interface, rec: Record, options: Sequence[tuple[int, bytes]] = ()
-) -> bytes:
-    hi, lo = _ts_words(iface, rec.time)
-    head = struct.pack(bo + "IIIII", if_id, hi, lo, len(rec.data), rec.origlen)
-    return _block(BT_EPB, head + _pad4(rec.data) + _options(options, bo), bo)
-
-
-def spb(bo: str, rec: Record) -> bytes:
-    return _block(BT_SPB, struct.pack(bo + "I", rec.origlen) + rec.data, bo)
-
-
-def packet_block(bo: str, if_id: int, iface: Interface, rec: Record) -> bytes:
-    """Obsolete Packet Block (type 2): 16-bit interface id and drops count."""
-    hi, lo = _ts_words(iface, rec.time)
-    head = struct.pack(bo + "HHIIII", if_id, 0, hi, lo, len(rec.data), rec.origlen)
-    return _block(BT_PB, head + rec.data, bo)
-
-
-def custom_block(bo: str, payload: bytes) -> bytes:
-    return _block(BT_CUSTOM, struct.pack(bo + "I", PEN_EXAMPLE) + payload, bo)
-
+from traffic import (
+    BROADCAST_MAC,
+    HANDSHAKE,
+    TEARDOWN,
+    Host,
+    dns_a_exchange,
+    ether_ipv4,
+    ethernet,
+    ethernet_mpls,
+    ethernet_pppoe,
+    ethernet_qinq,
+    ethernet_vlan,
+    framer,
+    http_get,
+    http_response,
+    ipv4,
+    ipv6,
+    pattern,
+    request_response,
+    tcp_conversation,
+    udp6_checksum,
+    udp_exchange,
+)
 
 # --------------------------------------------------------------------------
 # Sample files

@@ -24,6 +24,9 @@ PACKETS, FLOWS, SEED = 20_000, 1_200, 11
 
 
 def _load_generator():
+    # the generator imports its sibling modules (flow_plan, packets) the way a script does
+    if str(GENERATOR.parent) not in sys.path:
+        sys.path.insert(0, str(GENERATOR.parent))
     spec = importlib.util.spec_from_file_location("gen_capture", GENERATOR)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
