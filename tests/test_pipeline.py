@@ -257,3 +257,14 @@ def test_the_stages_run_by_hand_as_a_task_scheduler_would_run_them(tmp_path):
     columns = tracking.combine([tracker.finish(capture_end) for tracker in trackers])
     frame = schema.conversations_frame(columns, pcapflow.api.service_table(pcapflow.AnalysisOptions()))
     pd.testing.assert_frame_equal(frame, pcapflow.read_conversations(path, workers=1))
+
+
+def test_a_finished_tracker_lets_its_table_go_and_keeps_its_counts(tmp_path):
+    path = write(tmp_path / "orphan.pcap", pcap_bytes([stamped(eth() / IP(src="10.0.0.1", dst="10.0.0.2", id=7, frag=100, proto=17) / Raw(b"x" * 8), 1.0)]))
+    tracker = tracking.ConversationTracker()
+    for table in pcapflow.PacketReader(path, workers=1):
+        tracker.add(table)
+    assert len(tracker.finish(pipeline.NO_TIME)["conversation_id"]) == 0
+    assert tracker.orphan_fragments == 1
+    with pytest.raises(RuntimeError, match="finished"):
+        tracker.add(next(iter(pcapflow.PacketReader(path, workers=1))))

@@ -60,15 +60,21 @@ class ConversationTracker:
         """``colliding_hashes`` gives every key one hash: for tests that grouping stays exact."""
         self.options = options or AnalysisOptions()
         o = self.options
-        self._flows = FlowTable(
+        self._flows: FlowTable | None = FlowTable(
             int(o.tcp_idle_timeout * NS), int(o.udp_idle_timeout * NS), int(o.other_idle_timeout * NS), o.vlan_in_key,
             colliding_hashes,
         )
+        self._orphans = 0  # the table's count, kept when finish lets the table go
 
     @property
     def orphan_fragments(self) -> int:
         """Non-first fragments whose first fragment never came (within the fragment timeout)."""
-        return self._flows.orphan_fragments
+        return self._orphans if self._flows is None else self._flows.orphan_fragments
+
+    def _table(self) -> FlowTable:
+        if self._flows is None:
+            raise RuntimeError("this tracker has finished: it tracks no more packets")
+        return self._flows
 
     def timeout_ns(self, proto: np.ndarray) -> np.ndarray:
         """The idle timeout, in ns, of each protocol number."""
@@ -86,7 +92,7 @@ class ConversationTracker:
         """
         columns = [getattr(table, name) for name in FOLDED_COLUMNS]
         columns[FOLDED_COLUMNS.index("more_fragments")] = table.more_fragments.view(np.uint8)
-        self._flows.fold(records_before, _ALL if labels is None else labels, partition, *columns)
+        self._table().fold(records_before, _ALL if labels is None else labels, partition, *columns)
 
     def finish(self, capture_end: int) -> dict[str, np.ndarray]:
         """The :data:`~pcapflow.tracking.columns.TRACKER_COLUMNS` of every conversation (ends tracking).
@@ -95,9 +101,14 @@ class ConversationTracker:
         was tracked here: conversations silent for longer than their timeout before it ended on
         idle.
         """
-        self._flows.close()
-        order = np.argsort(self._flows.first_records(), kind="stable")
-        rows = export_columns(self._flows, order)
+        flows = self._table()
+        flows.close()
+        order = np.argsort(flows.first_records(), kind="stable")
+        rows = export_columns(flows, order)
+        # the table is let go of before the columns are made, and each exported column once it
+        # is used: on a large capture the finishing partitions are the peak of memory
+        self._orphans, self._flows = flows.orphan_fragments, None
+        del flows
         ranks = letter_ranks(rows["history_order"])
         a_is_client, basis = assign_roles(rows, ranks)
         columns: dict[str, np.ndarray] = {
@@ -110,10 +121,11 @@ class ConversationTracker:
             "first_seen": rows["first_seen"],
             "last_seen": rows["last_seen"],
         }
-        for side, is_a in (("client", a_is_client), ("server", ~a_is_client)):
-            for part in ("ip_hi", "ip_lo", "port"):
-                a, b = (rows["a_port"], rows["b_port"]) if part == "port" else (rows[f"a_{part}"], rows[f"b_{part}"])
-                columns[f"{side}_{part}"] = np.where(is_a, a, b)
+        for part in ("ip_hi", "ip_lo", "port"):
+            a, b = (rows.pop("a_port"), rows.pop("b_port")) if part == "port" else (rows.pop(f"a_{part}"), rows.pop(f"b_{part}"))
+            columns[f"client_{part}"] = np.where(a_is_client, a, b)
+            columns[f"server_{part}"] = np.where(a_is_client, b, a)
+            del a, b
         for measure in ("packets", "bytes", "ip_bytes", "payload_bytes"):
             columns[f"client_{measure}"], columns[f"server_{measure}"] = by_role(rows, measure, a_is_client)
         columns["conn_state"] = conn_states(rows, ranks, a_is_client)
