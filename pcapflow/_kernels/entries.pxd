@@ -6,7 +6,9 @@ from libc.stdlib cimport realloc
 from libc.string cimport memmove
 
 from pcapflow._kernels.flowtable cimport Datagram, Entries
-from pcapflow._kernels.hashing cimport SLOT_EMPTY, hash_address, index_free, index_init, mix64, slot_entry, slot_matches, slot_value
+from pcapflow._kernels.hashing cimport (
+    SLOT_EMPTY, hash_address, index_free, index_home, index_init, mix64, slot_entry, slot_matches, slot_value,
+)
 
 
 cdef inline uint64_t _datagram_hash(const Datagram *key) noexcept nogil:
@@ -48,7 +50,7 @@ cdef inline Py_ssize_t _entries_append(Entries *entries) noexcept nogil:
 
 cdef inline Py_ssize_t _entries_find(Entries *entries, const Datagram *key, uint64_t hash) noexcept nogil:
     """The position of the latest entry of ``key`` not let go of, or -1."""
-    cdef uint64_t at = hash & entries.index.mask, slot
+    cdef uint64_t at = index_home(&entries.index, hash), slot
     while True:
         slot = entries.index.slots[at]
         if slot == SLOT_EMPTY:
@@ -61,7 +63,7 @@ cdef inline Py_ssize_t _entries_find(Entries *entries, const Datagram *key, uint
 cdef inline void _entries_point(Entries *entries, const Datagram *key, uint64_t hash, Py_ssize_t position) noexcept nogil:
     """Make the index give ``position`` for ``key`` (the index has room: see _entries_append)."""
     cdef uint64_t at, slot
-    at = hash & entries.index.mask
+    at = index_home(&entries.index, hash)
     while True:
         slot = entries.index.slots[at]
         if slot == SLOT_EMPTY or (slot_matches(slot, hash) and _same_datagram(<Datagram *>_entry(entries, slot_entry(slot)), key)):

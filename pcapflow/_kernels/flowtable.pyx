@@ -34,7 +34,8 @@ from pcapflow._kernels.entries cimport (
     _datagram_hash, _entries_append, _entries_find, _entries_init, _entries_point, _entries_rebuild, _entry,
 )
 from pcapflow._kernels.hashing cimport (
-    SLOT_EMPTY, SLOT_REMOVED, Index, hash_address, index_free, index_init, mix64, slot_entry, slot_matches, slot_value,
+    SLOT_EMPTY, SLOT_REMOVED, Index, hash_address, index_free, index_home, index_init, mix64, slot_entry, slot_home, slot_matches,
+    slot_value,
 )
 
 cdef int64_t NEVER = INT64_MAX
@@ -164,7 +165,7 @@ cdef class FlowTable:
         cdef bint syn = p.proto == IPPROTO_TCP and (p.flags & (TCP_SYN | TCP_ACK)) == TCP_SYN
         if (self.flows.used + 1) * 2 > self.flows.mask + 1 and self._grow_flows() < 0:
             return -1
-        at = hash & self.flows.mask
+        at = index_home(&self.flows, hash)
         while True:
             slot = self.flows.slots[at]
             if slot == SLOT_EMPTY:
@@ -325,10 +326,9 @@ cdef class FlowTable:
         return 0
 
     cdef int _grow_flows(self) noexcept nogil:
-        """Double the flow index, re-placing every slot by its conversation's hash."""
+        """Double the flow index, re-placing every slot by its tag."""
         cdef Index old = self.flows
-        cdef uint64_t at, slot, hash, ports, position
-        cdef Conversation *c
+        cdef uint64_t at, slot, position
         if index_init(&self.flows, (old.mask + 1) * 2) < 0:
             self.flows = old
             return -1
@@ -336,10 +336,7 @@ cdef class FlowTable:
             slot = old.slots[position]
             if slot <= SLOT_REMOVED:
                 continue
-            c = &self.conversations[slot_entry(slot)]
-            ports = c.proto | (<uint64_t>c.a_port << 8) | (<uint64_t>c.b_port << 24) | (<uint64_t>c.key_vlan << 40)
-            hash = 0 if self.colliding else mix64(hash_address(c.a_hi, c.a_lo) + mix64(hash_address(c.b_hi, c.b_lo) ^ ports))
-            at = hash & self.flows.mask
+            at = slot_home(&self.flows, slot)
             while self.flows.slots[at] != SLOT_EMPTY:
                 at = (at + 1) & self.flows.mask
             self.flows.slots[at] = slot

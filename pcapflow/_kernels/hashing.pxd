@@ -27,15 +27,30 @@ cdef inline uint64_t hash_address(uint64_t hi, uint64_t lo) noexcept nogil:
 
 cdef struct Index:
     uint64_t *slots
-    uint64_t mask  # capacity - 1 (a power of two)
+    uint64_t mask  # capacity - 1 (a power of two, 2 to 2**32)
     uint64_t used  # slots not empty (removed ones included)
+    int shift  # 64 - log2(capacity)
 
 
 cdef inline int index_init(Index *index, uint64_t capacity) noexcept nogil:
     index.slots = <uint64_t *>calloc(capacity, sizeof(uint64_t))
     index.mask = capacity - 1
     index.used = 0
+    index.shift = 64
+    while capacity > 1:
+        capacity >>= 1
+        index.shift -= 1
     return -1 if index.slots == NULL else 0
+
+
+cdef inline uint64_t index_home(const Index *index, uint64_t hash) noexcept nogil:
+    # A key's first slot comes from the top bits of its hash, which its slot's tag keeps: a
+    # growing index re-places every slot from the slot alone, without reading the entries.
+    return hash >> index.shift
+
+
+cdef inline uint64_t slot_home(const Index *index, uint64_t slot) noexcept nogil:
+    return (slot >> 32) >> (index.shift - 32)
 
 
 cdef inline void index_free(Index *index) noexcept nogil:
