@@ -1,4 +1,4 @@
-# Declarations of src/bytes.h: byte-order reads and overflow-checked arithmetic for the kernels.
+# Declarations of src/bytes.h: byte-order reads, overflow-checked arithmetic and buffer growth for the kernels.
 from libc.stdint cimport int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 
 
@@ -15,4 +15,5 @@ cdef extern from "src/bytes.h" nogil:
     void pf_prefetch_far(const uint8_t *p, const uint8_t *end)
     int pf_add_overflows(int64_t a, int64_t b, int64_t *out)
     int pf_mul_overflows(int64_t a, int64_t b, int64_t *out)
+    int pf_grow(void **buffer, size_t count, size_t item)
     int pf_units_to_ns(uint64_t units, int binary, int resolution, int64_t offset_ns, int64_t limit, int64_t *out)

@@ -2,9 +2,9 @@
 # an index by datagram to its latest entry: small inline functions the fold calls.
 
 from libc.stdint cimport uint64_t
-from libc.stdlib cimport realloc
 from libc.string cimport memmove
 
+from pcapflow._kernels.bytes cimport pf_grow
 from pcapflow._kernels.flowtable cimport Datagram, Entries
 from pcapflow._kernels.hashing cimport (
     SLOT_EMPTY, hash_address, index_free, index_home, index_init, mix64, slot_entry, slot_matches, slot_value,
@@ -34,16 +34,14 @@ cdef inline Py_ssize_t _entries_append(Entries *entries) noexcept nogil:
     """Room for one more entry at the end, and for its key in the index; the entry's position,
     or -1 when memory runs out. (The index is rebuilt here, if it must be, so that positions the
     caller holds stay valid until the next append.)"""
-    cdef void *grown
     cdef Py_ssize_t capacity
     if (entries.index.used + 1) * 2 > entries.index.mask + 1 and _entries_rebuild(entries, (entries.index.mask + 1) * 2) < 0:
         return -1
     if entries.count == entries.capacity:
         capacity = entries.capacity * 2 + 64
-        grown = realloc(entries.data, capacity * entries.size)
-        if grown == NULL:
+        if pf_grow(<void **>&entries.data, capacity, entries.size) < 0:
             return -1
-        entries.data, entries.capacity = <char *>grown, capacity
+        entries.capacity = capacity
     entries.count += 1
     return entries.count - 1
 

@@ -27,8 +27,9 @@ same result however the packets were cut into batches or partitions.
 import numpy as np
 
 from libc.stdint cimport INT64_MAX, INT64_MIN, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
-from libc.stdlib cimport free, realloc
+from libc.stdlib cimport free
 
+from pcapflow._kernels.bytes cimport pf_grow
 from pcapflow._kernels.constants cimport *
 from pcapflow._kernels.entries cimport (
     _datagram_hash, _entries_append, _entries_find, _entries_init, _entries_point, _entries_rebuild, _entry,
@@ -319,10 +320,9 @@ cdef class FlowTable:
 
     cdef int _grow_conversations(self) noexcept nogil:
         cdef Py_ssize_t capacity = self.capacity * 2 + 1024
-        cdef void *grown = realloc(self.conversations, capacity * sizeof(Conversation))
-        if grown == NULL:
+        if pf_grow(<void **>&self.conversations, capacity, sizeof(Conversation)) < 0:
             return -1
-        self.conversations, self.capacity = <Conversation *>grown, capacity
+        self.capacity = capacity
         return 0
 
     cdef int _grow_flows(self) noexcept nogil:

@@ -4,10 +4,10 @@
 import numpy as np
 
 from libc.stdint cimport int64_t, uint8_t, uint16_t, uint32_t, uint64_t
-from libc.stdlib cimport free, realloc
+from libc.stdlib cimport free
 from libc.string cimport memcpy
 
-from pcapflow._kernels.bytes cimport pf_mul_overflows, pf_u16, pf_u32, pf_u64, pf_units_to_ns
+from pcapflow._kernels.bytes cimport pf_grow, pf_mul_overflows, pf_u16, pf_u32, pf_u64, pf_units_to_ns
 from pcapflow._kernels.constants cimport LINKTYPE_UNKNOWN_INTERFACE, max_record_bytes
 from pcapflow._kernels.walk cimport *
 
@@ -68,32 +68,19 @@ cdef class PcapngWalker:
     cdef int _grow_scratch(self) noexcept nogil:
         """Double the per-record scratch space; -1 when memory runs out."""
         cdef Py_ssize_t capacity = self.scratch_capacity * 2 if self.scratch_capacity else 4096
-        cdef void *grown
-        grown = realloc(self.scratch_offset, capacity * sizeof(int64_t))
-        if grown == NULL: return -1
-        self.scratch_offset = <int64_t *>grown
-        grown = realloc(self.scratch_caplen, capacity * sizeof(uint32_t))
-        if grown == NULL: return -1
-        self.scratch_caplen = <uint32_t *>grown
-        grown = realloc(self.scratch_wirelen, capacity * sizeof(uint32_t))
-        if grown == NULL: return -1
-        self.scratch_wirelen = <uint32_t *>grown
-        grown = realloc(self.scratch_ts, capacity * sizeof(int64_t))
-        if grown == NULL: return -1
-        self.scratch_ts = <int64_t *>grown
-        grown = realloc(self.scratch_linktype, capacity * sizeof(uint16_t))
-        if grown == NULL: return -1
-        self.scratch_linktype = <uint16_t *>grown
-        grown = realloc(self.scratch_bad, capacity * sizeof(uint8_t))
-        if grown == NULL: return -1
-        self.scratch_bad = <uint8_t *>grown
+        if (pf_grow(<void **>&self.scratch_offset, capacity, sizeof(int64_t)) < 0
+                or pf_grow(<void **>&self.scratch_caplen, capacity, sizeof(uint32_t)) < 0
+                or pf_grow(<void **>&self.scratch_wirelen, capacity, sizeof(uint32_t)) < 0
+                or pf_grow(<void **>&self.scratch_ts, capacity, sizeof(int64_t)) < 0
+                or pf_grow(<void **>&self.scratch_linktype, capacity, sizeof(uint16_t)) < 0
+                or pf_grow(<void **>&self.scratch_bad, capacity, sizeof(uint8_t)) < 0):
+            return -1
         self.scratch_capacity = capacity
         return 0
 
     cdef int _add_interface(self, const uint8_t *block, uint32_t length) noexcept nogil:
         """Take an Interface Description Block of at least 20 bytes; -1 when memory runs out."""
         cdef Interface spec
-        cdef void *grown
         cdef uint32_t option = 16, code, size, value
         cdef uint32_t options_end = length - 4
         cdef uint8_t tsresol = DEFAULT_TSRESOL
@@ -127,10 +114,8 @@ cdef class PcapngWalker:
         if spec.tsoffset_ignored or not has_tsoffset:
             spec.offset_ns = 0
         if self.interface_count == self.interface_capacity:
-            grown = realloc(self.interfaces, (self.interface_capacity * 2 + 8) * sizeof(Interface))
-            if grown == NULL:
+            if pf_grow(<void **>&self.interfaces, self.interface_capacity * 2 + 8, sizeof(Interface)) < 0:
                 return -1
-            self.interfaces = <Interface *>grown
             self.interface_capacity = self.interface_capacity * 2 + 8
         self.interfaces[self.interface_count] = spec
         self.interface_count += 1

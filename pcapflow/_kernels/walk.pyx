@@ -13,9 +13,9 @@ starts in the middle of a file (:func:`find_pcap_boundary`), to cut a large pcap
 import numpy as np
 
 from libc.stdint cimport int64_t, uint8_t, uint32_t
-from libc.stdlib cimport free, malloc, realloc
+from libc.stdlib cimport free, malloc
 
-from pcapflow._kernels.bytes cimport pf_prefetch_far, pf_u32
+from pcapflow._kernels.bytes cimport pf_grow, pf_prefetch_far, pf_u32
 
 TIMESTAMP_LIMIT_NS = timestamp_limit()
 MAX_PCAPNG_BLOCK_BYTES = MAX_BLOCK_BYTES
@@ -54,7 +54,6 @@ def walk_pcap(const uint8_t[::1] buffer, Py_ssize_t pos, Py_ssize_t end, bint bi
     # One walk down the record chain (each header is only found from the one before it), into
     # scratch space: a second walk would wait on the memory again.
     cdef PcapRecord *records = <PcapRecord *>malloc(capacity * sizeof(PcapRecord))
-    cdef void *grown
     cdef bint failed = records == NULL
     with nogil:
         while not failed:
@@ -72,11 +71,9 @@ def walk_pcap(const uint8_t[::1] buffer, Py_ssize_t pos, Py_ssize_t end, bint bi
                 break
             if count == capacity:
                 capacity *= 2
-                grown = realloc(records, capacity * sizeof(PcapRecord))
-                if grown == NULL:
+                if pf_grow(<void **>&records, capacity, sizeof(PcapRecord)) < 0:
                     failed = True
                     break
-                records = <PcapRecord *>grown
             records[count].offset = at + PCAP_RECORD_HEADER
             records[count].caplen = caplen
             records[count].wirelen = pf_u32(data + at + 12, big_endian)

@@ -3,6 +3,7 @@
 #ifndef PCAPFLOW_BYTES_H
 #define PCAPFLOW_BYTES_H
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 static inline uint16_t pf_be16(const uint8_t *p) { return (uint16_t)((p[0] << 8) | p[1]); }
@@ -50,4 +51,16 @@ static inline int pf_units_to_ns(uint64_t units, int binary, int resolution, int
     *out = (int64_t)ns;
     return 0;
 }
+/* Resize *buffer to count items of item bytes each: 0, or -1 with the buffer unchanged when the
+ * size overflows or memory runs out. */
+static inline int pf_grow(void **buffer, size_t count, size_t item) {
+    size_t bytes;
+    void *grown;
+    if (__builtin_mul_overflow(count, item, &bytes)) return -1;
+    grown = realloc(*buffer, bytes);
+    if (grown == NULL) return -1;
+    *buffer = grown;
+    return 0;
+}
+
 #endif
