@@ -28,7 +28,7 @@ class CaptureError(PcapflowError, ValueError):
         where = f" (at byte {offset})" if offset is not None else ""
         super().__init__(f"{self.path}: {problem}{where}")
 
-    def __reduce__(self):  # picklable, so that a worker process can hand it over
+    def __reduce__(self):  # picklable, so that a task run in another process (Dask, a process pool) can hand it over
         return (type(self), (self.path, self.problem, self.offset))
 
 
