@@ -31,3 +31,15 @@ def test_every_stage_line_gives_packets_wall_and_cpu_time():
     track = lines[1]
     assert track["target"] == {"packets_per_s": 1_200_000, "peak_rss_mib": 400}
     assert track["met"] is False  # a 27-packet capture is all fixed costs
+
+
+def test_the_scaling_stage_pairs_one_worker_with_two():
+    out = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "bench_pipeline.py"), str(SAMPLE), "--stages", "scaling", "--repeat", "2"],
+        check=True, capture_output=True, text=True,
+    ).stdout
+    (line,) = [json.loads(text) for text in out.splitlines()]
+    assert line["stage"] == "scaling" and line["runs"] == 2
+    assert line["packets"] == len(pcapflow.read_packets(SAMPLE))
+    assert line["seconds_workers_1"] > 0 and line["seconds_workers_2"] > 0 and line["speedup"] > 0
+    assert "target" not in line  # a 27-packet capture is one piece: the target is for 10 M packets
