@@ -5,6 +5,8 @@ format comes from the suffix unless given. Timestamps are ISO 8601 in UTC with n
 missing values are empty in CSV and ``null`` in JSON. ``read_table(path)`` reads any of these
 files back with pcapflow's declared dtypes, so an exported table round-trips exactly.
 Parquet needs pyarrow (``pip install "pcapflow[parquet]"``); without it a clear error says so.
+``zeek`` and ``zeek-json`` write a conversations table as Zeek's conn.log (:mod:`pcapflow.zeek_log`);
+those are read with Zeek's tools (zeek-cut, ZAT...), not back into pcapflow's table.
 """
 
 from __future__ import annotations
@@ -20,8 +22,10 @@ if TYPE_CHECKING:
     import pandas as pd
 
 # pandas is imported where tables are written or read, so that the CLI can list the formats cheaply
-FORMATS = ("csv", "json", "ndjson", "parquet")
-_SUFFIXES = {".csv": "csv", ".json": "json", ".ndjson": "ndjson", ".jsonl": "ndjson", ".parquet": "parquet"}
+FORMATS = ("csv", "json", "ndjson", "parquet", "zeek", "zeek-json")
+_SUFFIXES = {".csv": "csv", ".json": "json", ".ndjson": "ndjson", ".jsonl": "ndjson", ".parquet": "parquet", ".log": "zeek"}
+#: The formats of Zeek's conn.log, which only a conversations table is written in.
+ZEEK_FORMATS = ("zeek", "zeek-json")
 
 
 class ExportError(PcapflowError):
@@ -62,7 +66,11 @@ def write_table(frame: pd.DataFrame, target: str | os.PathLike, format: str | No
         else:
             frame.to_parquet(target, index=False)
         return
-    if kind == "csv":
+    if kind in ZEEK_FORMATS:
+        from pcapflow.zeek_log import conn_log_json, conn_log_tsv
+
+        text = conn_log_tsv(frame) if kind == "zeek" else conn_log_json(frame)
+    elif kind == "csv":
         text = frame.to_csv(index=False)
     else:
         text = frame.to_json(orient="records", lines=kind == "ndjson", date_format="iso", date_unit="ns")
@@ -78,6 +86,8 @@ def read_table(path: str | os.PathLike, format: str | None = None) -> pd.DataFra
     import pandas as pd
 
     kind = format_of(path, format)
+    if kind in ZEEK_FORMATS:
+        raise ExportError(f"{os.fspath(path)!r}: a Zeek log is not read back into a pcapflow table; read it with Zeek's tools (zeek-cut, ZAT)")
     if kind == "parquet":
         _pyarrow()
         return pd.read_parquet(path)

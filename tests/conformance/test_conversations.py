@@ -45,6 +45,7 @@ import pytest
 
 import pcapflow
 from tests.conftest import CORPUS
+from tests.zeek_logs import read_conn_log
 
 NO_TIMEOUT = {"tcp_idle_timeout": 1e9, "udp_idle_timeout": 1e9, "other_idle_timeout": 1e9}  # ~32 years
 
@@ -84,9 +85,7 @@ AWAITING_TUNNELS = {
 
 
 def zeek_connections(btest: str) -> list[dict[str, str]]:
-    lines = (CORPUS / "zeek" / "baselines" / btest / "conn.log").read_text().splitlines()
-    fields = next(line for line in lines if line.startswith("#fields")).split("\t")[1:]
-    return [dict(zip(fields, line.split("\t"))) for line in lines if line and not line.startswith("#")]
+    return read_conn_log(CORPUS / "zeek" / "baselines" / btest / "conn.log")
 
 
 def per_server_port(rows) -> Counter:
