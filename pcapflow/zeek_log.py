@@ -3,7 +3,7 @@
 Contract: a conversations DataFrame (columns of :data:`pcapflow.schema.CONVERSATION_COLUMNS`) in,
 the text of one conn.log out, one row per conversation in the table's order (first packet first,
 so ``ts`` ascends; Zeek writes a connection when it ends). The fields, their order and their types
-are those of Zeek's ``Conn::Info`` (``ip_proto`` included, as Zeek 7.1 and later log it), then
+are those of Zeek's ``Conn::Info`` (``ip_proto`` included, as current Zeek logs it), then
 ``community_id`` where Zeek's community-id policy script appends it. A field pcapflow does not
 know is unset (``-`` in TSV, left out in JSON), as Zeek leaves it: the choices are in the README
 ("Zeek logs") and in the comments below.

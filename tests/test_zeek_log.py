@@ -18,7 +18,7 @@ import pcapflow
 from pcapflow.cli import main
 from pcapflow.export import ExportError, read_table, write_table
 from pcapflow.zeek_log import CONN_FIELDS, conn_log_json, conn_log_tsv, conversation_uid
-from tests.conftest import SAMPLES
+from tests.conftest import REPO, SAMPLES
 from tests.factories import CLIENT, SERVER, T0, eth, mixed_traffic, pcap_bytes, stamped, write
 from tests.zeek_logs import conn_log_rows
 
@@ -183,3 +183,8 @@ def test_zat_reads_it_back_with_zeeks_types(tmp_path, mixed):
     assert log["history"].astype(object).where(log["history"].notna(), None).tolist() == ["ShADdFf", "Dd", None]
     assert log["community_id"].astype(str).tolist() == ours["community_id"].tolist()
     assert all(log[name].isna().all() for name in UNSET)
+
+
+def test_the_readme_shows_the_real_output():
+    output = run("conversations", str(SAMPLES / "http_ethernet.pcap"), "--format", "zeek").stdout
+    assert f"$ pcapflow conversations sample_pcaps/http_ethernet.pcap --format zeek\n{output}```" in (REPO / "README.md").read_text()
