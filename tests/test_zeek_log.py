@@ -161,26 +161,31 @@ def test_zeek_logs_are_not_read_back(tmp_path):
 
 
 @pytest.mark.filterwarnings("ignore:The inplace keyword")  # ZAT's own call of set_index, deprecated by pandas
-def test_zat_reads_it_back_with_zeeks_types(tmp_path, mixed):
+def test_zat_reads_it_back_with_zeeks_types(tmp_path):
     zat = pytest.importorskip("zat.log_to_dataframe", reason="ZAT is in the test extra: pip install -e '.[test]'")
-    assert run("conversations", str(mixed), "-o", str(tmp_path / "conn.log"), "--format", "zeek").exit_code == 0
+    lone = eth() / IP(src=CLIENT, dst="10.0.0.255") / UDP(sport=137, dport=137) / Raw(b"n" * 12)
+    lone.time = Decimal(T0 + 1)  # one packet: no duration nor payload counts
+    capture = write(tmp_path / "x.pcap", pcap_bytes(mixed_traffic() + [lone]))
+    assert run("conversations", str(capture), "-o", str(tmp_path / "conn.log"), "--format", "zeek").exit_code == 0
     log = zat.LogToDataFrame().create_dataframe(str(tmp_path / "conn.log"))
-    ours = pcapflow.read_conversations(mixed)
+    ours = pcapflow.read_conversations(capture)
 
     assert log.index.name == "ts" and str(log.index.dtype) == "datetime64[ns]"
     kinds = {name: str(log[name].dtype) for name in ("id.orig_p", "id.resp_p", "duration", "orig_bytes", "orig_pkts", "resp_ip_bytes", "ip_proto")}
     assert kinds == {"id.orig_p": "UInt16", "id.resp_p": "UInt16", "duration": "timedelta64[ns]", "orig_bytes": "UInt64",
                      "orig_pkts": "UInt64", "resp_ip_bytes": "UInt64", "ip_proto": "UInt64"}
     assert list(log.index.round("us")) == list(ours["first_seen"].dt.tz_convert(None))
-    assert list(log["duration"].dt.round("us")) == list(pd.to_timedelta(ours["duration"], unit="s"))
+    assert list(log["duration"].dt.round("us"))[:3] == list(pd.to_timedelta(ours["duration"], unit="s"))[:3]
+    assert log["duration"].isna().tolist() == [False, False, False, True]
     assert log["id.orig_h"].astype(str).tolist() == ours["client_ip"].tolist()
     assert log["id.resp_p"].tolist() == ours["server_port"].tolist()
-    assert log["proto"].astype(str).tolist() == ["tcp", "udp", "icmp"]
+    assert log["proto"].astype(str).tolist() == ["tcp", "udp", "icmp", "udp"]
     assert log["orig_pkts"].tolist() == ours["client_packets"].tolist()
     assert log["resp_ip_bytes"].tolist() == ours["server_ip_bytes"].tolist()
-    assert log["orig_bytes"].tolist() == ours["client_payload_bytes"].tolist()
-    assert log["conn_state"].astype(str).tolist() == ["SF", "SF", "OTH"]
-    assert log["history"].astype(object).where(log["history"].notna(), None).tolist() == ["ShADdFf", "Dd", None]
+    assert log["orig_bytes"].tolist()[:3] == ours["client_payload_bytes"].tolist()[:3]
+    assert log["orig_bytes"].isna().tolist() == [False, False, False, True]
+    assert log["conn_state"].astype(str).tolist() == ["SF", "SF", "OTH", "S0"]
+    assert log["history"].astype(object).where(log["history"].notna(), None).tolist() == ["ShADdFf", "Dd", None, "D"]
     assert log["community_id"].astype(str).tolist() == ours["community_id"].tolist()
     assert all(log[name].isna().all() for name in UNSET)
 
@@ -188,3 +193,21 @@ def test_zat_reads_it_back_with_zeeks_types(tmp_path, mixed):
 def test_the_readme_shows_the_real_output():
     output = run("conversations", str(SAMPLES / "http_ethernet.pcap"), "--format", "zeek").stdout
     assert f"$ pcapflow conversations sample_pcaps/http_ethernet.pcap --format zeek\n{output}```" in (REPO / "README.md").read_text()
+
+
+@pytest.mark.filterwarnings("ignore:The inplace keyword")
+def test_zat_reads_the_json_lines_as_the_tsv(tmp_path, mixed):
+    pytest.importorskip("zat", reason="ZAT is in the test extra: pip install -e '.[test]'")
+    from zat.json_log_to_dataframe import JSONLogToDataFrame
+    from zat.log_to_dataframe import LogToDataFrame
+
+    for name, format in (("conn.log", "zeek"), ("conn.json.log", "zeek-json")):
+        assert run("conversations", str(mixed), "-o", str(tmp_path / name), "--format", format).exit_code == 0
+    tsv = LogToDataFrame().create_dataframe(str(tmp_path / "conn.log"))
+    from_json = JSONLogToDataFrame().create_dataframe(str(tmp_path / "conn.json.log"))
+    assert str(from_json.index.dtype) == "datetime64[ns]"
+    assert list(from_json.index.round("us")) == list(tsv.index.round("us"))
+    assert list(from_json.columns) == [name for name in NAMES[1:] if not tsv[name].isna().all()]  # unset fields left out
+    for name in ("uid", "id.orig_h", "id.resp_p", "proto", "orig_bytes", "resp_pkts", "orig_ip_bytes", "ip_proto", "community_id"):
+        assert from_json[name].tolist() == tsv[name].astype(object).tolist(), name
+    assert from_json["duration"].tolist() == pytest.approx(tsv["duration"].dt.total_seconds().tolist(), abs=1e-6)
