@@ -19,7 +19,7 @@ import numpy as np
 
 from pcapflow.errors import OptionsError, PcapflowError
 from pcapflow.render import human_bytes
-from pcapflow.timeline import open_over_time, summarize_windows, window_ns
+from pcapflow.timeline import nanoseconds, open_over_time, summarize_windows, window_ns
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -188,11 +188,11 @@ def plot_timeline(ports: pd.DataFrame, conversations: pd.DataFrame, chosen: Iter
     ax = _axes(ax)
     protocol = conversations["protocol"].astype(str).to_numpy()
     port = conversations["server_port"].to_numpy()
-    first, last = conversations["first_seen"].to_numpy(np.int64), conversations["last_seen"].to_numpy(np.int64)
+    first, last = nanoseconds(conversations["first_seen"]), nanoseconds(conversations["last_seen"])
     if freq is not None:
         width = window_ns(freq)
         windows = summarize_windows(conversations, freq)
-        starts = windows["window_start"].to_numpy(np.int64)
+        starts = nanoseconds(windows["window_start"])
         # every window from the first to one past the last: the ports' quiet windows are drawn at 0
         every_window = np.arange(starts.min(initial=0), starts.max(initial=0) + 2 * width, width)
     for row in shown.itertuples(index=False):

@@ -60,6 +60,11 @@ def window_ns(freq: object) -> int:
     return int(width.value)
 
 
+def nanoseconds(times: pd.Series) -> np.ndarray:
+    """A column of timestamps as int64 nanoseconds since the epoch, whatever its unit."""
+    return times.dt.as_unit("ns").to_numpy(np.int64)
+
+
 def _scaled_floor(total: np.ndarray, part: np.ndarray, whole: np.ndarray) -> np.ndarray:
     """floor(total * part / whole), exactly, for 0 <= part <= whole and whole > 0."""
     out = np.zeros(len(total), dtype=np.int64)
@@ -126,7 +131,7 @@ def summarize_windows(conversations: pd.DataFrame, freq: object = "1min") -> pd.
     group, ports = pd.factorize(pd.MultiIndex.from_arrays([protocol, port]), sort=True)
     amounts = np.vstack([conversations["packets"].to_numpy(np.int64), conversations["bytes"].to_numpy(np.int64)])
     window, row_group, summed = _window_sums(
-        conversations["first_seen"].to_numpy(np.int64), conversations["last_seen"].to_numpy(np.int64), group, amounts, width, len(ports))
+        nanoseconds(conversations["first_seen"]), nanoseconds(conversations["last_seen"]), group, amounts, width, len(ports))
     first_of_group = np.zeros(len(ports), dtype=np.int64)
     first_of_group[group[::-1]] = np.arange(len(group))[::-1]
     service = conversations["service"].to_numpy(dtype=object)[first_of_group][row_group]
