@@ -194,7 +194,7 @@ def plot_timeline(ports: pd.DataFrame, conversations: pd.DataFrame, chosen: Iter
         windows = summarize_windows(conversations, freq)
         starts = nanoseconds(windows["window_start"])
         # every window from the first to one past the last: the ports' quiet windows are drawn at 0
-        every_window = np.arange(starts.min(initial=0), starts.max(initial=0) + 2 * width, width)
+        every_window = np.arange(starts.min(), starts.max() + 2 * width, width) if len(starts) else starts
     for row in shown.itertuples(index=False):
         label = port_label(row.protocol, row.server_port, row.service)
         mine = (protocol == str(row.protocol)) & (port == row.server_port)

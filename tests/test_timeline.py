@@ -4,32 +4,29 @@ crafted capture whose conversations cross windows, start and end on their edges,
 from __future__ import annotations
 
 import itertools
-from decimal import Decimal
 
 import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
-from scapy.layers.inet import IP, TCP, UDP
 from scapy.layers.l2 import ARP
-from scapy.packet import Raw
 
 import pcapflow
 from pcapflow.cli import main
 from pcapflow.export import read_table
 from pcapflow.schema import TIMELINE_COLUMNS
 from pcapflow.timeline import MAX_WINDOW_PAIRS, open_over_time, summarize_windows
-from tests.factories import CLIENT, SERVER, T0, eth, pcap_bytes, tcp_session, write
+from tests.factories import CLIENT, SERVER, T0, eth, pcap_bytes, write
+from tests.report_captures import at, window_packets
 
-# Windows of 10 s from T0 (a multiple of 10 s since the epoch), so window k is [T0 + 10k, T0 + 10k + 10).
+# The capture of window_packets in windows of 10 s from T0 (a multiple of 10 s since the epoch):
+# window k is [T0 + 10k, T0 + 10k + 10).
 # A  tcp/80  8 packets, 474 bytes, from 5 s to 30 s: 5, 10, 10 and 0 s in windows 0, 1, 2 and 3 (its
 #            last packet on the edge of window 3). Of D = 25 s: packets floor(8*5/25)=1, floor(8*15/25)=4
 #            -> 1, 3, 4, 0; bytes floor(474*5/25)=94, floor(474*15/25)=284 -> 94, 190, 190, 0.
 # B  tcp/80  8 packets, 474 bytes, from 12 s to 18 s: all in window 1.
 # C  udp/53  one packet of 72 bytes at 20 s: window 2, lasting no time.
 # E  tcp/443 SYN and RST+ACK (54 bytes each) at 31 and 31.5 s: window 3.
-A_TIMES = (5, 7, 9, 11, 13, 15, 20, 30)
-B_TIMES = (12, 13, 14, 15, 16, 17, 17.5, 18)
 EXPECTED = [
     # window, protocol, port, service, started, open, packets, bytes
     (0, "tcp", 80, "http", 1, 1, 1, 94),
@@ -41,20 +38,9 @@ EXPECTED = [
 ]
 
 
-def _at(packets, seconds):
-    for packet, second in zip(packets, seconds):
-        packet.time = Decimal(T0) + Decimal(str(second))
-    return packets
-
-
 @pytest.fixture(scope="module")
 def capture(tmp_path_factory):
-    packets = _at(tcp_session(client_port=50000), A_TIMES) + _at(tcp_session(client_port=50001), B_TIMES)
-    packets += _at([eth() / IP(src=CLIENT, dst="10.0.0.53") / UDP(sport=53001, dport=53) / Raw(b"q" * 30)], [20])
-    packets += _at([eth() / IP(src=CLIENT, dst=SERVER) / TCP(sport=50002, dport=443, flags="S", seq=7),
-                    eth() / IP(src=SERVER, dst=CLIENT) / TCP(sport=443, dport=50002, flags="RA", ack=8)], [31, 31.5])
-    packets.sort(key=lambda packet: packet.time)
-    return write(tmp_path_factory.mktemp("timeline") / "windows.pcap", pcap_bytes(packets))
+    return write(tmp_path_factory.mktemp("timeline") / "windows.pcap", pcap_bytes(window_packets()))
 
 
 def _expected_frame() -> pd.DataFrame:
@@ -120,7 +106,7 @@ def test_shares_of_huge_totals_are_exact():
 
 
 def test_a_capture_without_conversations_has_an_empty_timeline_with_its_dtypes(tmp_path):
-    capture = write(tmp_path / "arp.pcap", pcap_bytes(_at([eth() / ARP(psrc=CLIENT, pdst=SERVER)], [0])))
+    capture = write(tmp_path / "arp.pcap", pcap_bytes(at([eth() / ARP(psrc=CLIENT, pdst=SERVER)], [0])))
     frame = pcapflow.analyze(capture).timeline()
     assert frame.empty
     assert [str(dtype) for dtype in frame.dtypes] == [str(spec.dtype) for spec in TIMELINE_COLUMNS]
