@@ -72,12 +72,15 @@ def _labels(ports: pd.DataFrame) -> list[str]:
 
 def _barh(ax: Axes, labels: list[str], stacks: dict[str, np.ndarray], xlabel: str, title: str) -> Axes:
     """Horizontal bars, busiest at the top, one stacked segment per entry of ``stacks``."""
+    from matplotlib.ticker import MaxNLocator
+
     positions = np.arange(len(labels))
     left = np.zeros(len(labels))
     for name, values in stacks.items():
         ax.barh(positions, values, left=left, label=name)
         left = left + np.asarray(values, dtype=float)
     ax.set_yticks(positions, labels)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # counts of things: no ticks between them
     ax.invert_yaxis()
     ax.set_xlabel(xlabel)
     ax.set_title(title)
@@ -115,10 +118,10 @@ def plot_ports(ports: pd.DataFrame, conversations: pd.DataFrame, top: int = 20, 
 
 def plot_direction_bytes(ports: pd.DataFrame, top: int = 20, ax: Axes | None = None) -> Axes:
     """Frame bytes of the ``top`` ports, client to server and server to client."""
-    from matplotlib.ticker import FuncFormatter
-
     shown = ports.head(top)
     ax = _axes(ax, bars_height(len(shown)))
+    from matplotlib.ticker import FuncFormatter
+
     stacks = {"client to server": shown["client_bytes"].to_numpy(), "server to client": shown["server_bytes"].to_numpy()}
     _barh(ax, _labels(shown), stacks, "bytes", "Bytes per port by direction")
     ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: human_bytes(int(value))))
@@ -186,6 +189,8 @@ def plot_timeline(ports: pd.DataFrame, conversations: pd.DataFrame, chosen: Iter
     """
     shown = _chosen_ports(ports, chosen)
     ax = _axes(ax)
+    from matplotlib.ticker import MaxNLocator
+
     protocol = conversations["protocol"].astype(str).to_numpy()
     port = conversations["server_port"].to_numpy()
     first, last = nanoseconds(conversations["first_seen"]), nanoseconds(conversations["last_seen"])
@@ -208,6 +213,7 @@ def plot_timeline(ports: pd.DataFrame, conversations: pd.DataFrame, chosen: Iter
             counts[(starts[of_port] - every_window[0]) // width] = windows["conversations_open"].to_numpy()[of_port]
             ax.step(_utc(every_window), counts, where="post", label=label)
     ax.set_ylim(bottom=0)
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("time (UTC)")
     ax.set_ylabel("conversations open" + ("" if freq is None else f" per {freq} window"))
     ax.set_title("Conversations open over time")

@@ -221,3 +221,11 @@ def test_a_long_capture_is_drawn_in_slices_that_keep_each_peak():
     sliced_times, sliced = _slices(times, counts, int(first.min()), int(last.max()))
     assert len(sliced_times) == 1000
     assert sliced.max() == counts.max() == 3
+
+
+def test_without_matplotlib_a_chart_raises_report_error(analysis, monkeypatch):
+    from pcapflow.plots import ReportError
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    with pytest.raises(ReportError, match=r'pip install "pcapflow\[report\]"'):
+        analysis.plot_ports()
