@@ -16,6 +16,7 @@ from pcapflow.cli import main
 from pcapflow.export import read_table
 from pcapflow.schema import TIMELINE_COLUMNS
 from pcapflow.timeline import MAX_WINDOW_PAIRS, open_over_time, summarize_windows
+from tests.conftest import REPO
 from tests.factories import CLIENT, SERVER, T0, eth, pcap_bytes, write
 from tests.report_captures import at, window_packets
 
@@ -166,3 +167,9 @@ def test_a_bad_freq_is_a_usage_error_before_reading(tmp_path):
     result = CliRunner().invoke(main, ["timeline", str(garbage), "--freq", "1M"])
     assert result.exit_code == 2
     assert "Invalid value for --freq: freq must be a positive length of time such as 10s, 1min or 1h, not '1M'" in result.stderr
+
+
+def test_the_readme_example_is_what_the_command_prints(monkeypatch):
+    monkeypatch.chdir(REPO)
+    result = run("timeline", "sample_pcaps/http_ethernet.pcap", "--freq", "2s")
+    assert f"$ pcapflow timeline sample_pcaps/http_ethernet.pcap --freq 2s\n{result.stdout}```" in (REPO / "README.md").read_text()
