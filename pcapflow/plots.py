@@ -30,6 +30,9 @@ TIMELINE_PORTS = 5
 #: Most time slices a line of open conversations is drawn with; each shows its slice's highest count.
 _MAX_SLICES = 1000
 _UNIDENTIFIED = "unidentified"
+#: Most segments of a stacked bar: matplotlib's default colours, each used once.
+_MAX_STACKS = 10
+_OTHER = "other"
 
 
 class ReportError(PcapflowError):
@@ -110,7 +113,11 @@ def plot_ports(ports: pd.DataFrame, conversations: pd.DataFrame, top: int = 20, 
     ax = _axes(ax, bars_height(len(shown)))
     if "app" in conversations.columns:
         counts = _of_ports(conversations, shown, "app")
-        stacks = {str(app): counts[app].to_numpy() for app in counts.columns}
+        # the most common applications first; past the colours one legend tells apart, the rest as one
+        apps = sorted(counts.columns, key=lambda app: (-int(counts[app].sum()), str(app)))
+        stacks = {str(app): counts[app].to_numpy() for app in apps[:_MAX_STACKS - 1]}
+        if len(apps) >= _MAX_STACKS:
+            stacks[_OTHER] = counts[apps[_MAX_STACKS - 1:]].sum(axis=1).to_numpy()
     else:
         stacks = {"conversations": shown["conversations"].to_numpy()}
     return _barh(ax, _labels(shown), stacks, "conversations", f"Top {len(shown)} server ports by conversations")
@@ -179,6 +186,14 @@ def _slices(times: np.ndarray, counts: np.ndarray, start: int, end: int) -> tupl
     return edges[:-1], peaks
 
 
+def _with_quiet_windows(starts: np.ndarray, counts: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """The windows of one port, each followed by a 0 where the next window has no row (a quiet one)."""
+    quiet_after = np.diff(starts, append=starts[-1:] + 2 * width) != width
+    times = np.concatenate([starts, starts[quiet_after] + width])
+    order = np.argsort(times, kind="stable")
+    return times[order], np.concatenate([counts, np.zeros(int(quiet_after.sum()), dtype=counts.dtype)])[order]
+
+
 def plot_timeline(ports: pd.DataFrame, conversations: pd.DataFrame, chosen: Iterable[int | str] | None = None,
                   freq: object = None, ax: Axes | None = None) -> Axes:
     """Conversations open over time on the busiest ports (or the ``chosen`` ones).
@@ -198,8 +213,6 @@ def plot_timeline(ports: pd.DataFrame, conversations: pd.DataFrame, chosen: Iter
         width = window_ns(freq)
         windows = summarize_windows(conversations, freq)
         starts = nanoseconds(windows["window_start"])
-        # every window from the first to one past the last: the ports' quiet windows are drawn at 0
-        every_window = np.arange(starts.min(), starts.max() + 2 * width, width) if len(starts) else starts
     for row in shown.itertuples(index=False):
         label = port_label(row.protocol, row.server_port, row.service)
         mine = (protocol == str(row.protocol)) & (port == row.server_port)
@@ -209,9 +222,8 @@ def plot_timeline(ports: pd.DataFrame, conversations: pd.DataFrame, chosen: Iter
             ax.step(_utc(times), counts, where="post", label=f"{label} (peak {int(counts.max())})")
         else:
             of_port = (windows["protocol"].astype(str) == str(row.protocol)).to_numpy() & (windows["server_port"] == row.server_port).to_numpy()
-            counts = np.zeros(len(every_window), dtype=np.int64)
-            counts[(starts[of_port] - every_window[0]) // width] = windows["conversations_open"].to_numpy()[of_port]
-            ax.step(_utc(every_window), counts, where="post", label=label)
+            times, counts = _with_quiet_windows(starts[of_port], windows["conversations_open"].to_numpy()[of_port], width)
+            ax.step(_utc(times), counts, where="post", label=label)
     ax.set_ylim(bottom=0)
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("time (UTC)")

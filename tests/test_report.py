@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import sys
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -14,7 +15,7 @@ from pcapflow.cli import main
 from pcapflow.errors import OptionsError
 from pcapflow.html_report import analysis_html, report_html
 from tests.conftest import SAMPLES
-from tests.factories import pcap_bytes, write
+from tests.factories import T0, pcap_bytes, write
 from tests.report_captures import window_packets
 
 matplotlib = pytest.importorskip("matplotlib", reason='the charts need matplotlib (pip install -e ".[report]")')
@@ -198,8 +199,9 @@ def test_plot_timeline_draws_the_open_count_at_each_instant(analysis):
 def test_plot_timeline_per_window_draws_conversations_open(analysis):
     ax = analysis.plot_timeline(ports=["80/tcp", 53], freq="10s")
     lines = {line.get_label(): line.get_ydata().tolist() for line in ax.get_lines()}
-    # windows 0 to 3 and one past the last, each port's quiet windows at 0
-    assert lines == {"80/tcp http": [1, 2, 1, 1, 0], "53/udp domain": [0, 0, 1, 0, 0]}
+    # each port's windows, and 0 from the end of a window the next of which is quiet
+    assert lines == {"80/tcp http": [1, 2, 1, 1, 0], "53/udp domain": [1, 0]}
+    assert [line.get_xdata()[0] for line in ax.get_lines()] == [np.datetime64(T0, "s"), np.datetime64(T0 + 20, "s")]
     assert ax.get_ylabel() == "conversations open per 10s window"
 
 
@@ -208,9 +210,15 @@ def test_plot_timeline_of_a_port_without_conversations_raises(analysis):
         analysis.plot_timeline(ports=[9999])
 
 
-def test_a_long_capture_is_drawn_in_slices_that_keep_each_peak():
-    import numpy as np
+def test_quiet_windows_in_between_are_drawn_at_zero():
+    from pcapflow.plots import _with_quiet_windows
 
+    times, counts = _with_quiet_windows(np.array([0, 10, 30]), np.array([1, 2, 3]), 10)
+    assert times.tolist() == [0, 10, 20, 30, 40]
+    assert counts.tolist() == [1, 2, 0, 3, 0]
+
+
+def test_a_long_capture_is_drawn_in_slices_that_keep_each_peak():
     from pcapflow.plots import _slices
     from pcapflow.timeline import open_over_time
 
@@ -229,3 +237,15 @@ def test_without_matplotlib_a_chart_raises_report_error(analysis, monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     with pytest.raises(ReportError, match=r'pip install "pcapflow\[report\]"'):
         analysis.plot_ports()
+
+
+def test_past_ten_apps_the_rarest_are_one_segment(analysis):
+    from pcapflow.plots import plot_ports
+
+    conversations = analysis.conversations
+    many = conversations.loc[conversations.index.repeat(3)].reset_index(drop=True)  # 12 conversations
+    ax = plot_ports(analysis.ports, many.assign(app=[f"app{i:02d}" for i in range(12)]))
+    names = [text.get_text() for text in ax.get_legend().get_texts()]
+    assert names == [f"app{i:02d}" for i in range(9)] + ["other"]
+    # app09, app10 and app11 are E's three copies, on tcp/443 (the second row)
+    assert [(y, width) for y, _, width in _bars(ax)[-3:]] == [(0, 0), (1, 3), (2, 0)]
