@@ -249,3 +249,14 @@ def test_past_ten_apps_the_rarest_are_one_segment(analysis):
     assert names == [f"app{i:02d}" for i in range(9)] + ["other"]
     # app09, app10 and app11 are E's three copies, on tcp/443 (the second row)
     assert [(y, width) for y, _, width in _bars(ax)[-3:]] == [(0, 0), (1, 3), (2, 0)]
+
+
+@pytest.mark.parametrize("command", [["report", "-o", "-"], ["timeline"]])
+def test_report_and_timeline_show_the_commands_progress_bar(capture, monkeypatch, command):
+    import pcapflow.cli
+
+    calls: list[tuple[int, int]] = []
+    monkeypatch.setattr(pcapflow.cli, "_progress", lambda *_, **__: (None, lambda done, total, *_: calls.append((done, total))))
+    result = run(command[0], str(capture), *command[1:])
+    assert result.exit_code == 0
+    assert calls and calls[-1] == (capture.stat().st_size, capture.stat().st_size)
