@@ -1,8 +1,8 @@
 """Charts of an analysis: frames in, one matplotlib Axes per chart out.
 
 Inputs: the per-port frame (:data:`~pcapflow.schema.PORT_COLUMNS`, busiest first, as
-:func:`~pcapflow.summarize_ports` sorts it), the conversations frame and, for windows, the
-timeline frame (:mod:`pcapflow.timeline`). Each function draws on the ``ax`` it is given, or on a
+:func:`~pcapflow.summarize_ports` sorts it) and the conversations frame, whose open intervals
+and windows :mod:`pcapflow.timeline` counts. Each function draws on the ``ax`` it is given, or on a
 new pyplot figure (what Jupyter shows), and returns the Axes. A port is labelled
 ``port/protocol service``, as ``pcapflow services`` writes it.
 
