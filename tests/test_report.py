@@ -260,3 +260,12 @@ def test_report_and_timeline_show_the_commands_progress_bar(capture, monkeypatch
     result = run(command[0], str(capture), *command[1:])
     assert result.exit_code == 0
     assert calls and calls[-1] == (capture.stat().st_size, capture.stat().st_size)
+
+
+def test_the_page_of_a_real_capture_loads_nothing_from_elsewhere(corpus):
+    page = report_html(pcapflow.analyze(corpus / "zeek-training" / "08-tables-identify-services-per-host.pcap"))
+    test_the_page_loads_nothing_from_elsewhere(page)
+    test_every_chart_is_an_inline_svg_with_ids_of_its_own(page)
+    # 2,709 server ports (a scan): the table holds the busiest 1,000
+    assert len([row for row in _rows(page) if len(row) == 17 and row[0] in ("tcp", "ipv6")]) == 1000
+    assert "… 1,709 more server ports (the ports table has them all)." in page

@@ -173,3 +173,26 @@ def test_the_readme_example_is_what_the_command_prints(monkeypatch):
     monkeypatch.chdir(REPO)
     result = run("timeline", "sample_pcaps/http_ethernet.pcap", "--freq", "2s")
     assert f"$ pcapflow timeline sample_pcaps/http_ethernet.pcap --freq 2s\n{result.stdout}```" in (REPO / "README.md").read_text()
+
+
+REAL_CAPTURES = ["zeek-training/08-tables-identify-services-per-host.pcap", "ndpi/1kxun.pcap", "chrissanders/http_espn.pcapng", "ndpi/sites.pcapng"]
+
+
+@pytest.mark.parametrize("name", REAL_CAPTURES)
+def test_on_real_captures_windows_add_up_and_open_counts_peak_at_peak_concurrent(corpus, name):
+    analysis = pcapflow.analyze(corpus / name)
+    ports = analysis.ports.set_index(["protocol", "server_port"])
+    windows = analysis.timeline("1min")
+    per_port = windows.groupby(["protocol", "server_port"], observed=True)
+    assert per_port["prorated_packets"].sum().to_dict() == ports["packets"].to_dict()
+    assert per_port["prorated_bytes"].sum().to_dict() == ports["bytes"].to_dict()
+    assert per_port["conversations_started"].sum().to_dict() == ports["conversations"].to_dict()
+    # a conversation is open in at least the window it started in, and no port has more open than it has conversations
+    assert (windows["conversations_open"] >= windows["conversations_started"]).all()
+    assert (per_port["conversations_open"].max().reindex(ports.index) <= ports["conversations"]).all()
+    conversations = analysis.conversations
+    key = conversations["protocol"].astype(str) + "/" + conversations["server_port"].astype(str)
+    for (protocol, port), row in ports.iterrows():
+        mine = (key == f"{protocol}/{port}").to_numpy()
+        _, counts = open_over_time(conversations["first_seen"][mine].to_numpy("int64"), conversations["last_seen"][mine].to_numpy("int64"))
+        assert counts.max() == row["peak_concurrent"], (protocol, port)
