@@ -25,6 +25,8 @@ class Analysis:
 
     ``conversations`` and ``ports`` are DataFrames built on first use (then kept);
     ``port_rows`` is the per-port summary as numpy columns, what the terminal summary shows.
+    ``timeline(freq)`` counts per time window; ``plot_ports`` and ``plot_timeline`` draw charts,
+    and Jupyter shows the capture summary and the busiest ports.
     """
 
     def __init__(self, columns: dict[str, np.ndarray], services: ServiceTable, report: CaptureReport):
