@@ -21,6 +21,7 @@ _EXPORTS = {
     "read_conversations": "pcapflow.api",
     "read_packets": "pcapflow.api",
     "summarize_ports": "pcapflow.summary",
+    "summarize_windows": "pcapflow.timeline",
     "read_table": "pcapflow.export",
     "write_table": "pcapflow.export",
     "AnalysisOptions": "pcapflow.options",

@@ -17,6 +17,7 @@ from pcapflow.summary import summarize_columns
 
 if TYPE_CHECKING:  # the frames import pandas when they are built: the terminal summary needs none
     import pandas as pd
+    from matplotlib.axes import Axes
 
 
 class Analysis:
@@ -24,6 +25,8 @@ class Analysis:
 
     ``conversations`` and ``ports`` are DataFrames built on first use (then kept);
     ``port_rows`` is the per-port summary as numpy columns, what the terminal summary shows.
+    ``timeline(freq)`` counts per time window; ``plot_ports`` and ``plot_timeline`` draw charts,
+    and Jupyter shows the capture summary and the busiest ports.
     """
 
     def __init__(self, columns: dict[str, np.ndarray], services: ServiceTable, report: CaptureReport):
@@ -53,6 +56,30 @@ class Analysis:
         from pcapflow.schema import ports_frame
 
         return ports_frame(self.port_rows)
+
+    def timeline(self, freq: object = "1min") -> pd.DataFrame:
+        """One row per (time window, protocol, server port) (see :func:`pcapflow.summarize_windows`)."""
+        from pcapflow.timeline import summarize_windows
+
+        return summarize_windows(self.conversations, freq)
+
+    def _repr_html_(self) -> str:
+        from pcapflow.html_report import analysis_html
+
+        return analysis_html(self)
+
+    def plot_ports(self, top: int = 20, ax: Axes | None = None) -> Axes:
+        """The ``top`` server ports by conversations, as a bar chart (needs ``pcapflow[report]``)."""
+        from pcapflow.plots import plot_ports
+
+        return plot_ports(self.ports, self.conversations, top, ax)
+
+    def plot_timeline(self, ports: Iterable[int | str] | None = None, freq: object = None, ax: Axes | None = None) -> Axes:
+        """Conversations open over time on ``ports`` (``80`` or ``"80/tcp"``; default the busiest
+        five): at each instant, or per window of ``freq`` (needs ``pcapflow[report]``)."""
+        from pcapflow.plots import plot_timeline
+
+        return plot_timeline(self.ports, self.conversations, ports, freq, ax)
 
 
 def read_packets(

@@ -165,11 +165,16 @@ def analyze_command(captures, strict, quiet, top, export_dir, **options) -> None
         (directory / "report.json").write_text(json.dumps(result.report.to_dict(), indent=2) + "\n")
 
 
+def table_output_options(command: Callable) -> Callable:
+    """``-o/--output`` and ``--format``, for the commands that write a table."""
+    command = click.option("--format", "format", type=click.Choice(FORMATS), help="Output format (default: from the file suffix; CSV for -).")(command)
+    return click.option("-o", "--output", default="-", show_default=True, help="File to write, or - for standard output.")(command)
+
+
 def _export_command(name: str, table: str, summary: str) -> None:
     @main.command(name, help=summary)
     @analysis_options
-    @click.option("-o", "--output", default="-", show_default=True, help="File to write, or - for standard output.")
-    @click.option("--format", "format", type=click.Choice(FORMATS), help="Output format (default: from the file suffix; CSV for -).")
+    @table_output_options
     def command(captures, strict, quiet, output, format, **options) -> None:
         result = _run(captures, strict, quiet, **options)
         _write(getattr(result, table), output, format)
@@ -177,6 +182,44 @@ def _export_command(name: str, table: str, summary: str) -> None:
 
 _export_command("conversations", "conversations", "Write one row per socket conversation of CAPTURES.")
 _export_command("ports", "ports", "Write one row per (protocol, server port) of CAPTURES.")
+
+
+@main.command("timeline")
+@analysis_options
+@click.option("--freq", default="1min", show_default=True, help="Length of the time windows: 10s, 1min, 1h...")
+@table_output_options
+def timeline_command(captures, strict, quiet, freq, output, format, **options) -> None:
+    """Write one row per (time window, protocol, server port) of CAPTURES: conversations started
+    and open, and their packets and bytes prorated over the windows."""
+    from pcapflow.timeline import window_ns
+
+    try:
+        window_ns(freq)  # a bad --freq is told before the captures are read
+    except PcapflowError as exc:
+        raise click.BadParameter(str(exc), param_hint="--freq") from None
+    result = _run(captures, strict, quiet, **options)
+    _write(result.timeline(freq), output, format)
+
+
+@main.command("report")
+@analysis_options
+@click.option("-o", "--output", required=True, help="HTML file to write, or - for standard output.")
+@click.option("--top", type=click.IntRange(min=1), default=20, show_default=True, help="Server ports in the charts.")
+def report_command(captures, strict, quiet, output, top, **options) -> None:
+    """Write a self-contained HTML report of CAPTURES: the capture report, the per-port table and
+    charts (inline SVG; opens offline). Needs matplotlib: pip install "pcapflow[report]"."""
+    from pcapflow.html_report import write_report
+    from pcapflow.plots import require_matplotlib
+
+    try:
+        require_matplotlib()  # before the captures are read
+    except PcapflowError as exc:
+        raise click.ClickException(str(exc)) from None
+    result = _run(captures, strict, quiet, **options)
+    try:
+        write_report(result, output, top)
+    except (PcapflowError, OSError) as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 @main.command("services")

@@ -102,9 +102,9 @@ def restore_dtypes(frame: pd.DataFrame) -> pd.DataFrame:
     """Cast the columns pcapflow knows to their declared dtypes."""
     import pandas as pd
 
-    from pcapflow.schema import CONVERSATION_COLUMNS, PACKET_COLUMNS, PORT_COLUMNS, UTC_NS
+    from pcapflow.schema import CONVERSATION_COLUMNS, PACKET_COLUMNS, PORT_COLUMNS, TIMELINE_COLUMNS, UTC_NS
 
-    declared = {spec.name: spec.dtype for spec in PACKET_COLUMNS + CONVERSATION_COLUMNS + PORT_COLUMNS}
+    declared = {spec.name: spec.dtype for spec in PACKET_COLUMNS + CONVERSATION_COLUMNS + PORT_COLUMNS + TIMELINE_COLUMNS}
     columns = {}
     for name in frame.columns:
         dtype = declared.get(name)

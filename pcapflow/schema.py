@@ -120,6 +120,17 @@ PORT_COLUMNS: tuple[ColumnSpec, ...] = (
 )
 
 
+TIMELINE_COLUMNS: tuple[ColumnSpec, ...] = (
+    ColumnSpec("window_start", UTC_NS, "start of the window; windows are freq long and aligned to the Unix epoch"),
+    ColumnSpec("protocol", "category", "transport protocol"),
+    ColumnSpec("server_port", "uint16", "the server port (ICMP: see conversations)"),
+    ColumnSpec("service", "category", "IANA service name of (protocol, server_port), or a user override; <NA> if none"),
+    ColumnSpec("conversations_started", "int64", "conversations whose first packet is in the window"),
+    ColumnSpec("conversations_open", "int64", "conversations whose [first_seen, last_seen] overlaps the window"),
+    ColumnSpec("prorated_packets", "int64", "packets of the open conversations, each one's shared out by the time it spent in the window"),
+    ColumnSpec("prorated_bytes", "int64", "frame bytes of the open conversations, each one's shared out by the time it spent in the window"),
+)
+
 def typed_frame(columns: Mapping[str, Any], specs: tuple[ColumnSpec, ...]) -> pd.DataFrame:
     # each column converted on its own and taken as it is: no second copy of the whole frame
     typed = {spec.name: pd.Series(columns[spec.name], copy=False).astype(spec.dtype) for spec in specs}

@@ -11,11 +11,11 @@ import pcapflow
 from pcapflow.cli import main
 from pcapflow.decode import DecodeStatus
 from pcapflow.options import AnalysisOptions
-from pcapflow.schema import CONVERSATION_COLUMNS, PACKET_COLUMNS, PORT_COLUMNS
+from pcapflow.schema import CONVERSATION_COLUMNS, PACKET_COLUMNS, PORT_COLUMNS, TIMELINE_COLUMNS
 from tests.conftest import REPO
 
 README = (REPO / "README.md").read_text()
-TABLES = (("packets", PACKET_COLUMNS), ("conversations", CONVERSATION_COLUMNS), ("ports", PORT_COLUMNS))
+TABLES = (("packets", PACKET_COLUMNS), ("conversations", CONVERSATION_COLUMNS), ("ports", PORT_COLUMNS), ("timeline", TIMELINE_COLUMNS))
 ALL_COLUMNS = [(spec, kind) for kind, specs in TABLES for spec in specs]
 
 
