@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import enum
+import logging
 import os
 import threading
 from collections.abc import Iterator
@@ -20,7 +21,8 @@ import numpy as np
 
 from pcapflow._kernels.constants import Limit
 from pcapflow.capture.batch import PAD, FileReport, RawBatch
-from pcapflow.capture.source import OpenedCapture, decompression_errors
+from pcapflow.capture.compression import DecompressionError
+from pcapflow.capture.source import OpenedCapture
 from pcapflow.errors import CaptureError
 from pcapflow.options import DEFAULT_CHUNK_BYTES
 
@@ -32,6 +34,9 @@ MAX_RECORD_BYTES = int(Limit.MAX_RECORD_BYTES)
 PIECE_TAIL_BYTES = 64 << 10
 #: How far ahead of the chunk being read the kernel is asked to read the file.
 PREFETCH_BYTES = 32 << 20
+
+logger = logging.getLogger(__name__)
+
 
 class WalkState(enum.Enum):
     NEED_MORE = "need more bytes"  # the held bytes end inside a record (or exactly at its end)
@@ -121,7 +126,7 @@ def _read_chunk(opened: OpenedCapture, held: bytes | bytearray, size: int, posit
             if not count:
                 break
             got += count
-    except decompression_errors() as exc:
+    except DecompressionError as exc:
         return buf, got, f"{opened.compression} data is corrupt or cut short after byte {position + got}: {exc}"
     finally:
         space.release()
@@ -154,7 +159,7 @@ def walk_file(
     at_eof = False
     stop = getattr(walker, "stop_at", None)
     # a buffer no larger than what is left: small files then cost a small buffer, not a chunk
-    file_size = None if opened.compression else os.fstat(opened.raw.fileno()).st_size
+    file_size = opened.file_size
     advised = 0  # the file is asked for ahead up to here
     while True:
         size = 0 if at_eof else chunk_bytes
@@ -174,7 +179,7 @@ def walk_file(
         report.records = walker.records
         report.linktypes = list(walker.linktypes)
         report.skipped_blocks = walker.skipped_blocks
-        report.warnings = list(walker.warnings)
+        report.warnings = list(walker.warnings) + opened.warnings
         yield from walk.batches
         held = buf[walk.consumed : end]
         file_offset += walk.consumed
@@ -193,3 +198,5 @@ def walk_file(
             break
     if start == 0 and report.records == 0 and report.damage:
         raise CaptureError(opened.path, f"no readable record: {report.damage}", file_offset)
+    if report.damage:
+        logger.info("%s: reading ends at byte %d: %s", opened.path, file_offset, report.damage)
