@@ -9,7 +9,7 @@ The public names below are imported on first use, so that ``pcapflow --help`` do
 pandas.
 
 The library logs what it decides (the workers it uses, a file cut into pieces, a guessed piece
-boundary planned again, damage that ends a file, bytes ignored after compressed data) through
+boundary planned again, damage that ends a file) through
 :mod:`logging`, on the ``pcapflow`` logger and its per-module children; it installs no handler of
 its own but a :class:`logging.NullHandler`, so nothing is shown unless the program asks for it
 (``pcapflow -v`` does).

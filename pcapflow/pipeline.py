@@ -210,10 +210,11 @@ class _Reads:
             future = self._executor.submit(decode_batch, piece, batch, capture.report, self._engine, self._partitions, capture.position)
             self._flying.append((piece, future))
             return
+        position = capture.position
         capture.close()
         self._stream = None
         done: Future = Future()
-        done.set_result(PieceRead(piece, report=capture.report, position=capture.position))
+        done.set_result(PieceRead(piece, report=capture.report, position=position))
         self._flying.append((piece, done))
 
     def _failed(self, piece: Piece, exc: Exception) -> None:
@@ -283,7 +284,7 @@ class CaptureRun:
             for read in reads:
                 piece = read.piece
                 if current is not None and piece.file_index != len(self.files) - 1:  # the previous file is done
-                    _check_linktypes(current)
+                    _finish_file(current)
                     done_bytes += sizes[len(self.files) - 1] or position if self.progress else 0
                     records_before += current.records
                     current = None
@@ -301,7 +302,7 @@ class CaptureRun:
         finally:
             reads.close()
         if current is not None:
-            _check_linktypes(current)
+            _finish_file(current)
 
     def _account(self, read: PieceRead, current: FileReport | None, file_records: int) -> FileReport:
         """Take a read into its file's report and the capture's counts."""
@@ -356,6 +357,13 @@ class CaptureRun:
         if not batch:
             return []
         return [executor.submit(fold, tracker, batch, index) for index, tracker in enumerate(trackers)]
+
+
+def _finish_file(report: FileReport) -> None:
+    """A file is read: its link types are checked, and damage that ended it is logged."""
+    _check_linktypes(report)
+    if report.damage:
+        logger.info("%s: reading ended at byte %d after %d records: %s", report.path, report.end_offset, report.records, report.damage)
 
 
 def _check_linktypes(report: FileReport) -> None:

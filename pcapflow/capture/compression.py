@@ -24,14 +24,11 @@ Output is produced a bounded step at a time, so a decompression bomb costs time,
 from __future__ import annotations
 
 import io
-import logging
 import struct
 from collections.abc import Callable
 from typing import Protocol
 
 from pcapflow.errors import CaptureError
-
-logger = logging.getLogger(__name__)
 
 #: Magic bytes of each format (as stored) -> its name.
 MAGICS = (
@@ -348,7 +345,6 @@ class DecompressedStream(io.RawIOBase):
             f"{ignored:,} bytes after the end of the {self.compression} data at byte {trailing_at:,} "
             f"(first bytes {shown.hex(' ')}) are not {self.compression} data and were ignored"
         )
-        logger.info("%s", self.trailing)
 
 
 def reject_missing_decoder(name: str, compression: str) -> None:

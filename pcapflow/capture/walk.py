@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import enum
-import logging
 import os
 import threading
 from collections.abc import Iterator
@@ -34,9 +33,6 @@ MAX_RECORD_BYTES = int(Limit.MAX_RECORD_BYTES)
 PIECE_TAIL_BYTES = 64 << 10
 #: How far ahead of the chunk being read the kernel is asked to read the file.
 PREFETCH_BYTES = 32 << 20
-
-logger = logging.getLogger(__name__)
-
 
 class WalkState(enum.Enum):
     NEED_MORE = "need more bytes"  # the held bytes end inside a record (or exactly at its end)
@@ -198,5 +194,3 @@ def walk_file(
             break
     if start == 0 and report.records == 0 and report.damage:
         raise CaptureError(opened.path, f"no readable record: {report.damage}", file_offset)
-    if report.damage:
-        logger.info("%s: reading ends at byte %d: %s", opened.path, file_offset, report.damage)
