@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 import threading
@@ -163,6 +164,8 @@ def test_what_is_not_a_capture_on_standard_input_is_an_error():
     ("gzip -dc", SAMPLES / "http_ethernet.pcap.gz"),  # zcat x.pcap.gz | pcapflow conversations -
 ])
 def test_a_shell_pipe_gives_what_the_file_gives(producer, path):
+    if shutil.which(producer.split()[0]) is None:
+        pytest.skip(f"{producer.split()[0]} is not installed")
     command = [sys.executable, "-m", "pcapflow", "conversations"]
     environment = {**os.environ, "PYTHONPATH": str(REPO)}
     from_file = subprocess.run([*command, str(path)], capture_output=True, timeout=TIMEOUT_S, env=environment, check=True)
@@ -171,3 +174,24 @@ def test_a_shell_pipe_gives_what_the_file_gives(producer, path):
     assert piped.returncode == 0, piped.stderr
     assert piped.stdout == from_file.stdout
     assert len(piped.stdout.splitlines()) > 2
+
+
+@pytest.mark.parametrize("name", ["ndpi/1kxun.pcap", "chrissanders/http_espn.pcapng"])
+@pytest.mark.parametrize("kind", [None, *COMPRESSIONS])
+def test_a_real_capture_through_a_fifo_gives_what_the_file_gives(tmp_path, corpus, name, kind, small_pieces):
+    """Real captures (a 2.5 MB pcap, which the file's read cuts into pieces; a pcapng), as they
+    are and compressed in every format, with trailing bytes after the compressed ones."""
+    data = (corpus / name).read_bytes()
+    expected = pcapflow.read_conversations(corpus / name)
+    if kind is not None:
+        data = COMPRESSIONS[kind](data) + b"\n"
+    fifo = tmp_path / "fifo"
+    writer = _fifo_with_writer(fifo, data, step=64 << 10)
+    try:
+        frame = _read_fifo(pcapflow.read_conversations, fifo, fifo)
+    finally:
+        _release(fifo, writer)
+    pd.testing.assert_frame_equal(frame, expected)
+    file = frame.attrs["report"].files[0]
+    assert file.records == expected.attrs["report"].files[0].records > 900
+    assert len(file.warnings) == (kind is not None)
