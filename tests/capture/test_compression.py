@@ -16,15 +16,19 @@ import shutil
 import struct
 import subprocess
 import sys
+import tracemalloc
+import zlib
 
+import lz4.frame
 import pandas as pd
 import pytest
+import zstandard
 from click.testing import CliRunner
 from scapy.layers.inet import IP, UDP
 from scapy.packet import Raw
 
 import pcapflow
-from pcapflow.capture.compression import DecompressedStream
+from pcapflow.capture.compression import STEP_BYTES, DecompressedStream
 from pcapflow.cli import main
 from tests.factories import COMPRESSIONS, eth, mixed_traffic, pcap_bytes, stamped, write
 
@@ -184,3 +188,36 @@ def test_trailing_bytes_are_a_cli_warning_and_strict_fails(tmp_path):
     assert result.stderr == warning
     assert "13 records" in result.stdout
     assert CliRunner().invoke(main, ["analyze", "--strict", str(path)]).exit_code == 1
+
+
+def _bomb(kind: str, size: int) -> bytes:
+    """``size`` zero bytes compressed, built a chunk at a time."""
+    chunk = bytes(16 << 20)
+    if kind == "zstd":
+        compressor = zstandard.ZstdCompressor().compressobj()
+        return b"".join(compressor.compress(chunk) for _ in range(size // len(chunk))) + compressor.flush()
+    if kind == "gzip":
+        deflate = zlib.compressobj(wbits=31)
+        return b"".join(deflate.compress(chunk) for _ in range(size // len(chunk))) + deflate.flush()
+    lz4_compressor = lz4.frame.LZ4FrameCompressor()
+    return lz4_compressor.begin() + b"".join(lz4_compressor.compress(chunk) for _ in range(size // len(chunk))) + lz4_compressor.flush()
+
+
+@pytest.mark.parametrize("kind", ["zstd", "gzip", "lz4"])
+def test_a_decompression_bomb_costs_time_not_memory(kind):
+    """256 MiB of zeros from a few kB: read a bounded step at a time, whatever the ratio (zstd's
+    decompressor has no output limit: it is given 1 KiB at a time, at most 32 MiB of output)."""
+    bomb = _bomb(kind, 256 << 20)
+    stream = DecompressedStream(io.BytesIO(bomb), kind)
+    buffer = bytearray(4 << 20)
+    steps = []
+    tracemalloc.start()
+    try:
+        while count := stream.readinto(buffer):
+            steps.append(count)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert sum(steps) == 256 << 20
+    assert max(steps) <= STEP_BYTES
+    assert peak < (80 << 20 if kind == "zstd" else 8 << 20)
