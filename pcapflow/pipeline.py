@@ -6,8 +6,9 @@ map the same ones)
 1. **plan** (:func:`plan_pieces`): every file becomes :class:`Piece` objects in capture order.
    An uncompressed classic pcap larger than :data:`PIECE_BYTES` is cut about every
    :data:`PIECE_BYTES` at guessed record boundaries (:func:`~pcapflow.capture.pieces.plan_spans`);
-   any other uncompressed file no larger than that is one piece; a larger pcapng or a compressed
-   file is one *stream*, read in order.
+   any other uncompressed file no larger than that is one piece; a larger pcapng, a compressed
+   file, standard input and a FIFO are one *stream*, read in order (a pipe is opened once, when
+   it is read).
 2. **read** (:func:`read_piece`; :func:`decode_batch` for a stream's batches): records decoded
    into :class:`~pcapflow.decode.PacketTable` batches, each with the partition of every packet
    (:func:`~pcapflow.tracking.partition_labels`), and what reading found (a
