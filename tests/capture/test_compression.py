@@ -221,3 +221,14 @@ def test_a_decompression_bomb_costs_time_not_memory(kind):
     assert sum(steps) == 256 << 20
     assert max(steps) <= STEP_BYTES
     assert peak < (80 << 20 if kind == "zstd" else 8 << 20)
+
+
+def test_two_compressed_captures_joined_are_one_capture_then_damage(tmp_path):
+    """`cat a.pcap.gz b.pcap.gz` decompresses (as gzip -dc does) to a capture followed by another
+    file header, which is no record: the first capture is read, the rest is damage, as tshark
+    reading `zcat` sees it. Captures are given separately to be read as one."""
+    first = pcap_bytes(mixed_traffic())
+    joined = COMPRESSIONS["gzip"](first) + COMPRESSIONS["gzip"](first)
+    _, file = _read(tmp_path, joined)
+    assert (file.records, file.corrupt_at, file.warnings) == (13, len(first), [])
+    assert file.damage.startswith(f"record at byte {len(first)} claims ")
