@@ -129,6 +129,8 @@ def _run(captures, strict: bool, quiet: bool, show_progress: bool | None = None,
 
     if list(captures).count("-") > 1:
         raise click.UsageError("standard input (-) can be read only once")
+    if "-" in captures and sys.stdin.isatty():  # as gzip -d refuses to read a terminal
+        raise click.UsageError("standard input (-) is a terminal, not a capture: pipe one into it (tcpdump -w - | pcapflow analyze -)")
     line, update = _progress(quiet, show_progress)
     chosen = {name: value for name, value in options.items() if value is not None}  # None: the default
     try:

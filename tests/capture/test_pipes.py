@@ -195,3 +195,15 @@ def test_a_real_capture_through_a_fifo_gives_what_the_file_gives(tmp_path, corpu
     file = frame.attrs["report"].files[0]
     assert file.records == expected.attrs["report"].files[0].records > 900
     assert len(file.warnings) == (kind is not None)
+
+
+def test_standard_input_that_is_a_terminal_is_a_usage_error():
+    leader, follower = os.openpty()
+    try:
+        result = subprocess.run([sys.executable, "-m", "pcapflow", "analyze", "-"], stdin=follower, capture_output=True,
+                                timeout=TIMEOUT_S, env={**os.environ, "PYTHONPATH": str(REPO)}, check=False)
+    finally:
+        os.close(leader)
+        os.close(follower)
+    assert result.returncode == 2
+    assert result.stderr.decode().endswith("Error: standard input (-) is a terminal, not a capture: pipe one into it (tcpdump -w - | pcapflow analyze -)\n")
