@@ -50,7 +50,8 @@ def format_progress(done: int, total: int | None, records: int | None, elapsed: 
 
 class ProgressLine:
     """One line of ``stream`` that shows the progress of a run; call it with (bytes read, their
-    total or None, records read or None). :meth:`close` leaves the final state on its own line."""
+    total or None, records read or None). :meth:`close` (or leaving it as a context manager)
+    leaves the final state on its own line."""
 
     def __init__(self, stream: TextIO, clock: Callable[[], float] = time.monotonic):
         self._stream = stream
@@ -88,6 +89,12 @@ class ProgressLine:
             self._stream.write("\n")
             self._stream.flush()
             self._shown = 0
+
+    def __enter__(self) -> ProgressLine:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
 
 class LogLines(logging.Handler):

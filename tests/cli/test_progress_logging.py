@@ -46,14 +46,13 @@ class _Clock:
 
 def test_the_line_is_redrawn_at_most_every_tenth_of_a_second_and_left_in_place_at_the_end():
     stream, clock = io.StringIO(), _Clock()
-    line = ProgressLine(stream, clock)
-    clock.now += 1
-    line(10 * MIB, 20 * MIB, 1000)
-    clock.now += 0.0625
-    line(11 * MIB, 20 * MIB, 1100)  # too soon: not drawn
-    clock.now += 0.0625
-    line(12 * MIB, None, 1200)
-    line.close()
+    with ProgressLine(stream, clock) as line:
+        clock.now += 1
+        line(10 * MIB, 20 * MIB, 1000)
+        clock.now += 0.0625
+        line(11 * MIB, 20 * MIB, 1100)  # too soon: not drawn
+        clock.now += 0.0625
+        line(12 * MIB, None, 1200)
     first = "reading 10.0 MiB of 20.0 MiB (50%), 1 k packets/s, 0:00:01 left"
     last = "reading 12.0 MiB, 1.07 k packets/s"
     assert stream.getvalue() == "\r" + first + "\r" + last + " " * (len(first) - len(last)) + "\r" + last + "\n"
