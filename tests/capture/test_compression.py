@@ -235,3 +235,15 @@ def test_two_compressed_captures_joined_are_one_capture_then_damage(tmp_path):
     assert (file.records, file.corrupt_at, file.warnings) == (14, len(first) + 16, [])
     assert frame["caplen"].iloc[-1] == 0
     assert file.damage.startswith(f"record at byte {len(first) + 16} claims ")
+
+
+@pytest.mark.parametrize("kind", FORMATS)
+def test_a_file_the_real_tool_wrote_reads_as_the_capture(tmp_path, kind, plain):
+    """Files as gzip, bzip2, xz, zstd and lz4 write them (lz4: the frame format, with its checksums)."""
+    tool = shutil.which(kind)
+    if tool is None:
+        pytest.skip(f"{kind} is not installed")
+    written = subprocess.run([tool, "-c"], input=pcap_bytes(mixed_traffic()), capture_output=True, timeout=30, check=True).stdout
+    frame, file = _read(tmp_path, written)
+    assert (file.compression, file.records, file.warnings) == (kind, 13, [])
+    pd.testing.assert_frame_equal(frame, plain)
