@@ -88,10 +88,12 @@ def plan_spans(path: str | os.PathLike, piece_bytes: int, start: int = 0) -> tup
         with CaptureFile(path) as capture:
             kind = capture.report
         if kind.compression:
-            logger.info("%s: %s-compressed, read as one stream", path, kind.compression)
+            logger.info("%s: %s-compressed %s, read as one stream", path, kind.compression, kind.format)
             return whole, False
         if kind.format != "pcap" or size - start <= piece_bytes:
-            return whole, kind.format == "pcap" or size <= piece_bytes
+            on_their_own = kind.format == "pcap" or size <= piece_bytes
+            logger.debug("%s: %s of %d bytes from byte %d, read as one %s", path, kind.format, size, start, "piece" if on_their_own else "stream")
+            return whole, on_their_own
         with CaptureFile(path, piece=(FILE_HEADER_BYTES, None)) as capture:
             walker = capture.walker
         assert isinstance(walker, PcapWalker)  # an uncompressed classic pcap

@@ -9,7 +9,6 @@ or a FIFO) is read exactly once, front to back, like a file read in order.
 from __future__ import annotations
 
 import io
-import logging
 import os
 import stat
 import sys
@@ -18,8 +17,6 @@ from typing import BinaryIO
 
 from pcapflow.capture.compression import MAGIC_BYTES, DecompressedStream, DecompressionError, reject_missing_decoder, sniff_compression
 from pcapflow.errors import CaptureError
-
-logger = logging.getLogger(__name__)
 
 #: The name that reads a capture from standard input.
 STDIN = "-"
@@ -161,7 +158,6 @@ def open_capture_stream(path: str | os.PathLike[str]) -> OpenedCapture:
         else:
             raise CaptureError(name, f"not a pcap or pcapng file (first bytes {magic[:4].hex(' ')})", 0)
         file_size = None if compression or isinstance(raw, _CountingReader) else os.fstat(raw.fileno()).st_size
-        logger.debug("%s: %s%s", name, fmt, f", {compression}-compressed" if compression else "")
         return OpenedCapture(name, stream, fmt, compression, magic, raw, file_size, owned)
     except BaseException:
         if owned:

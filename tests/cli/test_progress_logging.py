@@ -131,7 +131,7 @@ def test_the_library_logs_damage_and_streams(tmp_path, caplog):
         pcapflow.read_conversations([SAMPLES / "truncated.pcap", path])
     assert (pipeline.__name__, logging.INFO, f"{SAMPLES / 'truncated.pcap'}: reading ended at byte 384 after 4 records: "
             "file ends inside the record at byte 384 (53 of 90 bytes present)") in caplog.record_tuples
-    assert ("pcapflow.capture.pieces", logging.INFO, f"{path}: xz-compressed, read as one stream") in caplog.record_tuples
+    assert ("pcapflow.capture.pieces", logging.INFO, f"{path}: xz-compressed pcap, read as one stream") in caplog.record_tuples
 
 
 def test_verbose_shows_the_log_records_on_standard_error_for_the_run_only():
@@ -143,7 +143,9 @@ def test_verbose_shows_the_log_records_on_standard_error_for_the_run_only():
         f"pcapflow.pipeline: {path}: reading ended at byte 384 after 4 records: file ends inside the record at byte 384 (53 of 90 bytes present)",
         f"Warning: {path}: file ends inside the record at byte 384 (53 of 90 bytes present); the 4 records before it were read",
     ]
-    assert "pcapflow.capture.source" in CliRunner().invoke(main, ["analyze", "-vv", str(path)]).stderr  # DEBUG too
+    size = path.stat().st_size
+    debug = CliRunner().invoke(main, ["analyze", "-vv", str(path)]).stderr
+    assert f"pcapflow.capture.pieces: {path}: pcap of {size} bytes from byte 0, read as one piece\n" in debug
     quiet = CliRunner().invoke(main, ["analyze", "--workers", "2", str(path)])
     assert "pcapflow." not in quiet.stderr
     assert [type(handler) for handler in logging.getLogger("pcapflow").handlers] == [logging.NullHandler]
