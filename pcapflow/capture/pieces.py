@@ -81,7 +81,7 @@ def plan_spans(path: str | os.PathLike, piece_bytes: int, start: int = 0) -> tup
 
     whole: list[tuple[int, int | None]] = [(start, None)]
     if is_stream_input(path):
-        logger.info("%s: a pipe, read as one stream", path)
+        logger.info("%s: standard input or a pipe, read as one stream", path)
         return whole, False
     try:
         size = os.path.getsize(path)
