@@ -7,11 +7,20 @@ Pipeline: capture reading (:mod:`pcapflow.capture`) -> packet decoding (:mod:`pc
 
 The public names below are imported on first use, so that ``pcapflow --help`` does not pay for
 pandas.
+
+The library logs what it decides (the workers it uses, a file cut into pieces, a guessed piece
+boundary planned again, damage that ends a file) through
+:mod:`logging`, on the ``pcapflow`` logger and its per-module children; it installs no handler of
+its own but a :class:`logging.NullHandler`, so nothing is shown unless the program asks for it
+(``pcapflow -v`` does).
 """
 
 from __future__ import annotations
 
 import importlib
+import logging
+
+logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 __version__ = "0.1.0"
 

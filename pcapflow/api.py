@@ -141,7 +141,8 @@ def analyze(paths: PathLike | Iterable[PathLike], *, progress: Callable | None =
     """Conversations, per-port summary and capture report of ``paths`` (read as one capture).
 
     ``options`` as for :func:`read_conversations`. ``progress``, if given, is called after each
-    batch with (bytes of the files read so far, total bytes of the files).
+    batch with (bytes of the files read so far, total bytes of the files or None when one is a
+    pipe, records read so far); see :data:`pcapflow.pipeline.Progress`.
     """
     settings = AnalysisOptions(**options)
     services = service_table(settings)

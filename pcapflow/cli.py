@@ -7,8 +7,10 @@ Data goes to standard output, diagnostics and progress to standard error. Exit c
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
+import logging
 import os
 import sys
 from collections.abc import Callable
@@ -22,7 +24,7 @@ from pcapflow.options import ENGINES, AnalysisOptions
 
 # What the commands run is imported when they run: --help and usage errors stay fast.
 
-CAPTURES = click.argument("captures", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+CAPTURES = click.argument("captures", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, allow_dash=True))
 _DEFAULTS = {field.name: field.default for field in dataclasses.fields(AnalysisOptions)}
 
 
@@ -45,24 +47,49 @@ def analysis_options(command: Callable) -> Callable:
         click.option("--workers", type=click.IntRange(min=1), show_default="the machine's cores", help="Threads reading and tracking at once."),
         click.option("--strict", is_flag=True, help="Exit 1 if a file is damaged or a packet is malformed."),
         click.option("--quiet", "-q", is_flag=True, help="No warnings or progress bar on standard error."),
+        click.option("--progress/--no-progress", "show_progress", default=None, show_default="when standard error is a terminal",
+                     help="Show the progress line (bytes read, packets/s, time left) on standard error."),
+        click.option("--verbose", "-v", count=True, help="Log what pcapflow decides (workers, pieces, damage) on standard error; -vv for more."),
     ]
     for decorator in reversed(decorators):
         command = decorator(command)
     return command
 
 
-def _progress(quiet: bool):
-    """A progress bar on standard error for terminals, else nothing."""
-    if quiet or not sys.stderr.isatty():
+def _progress(quiet: bool, forced: bool | None = None):
+    """The progress line on standard error, and the callback that moves it: by default only when
+    standard error is a terminal (``forced`` True or False decides instead); (None, None) if not shown."""
+    from pcapflow.progress import ProgressLine
+
+    if quiet or not (sys.stderr.isatty() if forced is None else forced):
         return None, None
-    bar = click.progressbar(length=1, label="reading", file=sys.stderr)
-    bar.__enter__()
+    line = ProgressLine(sys.stderr)
+    return line, line
 
-    def update(done: int, total: int) -> None:
-        bar.length = max(total, 1)
-        bar.update(done - bar.pos)
 
-    return bar, update
+#: Log levels of -v and -vv.
+_VERBOSITY = {1: logging.INFO, 2: logging.DEBUG}
+
+
+@contextlib.contextmanager
+def _logging_to_stderr(verbose: int, line):
+    """With -v, the library's log records (the ``pcapflow`` logger) go to standard error for
+    the length of a run, above the progress ``line``."""
+    if not verbose:
+        yield
+        return
+    from pcapflow.progress import LogLines
+
+    logger = logging.getLogger("pcapflow")
+    handler = LogLines(sys.stderr, line)
+    previous = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(_VERBOSITY[min(verbose, max(_VERBOSITY))])
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(previous)
 
 
 #: glibc's mallopt parameters and the values the command line sets (see _tune_process).
@@ -97,18 +124,23 @@ def _tune_process() -> None:
     mallopt(_M_TRIM_THRESHOLD, _TRIM_THRESHOLD_BYTES)
 
 
-def _run(captures, strict: bool, quiet: bool, **options):
+def _run(captures, strict: bool, quiet: bool, show_progress: bool | None = None, verbose: int = 0, **options):
     from pcapflow.api import analyze
 
-    bar, update = _progress(quiet)
+    if list(captures).count("-") > 1:
+        raise click.UsageError("standard input (-) can be read only once")
+    if "-" in captures and sys.stdin.isatty():  # as gzip -d refuses to read a terminal
+        raise click.UsageError("standard input (-) is a terminal, not a capture: pipe one into it (tcpdump -w - | pcapflow analyze -)")
+    line, update = _progress(quiet, show_progress)
     chosen = {name: value for name, value in options.items() if value is not None}  # None: the default
     try:
-        result = analyze(list(captures), progress=update, **chosen)
+        with _logging_to_stderr(verbose, line):
+            result = analyze(list(captures), progress=update, **chosen)
     except (PcapflowError, OSError) as exc:
         raise click.ClickException(str(exc)) from None
     finally:
-        if bar is not None:
-            bar.__exit__(None, None, None)
+        if line is not None:
+            line.close()
     _warn(result.report, quiet)
     report = result.report
     if strict and (report.damaged_files or report.malformed or any(file.warnings for file in report.files)):

@@ -6,8 +6,9 @@ map the same ones)
 1. **plan** (:func:`plan_pieces`): every file becomes :class:`Piece` objects in capture order.
    An uncompressed classic pcap larger than :data:`PIECE_BYTES` is cut about every
    :data:`PIECE_BYTES` at guessed record boundaries (:func:`~pcapflow.capture.pieces.plan_spans`);
-   any other uncompressed file no larger than that is one piece; a larger pcapng or a compressed
-   file is one *stream*, read in order.
+   any other uncompressed file no larger than that is one piece; a larger pcapng, a compressed
+   file, standard input and a FIFO are one *stream*, read in order (a pipe is opened once, when
+   it is read).
 2. **read** (:func:`read_piece`; :func:`decode_batch` for a stream's batches): records decoded
    into :class:`~pcapflow.decode.PacketTable` batches, each with the partition of every packet
    (:func:`~pcapflow.tracking.partition_labels`), and what reading found (a
@@ -29,7 +30,7 @@ while the next reads go on. A task that fails raises in the caller, naming its f
 
 from __future__ import annotations
 
-import os
+import logging
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
@@ -41,6 +42,7 @@ from pcapflow._kernels.partition import MAX_PARTITIONS
 from pcapflow.capture import CaptureFile, FileReport, open_capture
 from pcapflow.capture.batch import RawBatch
 from pcapflow.capture.pieces import plan_spans
+from pcapflow.capture.source import input_size
 from pcapflow.decode import SUPPORTED_LINKTYPES, DecodeStatus, PacketTable, decode
 from pcapflow.errors import PcapflowError, UnsupportedLinkTypeError
 from pcapflow.options import AnalysisOptions
@@ -53,6 +55,12 @@ PIECE_BYTES = 32 << 20
 LOOKAHEAD_PER_WORKER = 2
 
 NO_TIME = np.iinfo(np.int64).min
+
+logger = logging.getLogger(__name__)
+
+#: What a progress callback is given after each read: bytes of the input read so far, their
+#: total (None when an input is a pipe, whose size is not known), records read so far.
+Progress = Callable[[int, int | None, int], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,10 +211,11 @@ class _Reads:
             future = self._executor.submit(decode_batch, piece, batch, capture.report, self._engine, self._partitions, capture.position)
             self._flying.append((piece, future))
             return
+        position = capture.position
         capture.close()
         self._stream = None
         done: Future = Future()
-        done.set_result(PieceRead(piece, report=capture.report, position=os.path.getsize(piece.path)))
+        done.set_result(PieceRead(piece, report=capture.report, position=position))
         self._flying.append((piece, done))
 
     def _failed(self, piece: Piece, exc: Exception) -> None:
@@ -222,6 +231,11 @@ class _Reads:
         next_start = (rest[0][0] if rest else following[0] if following else None)
         if not report.damage and next_start is not None and next_start.start == report.end_offset:
             return
+        if report.damage and (rest or following):
+            logger.info("%s: damaged at byte %d: the %d pieces after it are not read", piece.path, report.end_offset, len(rest) + len(following))
+        elif next_start is not None:
+            logger.info("%s: the piece boundary guessed at byte %d is wrong (the records end at byte %d): the rest of the file is planned again from there",
+                        piece.path, next_start.start, report.end_offset)
         for queued, future in rest:
             future.cancel()
             self._flying.remove((queued, future))
@@ -243,7 +257,7 @@ class CaptureRun:
     (:meth:`tables`) or conversations (:meth:`conversations`), and the report."""
 
     def __init__(self, paths: list[str], *, engine: str, chunk_bytes: int, workers: int,
-                 progress: Callable[[int, int], None] | None = None):
+                 progress: Progress | None = None):
         self.paths = paths
         self.engine = engine
         self.chunk_bytes = chunk_bytes
@@ -262,16 +276,17 @@ class CaptureRun:
     def _reads(self, executor: Executor, partitions: int) -> Iterator[tuple[PieceRead, int]]:
         """(read, records of the files before its file), in capture order, with record indexes
         made the records' positions in their files and the report kept up to date."""
-        total = sum(os.path.getsize(path) for path in self.paths) if self.progress else 0
-        done_bytes = records_before = file_records = 0
+        sizes = [input_size(path) for path in self.paths] if self.progress else []
+        total = None if None in sizes else sum(size for size in sizes if size is not None)
+        done_bytes = records_before = file_records = position = 0
         current: FileReport | None = None
         reads = _Reads(self.paths, executor, self.engine, self.chunk_bytes, partitions, LOOKAHEAD_PER_WORKER * self.workers)
         try:
             for read in reads:
                 piece = read.piece
                 if current is not None and piece.file_index != len(self.files) - 1:  # the previous file is done
-                    _check_linktypes(current)
-                    done_bytes += os.path.getsize(current.path) if self.progress else 0
+                    _finish_file(current)
+                    done_bytes += sizes[len(self.files) - 1] or position if self.progress else 0
                     records_before += current.records
                     current = None
                 if current is None:
@@ -281,13 +296,14 @@ class CaptureRun:
                         table.record_index += file_records
                 file_records += read.records
                 current = self._account(read, current, file_records)
+                position = read.position
                 if self.progress:
-                    self.progress(done_bytes + read.position, total)
+                    self.progress(done_bytes + position, total, records_before + file_records)
                 yield read, records_before
         finally:
             reads.close()
         if current is not None:
-            _check_linktypes(current)
+            _finish_file(current)
 
     def _account(self, read: PieceRead, current: FileReport | None, file_records: int) -> FileReport:
         """Take a read into its file's report and the capture's counts."""
@@ -305,6 +321,7 @@ class CaptureRun:
 
     def tables(self) -> Iterator[PacketTable]:
         """The decoded tables of the capture, in capture order (record indexes within files)."""
+        logger.info("reading %d file(s) on %d worker thread(s)", len(self.paths), self.workers)
         with ThreadPoolExecutor(self.workers, thread_name_prefix="pcapflow") as executor:
             try:
                 for read, _ in self._reads(executor, 1):
@@ -316,6 +333,7 @@ class CaptureRun:
         """The conversation columns of the capture (see :mod:`pcapflow.tracking`)."""
         partitions = min(self.workers, MAX_PARTITIONS)
         trackers = [ConversationTracker(options) for _ in range(partitions)]
+        logger.info("reading %d file(s) on %d worker thread(s), tracking %d partition(s)", len(self.paths), self.workers, partitions)
         with ThreadPoolExecutor(self.workers, thread_name_prefix="pcapflow") as executor:
             try:
                 folding: list[Future] = []
@@ -340,6 +358,13 @@ class CaptureRun:
         if not batch:
             return []
         return [executor.submit(fold, tracker, batch, index) for index, tracker in enumerate(trackers)]
+
+
+def _finish_file(report: FileReport) -> None:
+    """A file is read: its link types are checked, and damage that ended it is logged."""
+    _check_linktypes(report)
+    if report.damage:
+        logger.info("%s: reading ended at byte %d after %d records: %s", report.path, report.end_offset, report.records, report.damage)
 
 
 def _check_linktypes(report: FileReport) -> None:

@@ -9,14 +9,14 @@ A capture is read in pieces by ``workers`` threads at once (see :mod:`pcapflow.p
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
 import numpy as np
 
 from pcapflow.decode import PacketTable
 from pcapflow.errors import OptionsError
 from pcapflow.options import DEFAULT_CHUNK_BYTES, AnalysisOptions, usable_cores
-from pcapflow.pipeline import CaptureRun
+from pcapflow.pipeline import CaptureRun, Progress
 from pcapflow.report import CaptureReport
 
 PathLike = str | os.PathLike[str]
@@ -38,7 +38,7 @@ class PacketReader:
         *,
         engine: str = "fast",
         chunk_bytes: int = DEFAULT_CHUNK_BYTES,
-        progress: Callable[[int, int], None] | None = None,
+        progress: Progress | None = None,
         workers: int | None = None,
     ):
         settings = AnalysisOptions(engine=engine, chunk_bytes=chunk_bytes, workers=usable_cores() if workers is None else workers)

@@ -14,6 +14,7 @@ import struct
 from decimal import Decimal
 from pathlib import Path
 
+import lz4.frame
 import zstandard
 from scapy.layers.inet import ICMP, IP, TCP, UDP
 from scapy.layers.l2 import ARP, Ether
@@ -35,6 +36,7 @@ COMPRESSIONS = {
     "bzip2": bz2.compress,
     "xz": lzma.compress,
     "zstd": lambda data: zstandard.ZstdCompressor().compress(data),
+    "lz4": lz4.frame.compress,
 }
 VARIANTS = PCAP_VARIANTS + ("pcapng",) + tuple(COMPRESSIONS)
 

@@ -9,15 +9,17 @@ import pcapflow
 from tests.conftest import SAMPLES
 
 
-def test_progress_reports_bytes_read_up_to_the_total():
+def test_progress_reports_bytes_and_records_read_up_to_the_totals():
     calls = []
     paths = [SAMPLES / "http_ethernet.pcap", SAMPLES / "http_ethernet.pcap.gz"]
-    pcapflow.analyze(paths, progress=lambda done, total: calls.append((done, total)), chunk_bytes=512)
+    pcapflow.analyze(paths, progress=lambda done, total, records: calls.append((done, total, records)), chunk_bytes=512)
     total = sum(path.stat().st_size for path in paths)
     assert len(calls) > 2
-    assert all(t == total for _, t in calls)
-    assert [d for d, _ in calls] == sorted(d for d, _ in calls)
+    assert all(t == total for _, t, _ in calls)
+    assert [d for d, _, _ in calls] == sorted(d for d, _, _ in calls)
+    assert [r for _, _, r in calls] == sorted(r for _, _, r in calls)
     assert calls[-1][0] == total
+    assert calls[-1][2] == 2 * 27
 
 
 def test_analysis_tables_agree():

@@ -2,12 +2,13 @@
 
 Contract
 --------
-``open_capture(path)`` sniffs the file (never trusting its suffix), undoes gzip/bzip2/xz/zstd
-compression, and returns a :class:`CaptureFile` whose ``batches()`` yields :class:`RawBatch`
-objects of at most about ``chunk_bytes`` of file data each, in file order. Its ``report``
+``open_capture(path)`` sniffs the file (never trusting its suffix; ``-`` is standard input, and a
+FIFO is read as the pipe it is: once, in order), undoes gzip/bzip2/xz/zstd/lz4 compression, and
+returns a :class:`CaptureFile` whose ``batches()`` yields :class:`RawBatch` objects of at most
+about ``chunk_bytes`` of file data each, in file order. Its ``report``
 (:class:`FileReport`) is filled in as the batches are read: format, compression, link types
 of the interfaces, records read, and how the file ended (``truncated_tail``, ``corrupt_at``,
-``damage``).
+``damage``, and ``warnings``, such as bytes after the compressed data that were ignored).
 
 What raises: a file that is unusable as a whole (empty, not a capture, header cut short, an
 unsupported format version, no readable record before the damage) raises
@@ -58,7 +59,7 @@ class CaptureFile:
         self._walker.stop_at = stop
         if start == 0:
             return
-        self._walker.read_file_header(self._opened.head + read_exactly(self._opened.stream, FILE_HEADER_BYTES - 4))
+        self._walker.read_file_header(self._opened.head + read_exactly(self._opened.stream, FILE_HEADER_BYTES - len(self._opened.head)))
         self._start = max(start, FILE_HEADER_BYTES)
         self._opened.raw.seek(self._start)
 
@@ -74,11 +75,10 @@ class CaptureFile:
     @property
     def position(self) -> int:
         """Bytes of the file (compressed, if it is) read so far."""
-        return self._opened.raw.tell()
+        return self._opened.position
 
     def close(self) -> None:
-        self._opened.stream.close()
-        self._opened.raw.close()
+        self._opened.close()
 
     def __enter__(self) -> CaptureFile:
         return self

@@ -10,12 +10,14 @@ thrown away and the file is read on sequentially, so pieces never change the res
 
 from __future__ import annotations
 
+import logging
 import os
 
 import numpy as np
 
 from pcapflow._kernels.walk import find_pcap_boundary
 from pcapflow.capture.pcap import FILE_HEADER_BYTES, RECORD_HEADER_BYTES, PcapWalker
+from pcapflow.capture.source import is_stream_input
 from pcapflow.capture.walk import MAX_RECORD_BYTES
 from pcapflow.errors import PcapflowError
 
@@ -27,6 +29,8 @@ SEARCH_BYTES = 4 << 20
 WINDOW_BYTES = 64 << 10
 #: How far from the first record's timestamp a plausible one may be (ten years).
 TIME_SPAN_S = 10 * 365 * 86400
+
+logger = logging.getLogger(__name__)
 
 
 def find_record_start(path: str | os.PathLike, target: int, walker: PcapWalker) -> int | None:
@@ -68,20 +72,28 @@ def plan_spans(path: str | os.PathLike, piece_bytes: int, start: int = 0) -> tup
     at most (else the file is read as one stream, in order).
 
     An uncompressed classic pcap larger than ``piece_bytes`` is cut at likely record boundaries
-    about every ``piece_bytes``; any other file is one span. A file that cannot be opened or
-    sniffed is one span too: reading it raises what it raises, where a read in order would.
+    about every ``piece_bytes``; any other file is one span. Standard input and a FIFO are one
+    span read in order, planned without opening them (they can be read only once). A file that
+    cannot be opened or sniffed is one span too: reading it raises what it raises, where a read
+    in order would.
     """
     from pcapflow.capture import CaptureFile
 
     whole: list[tuple[int, int | None]] = [(start, None)]
+    if is_stream_input(path):
+        logger.info("%s: standard input or a pipe, read as one stream", path)
+        return whole, False
     try:
         size = os.path.getsize(path)
         with CaptureFile(path) as capture:
             kind = capture.report
         if kind.compression:
+            logger.info("%s: %s-compressed %s, read as one stream", path, kind.compression, kind.format)
             return whole, False
         if kind.format != "pcap" or size - start <= piece_bytes:
-            return whole, kind.format == "pcap" or size <= piece_bytes
+            on_their_own = kind.format == "pcap" or size <= piece_bytes
+            logger.debug("%s: %s of %d bytes from byte %d, read as one %s", path, kind.format, size, start, "piece" if on_their_own else "stream")
+            return whole, on_their_own
         with CaptureFile(path, piece=(FILE_HEADER_BYTES, None)) as capture:
             walker = capture.walker
         assert isinstance(walker, PcapWalker)  # an uncompressed classic pcap
@@ -95,4 +107,8 @@ def plan_spans(path: str | os.PathLike, piece_bytes: int, start: int = 0) -> tup
         if boundary is None:
             break
         starts.append(boundary)
+    if not starts:
+        logger.info("%s: no record boundary found after byte %d: read as one piece", path, start + piece_bytes)
+    else:
+        logger.info("%s: from byte %d, cut into %d pieces of about %d bytes", path, start, len(starts) + 1, piece_bytes)
     return list(zip([start, *starts], [*starts, None])), True

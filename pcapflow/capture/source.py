@@ -1,27 +1,25 @@
-"""Opening a capture file: transparent decompression and format sniffing from magic bytes.
+"""Opening a capture: a file, a FIFO or standard input; transparent decompression; format sniffing.
 
 The suffix of a file never decides anything: real captures named ``.pcap`` are often pcapng and
-the other way round. Compressed files (gzip, bzip2, xz, zstd) are read as streams, so a
-decompression bomb costs time, never unbounded memory.
+the other way round. The first bytes are read once and decide both the compression (see
+:mod:`pcapflow.capture.compression`) and the format, so that a pipe (``-`` for standard input,
+or a FIFO) is read exactly once, front to back, like a file read in order.
 """
 
 from __future__ import annotations
 
-import functools
 import io
 import os
-import zlib
+import stat
+import sys
 from dataclasses import dataclass
 from typing import BinaryIO
 
+from pcapflow.capture.compression import MAGIC_BYTES, DecompressedStream, DecompressionError, reject_missing_decoder, sniff_compression
 from pcapflow.errors import CaptureError
 
-_COMPRESSIONS = (
-    (b"\x1f\x8b", "gzip"),
-    (b"BZh", "bzip2"),
-    (b"\xfd7zXZ\x00", "xz"),
-    (b"\x28\xb5\x2f\xfd", "zstd"),
-)
+#: The name that reads a capture from standard input.
+STDIN = "-"
 
 PCAPNG_MAGIC = b"\x0a\x0d\x0d\x0a"
 #: Classic pcap magic (as stored) -> (byte order, nanoseconds per timestamp fraction unit).
@@ -33,49 +31,93 @@ PCAP_MAGICS = {
 }
 
 
+def is_stream_input(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` can only be read once, in order: standard input, a FIFO, a device."""
+    name = os.fspath(path)
+    if name == STDIN:
+        return True
+    try:
+        return not stat.S_ISREG(os.stat(name).st_mode)
+    except OSError:  # opening it raises what it raises
+        return False
+
+
+def input_size(path: str | os.PathLike[str]) -> int | None:
+    """The size in bytes of the file at ``path``; None for a pipe or standard input."""
+    return None if is_stream_input(path) else os.path.getsize(path)
+
+
+class _CountingReader(io.RawIOBase):
+    """A pipe, counting the bytes read from it (a pipe has no position to ask for)."""
+
+    def __init__(self, pipe: BinaryIO):
+        super().__init__()
+        self._pipe = pipe
+        self.bytes_read = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1, /) -> bytes:
+        data = self._pipe.read(size)
+        self.bytes_read += len(data)
+        return data
+
+    def readinto(self, buffer) -> int:  # type: ignore[override] # any writable buffer, as io's own
+        count = self._pipe.readinto(buffer)  # type: ignore[attr-defined] # every binary stream has it
+        self.bytes_read += count or 0
+        return count or 0
+
+    readinto1 = readinto
+
+
 @dataclass
 class OpenedCapture:
     """A capture stream positioned at its first byte, with what sniffing found."""
 
     path: str
-    stream: io.BufferedIOBase  # decompressing, or the file itself
+    stream: io.BufferedReader | _CountingReader | DecompressedStream  # decompressing, or the input itself
     format: str  # "pcap" or "pcapng"
     compression: str | None
-    head: bytes  # the magic bytes, already consumed from stream
-    raw: BinaryIO  # the file itself (stream reads through it when the file is compressed)
+    head: bytes  # the first bytes of the (decompressed) capture, already consumed from stream
+    raw: io.BufferedReader | _CountingReader  # the input itself (stream reads through it when it is compressed)
+    file_size: int | None  # bytes of an uncompressed regular file; None for compressed data or a pipe
+    owns_raw: bool = True  # False for standard input, which stays open
+
+    @property
+    def position(self) -> int:
+        """Bytes of the input (compressed, if it is) read so far."""
+        if isinstance(self.stream, DecompressedStream):
+            return self.stream.bytes_read
+        if isinstance(self.raw, _CountingReader):
+            return self.raw.bytes_read
+        return self.raw.tell()
+
+    @property
+    def warnings(self) -> list[str]:
+        """What reading the input itself ignored (bytes after the compressed data)."""
+        trailing = self.stream.trailing if isinstance(self.stream, DecompressedStream) else None
+        return [trailing] if trailing else []
+
+    def close(self) -> None:
+        if self.stream is not self.raw:
+            self.stream.close()
+        if self.owns_raw:
+            self.raw.close()
 
 
-@functools.cache
-def decompression_errors() -> tuple[type[BaseException], ...]:
-    """What a decompressing stream raises when its input is corrupt or cut short (the
-    decompressors are imported when a compressed file is first met, not with pcapflow)."""
-    import lzma
-
-    import zstandard
-
-    return (EOFError, zlib.error, lzma.LZMAError, zstandard.ZstdError, OSError)
-
-
-def _decompressing(raw: BinaryIO, compression: str) -> io.BufferedIOBase:
-    if compression == "gzip":
-        import gzip
-
-        return gzip.GzipFile(fileobj=raw, mode="rb")
-    if compression == "bzip2":
-        import bz2
-
-        return bz2.BZ2File(raw, mode="rb")
-    if compression == "xz":
-        import lzma
-
-        return lzma.LZMAFile(raw, mode="rb")
-    import zstandard
-
-    return io.BufferedReader(zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True))
+def _open_input(name: str) -> tuple[io.BufferedReader | _CountingReader, bool]:
+    """The input's bytes, and whether closing them is ours to do."""
+    if name == STDIN:
+        return _CountingReader(sys.stdin.buffer), False
+    raw = open(name, "rb")  # noqa: SIM115 - owned by the returned capture
+    if raw.seekable():
+        return raw, True
+    return _CountingReader(raw), True
 
 
-def read_exactly(stream: io.BufferedIOBase | BinaryIO, size: int) -> bytes:
-    """Read up to ``size`` bytes, looping over short reads (decompressors return less at times)."""
+def read_exactly(stream: io.BufferedReader | _CountingReader | DecompressedStream, size: int) -> bytes:
+    """Read up to ``size`` bytes, looping over short reads (pipes and decompressors return less at times)."""
     parts = []
     while size > 0:
         part = stream.read(size)
@@ -87,32 +129,37 @@ def read_exactly(stream: io.BufferedIOBase | BinaryIO, size: int) -> bytes:
 
 
 def open_capture_stream(path: str | os.PathLike[str]) -> OpenedCapture:
-    """Open ``path``, undo any compression and sniff the format.
+    """Open ``path`` (``-``: standard input), undo any compression and sniff the format.
 
-    Raises :class:`CaptureError` when the file is empty or is no pcap/pcapng file;
+    Raises :class:`CaptureError` when the input is empty or is no pcap/pcapng capture;
     ``OSError`` (missing file, permissions) propagates unchanged.
     """
     name = os.fspath(path)
-    raw = open(name, "rb")  # noqa: SIM115 - owned by the returned stream
+    raw, owned = _open_input(name)
     try:
-        head = raw.read(6)
-        raw.seek(0)
-        compression = next((kind for magic, kind in _COMPRESSIONS if head.startswith(magic)), None)
-        stream = _decompressing(raw, compression) if compression else raw
-        try:
-            magic = read_exactly(stream, 4)
-        except decompression_errors() as exc:
-            raise CaptureError(name, f"{compression} data is corrupt: {exc}", 0) from None
+        first = read_exactly(raw, MAGIC_BYTES)
+        compression = sniff_compression(first)
+        stream: io.BufferedReader | _CountingReader | DecompressedStream = raw
+        magic = first
+        if compression:
+            reject_missing_decoder(name, compression)
+            stream = DecompressedStream(raw, compression, first)
+            try:
+                magic = read_exactly(stream, 4)
+            except DecompressionError as exc:
+                raise CaptureError(name, f"{compression} data is corrupt: {exc}", 0) from None
         if not magic:
             what = f"{compression} stream holds no data" if compression else "empty file"
             raise CaptureError(name, what, 0)
-        if magic == PCAPNG_MAGIC:
+        if magic[:4] == PCAPNG_MAGIC:
             fmt = "pcapng"
-        elif magic in PCAP_MAGICS:
+        elif magic[:4] in PCAP_MAGICS:
             fmt = "pcap"
         else:
-            raise CaptureError(name, f"not a pcap or pcapng file (first bytes {magic.hex(' ')})", 0)
-        return OpenedCapture(name, stream, fmt, compression, magic, raw)
+            raise CaptureError(name, f"not a pcap or pcapng file (first bytes {magic[:4].hex(' ')})", 0)
+        file_size = None if compression or isinstance(raw, _CountingReader) else os.fstat(raw.fileno()).st_size
+        return OpenedCapture(name, stream, fmt, compression, magic, raw, file_size, owned)
     except BaseException:
-        raw.close()
+        if owned:
+            raw.close()
         raise

@@ -20,7 +20,8 @@ import numpy as np
 
 from pcapflow._kernels.constants import Limit
 from pcapflow.capture.batch import PAD, FileReport, RawBatch
-from pcapflow.capture.source import OpenedCapture, decompression_errors
+from pcapflow.capture.compression import DecompressionError
+from pcapflow.capture.source import OpenedCapture
 from pcapflow.errors import CaptureError
 from pcapflow.options import DEFAULT_CHUNK_BYTES
 
@@ -121,7 +122,7 @@ def _read_chunk(opened: OpenedCapture, held: bytes | bytearray, size: int, posit
             if not count:
                 break
             got += count
-    except decompression_errors() as exc:
+    except DecompressionError as exc:
         return buf, got, f"{opened.compression} data is corrupt or cut short after byte {position + got}: {exc}"
     finally:
         space.release()
@@ -154,7 +155,7 @@ def walk_file(
     at_eof = False
     stop = getattr(walker, "stop_at", None)
     # a buffer no larger than what is left: small files then cost a small buffer, not a chunk
-    file_size = None if opened.compression else os.fstat(opened.raw.fileno()).st_size
+    file_size = opened.file_size
     advised = 0  # the file is asked for ahead up to here
     while True:
         size = 0 if at_eof else chunk_bytes
@@ -174,7 +175,7 @@ def walk_file(
         report.records = walker.records
         report.linktypes = list(walker.linktypes)
         report.skipped_blocks = walker.skipped_blocks
-        report.warnings = list(walker.warnings)
+        report.warnings = list(walker.warnings) + opened.warnings
         yield from walk.batches
         held = buf[walk.consumed : end]
         file_offset += walk.consumed
