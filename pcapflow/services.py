@@ -8,7 +8,10 @@ Contract:
   host's ``/etc/services`` and ``socket.getservbyport`` are never consulted, so results do not
   depend on the machine.
 * Protocols are ``tcp``, ``udp``, ``sctp`` and ``dccp``; ports 0..65535. Each (protocol, port)
-  has at most one name: IANA's primary (first-listed) one, so 80/tcp is ``http``, never ``www``.
+  has at most one name, the familiar one (:mod:`pcapflow.data.familiar_names`, applied when the
+  table is generated): where IANA lists several, the one Debian's netbase ``/etc/services`` uses
+  (2049 is ``nfs``, not ``shilp``), else IANA's primary (first-listed) one, so 80/tcp is ``http``,
+  never ``www``; and a short sourced table of de-facto ports (9200/tcp ``elasticsearch``).
 * The bundled table is read lazily, once per process (:func:`default_services`). Tables are
   immutable: :meth:`ServiceTable.with_overrides` returns a new table in which the user's
   entries win over the bundled ones.
@@ -241,7 +244,8 @@ def _bundled() -> ServiceTable:
 
 
 def default_services() -> ServiceTable:
-    """The bundled IANA table, read on first use and cached for the life of the process."""
+    """The bundled table (IANA's names, familiar ones where IANA misleads), read on first use and
+    cached for the life of the process."""
     return _bundled()
 
 

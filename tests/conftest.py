@@ -14,6 +14,7 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 REPO = Path(__file__).resolve().parent.parent
 SAMPLES = REPO / "sample_pcaps"
 CORPUS = REPO.parent / "shared" / "corpus"
+IANA_CSV = REPO.parent / "shared" / "data" / "iana-service-names-port-numbers.csv"
 
 
 @pytest.fixture
@@ -22,6 +23,14 @@ def corpus() -> Path:
     if not CORPUS.is_dir():
         pytest.skip("shared corpus not present (../shared/corpus)")
     return CORPUS
+
+
+@pytest.fixture
+def iana_csv() -> Path:
+    """The shared snapshot of IANA's port-number registry; skips the test when it is not beside the repo."""
+    if not IANA_CSV.is_file():
+        pytest.skip("shared data not present (../shared/data)")
+    return IANA_CSV
 
 
 @pytest.fixture(params=["fast", "reference"])

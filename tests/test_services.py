@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import re
 import subprocess
 import sys
 from importlib import resources
@@ -16,15 +18,19 @@ from pcapflow.errors import OptionsError
 from pcapflow.services import ServiceTable, default_services
 
 REPO = Path(__file__).resolve().parent.parent
-IANA_CSV = REPO.parent / "shared" / "data" / "iana-service-names-port-numbers.csv"
 BUNDLED_CSV = REPO / "pcapflow" / "data" / "services.csv"
+SOURCE_NOTE = BUNDLED_CSV.parent / "SOURCE.md"
+NETBASE_SERVICES = Path("/etc/services")
 
 
 @pytest.fixture
-def iana_csv() -> Path:
-    if not IANA_CSV.is_file():
-        pytest.skip("shared data not present (../shared/data)")
-    return IANA_CSV
+def netbase_services() -> Path:
+    """The netbase services file the bundled table was generated from, when this host has that very file."""
+    recorded = re.search(r"^- Familiar names: .*SHA-256 `([0-9a-f]{64})`$", SOURCE_NOTE.read_text(encoding="utf-8"), re.M)
+    assert recorded is not None, "SOURCE.md records the netbase file's SHA-256"
+    if not NETBASE_SERVICES.is_file() or hashlib.sha256(NETBASE_SERVICES.read_bytes()).hexdigest() != recorded.group(1):
+        pytest.skip(f"this host's {NETBASE_SERVICES} is not the netbase file the bundled table was made from")
+    return NETBASE_SERVICES
 
 
 def names(protocols, ports, table: ServiceTable | None = None) -> list:
@@ -56,7 +62,7 @@ def descriptions(protocols, ports, table: ServiceTable | None = None) -> list:
         ("udp", 6063, "x11"),  # last port of the range
         ("tcp", 6064, "ndl-ahp-svc"),  # just past it
         ("tcp", 6667, "ircu"),  # ircu 6665-6669 tcp
-        ("tcp", 113, "ident"),  # primary name first; "auth" is the alias
+        ("tcp", 113, "auth"),  # IANA lists ident first, then auth: netbase's choice wins
         ("tcp", 8080, "http-alt"),
         ("dccp", 9, "discard"),
     ],
@@ -77,7 +83,7 @@ def test_descriptions_are_ianas():
         "Inter-Channel Termination Protocol (ICTP) for multi-wavelength PON (Passive Optical Network) systems"
     ]
     # a primary name whose description IANA left empty: NA, not ""
-    assert descriptions(["tcp"], [113]) == [None]
+    assert descriptions(["udp"], [514]) == [None]
 
 
 def test_unassigned_port_and_other_protocols_are_na():
@@ -314,15 +320,15 @@ def test_lookup_rejects_malformed_queries(query, message):
 # -- the generator script -----------------------------------------------------------------------
 
 
-def test_regenerating_gives_the_bundled_file(iana_csv, tmp_path):
-    assert make_services.main([str(iana_csv), "--output-dir", str(tmp_path)]) == 0
+def test_regenerating_gives_the_bundled_file(iana_csv, netbase_services, tmp_path):
+    assert make_services.main([str(iana_csv), str(netbase_services), "--output-dir", str(tmp_path)]) == 0
     assert (tmp_path / "services.csv").read_bytes() == BUNDLED_CSV.read_bytes()
-    assert (tmp_path / "SOURCE.md").read_bytes() == (BUNDLED_CSV.parent / "SOURCE.md").read_bytes()
+    assert (tmp_path / "SOURCE.md").read_bytes() == SOURCE_NOTE.read_bytes()
 
 
-def test_generator_runs_as_a_module(iana_csv, tmp_path):
+def test_generator_runs_as_a_module(iana_csv, netbase_services, tmp_path):
     done = subprocess.run(
-        [sys.executable, "-m", "pcapflow.data.make_services", str(iana_csv), "--output-dir", str(tmp_path)],
+        [sys.executable, "-m", "pcapflow.data.make_services", str(iana_csv), str(netbase_services), "--output-dir", str(tmp_path)],
         capture_output=True,
         text=True,
         cwd=REPO,
@@ -333,10 +339,14 @@ def test_generator_runs_as_a_module(iana_csv, tmp_path):
     assert "SHA-256" in (tmp_path / "SOURCE.md").read_text(encoding="utf-8")
 
 
+def write_registry(path: Path, text: str) -> Path:
+    path.write_text("Service Name,Port Number,Transport Protocol,Description,Assignee\n" + text, encoding="utf-8")
+    return path
+
+
 def test_generator_rules_on_a_small_registry(tmp_path):
-    source = tmp_path / "registry.csv"
-    source.write_text(
-        "Service Name,Port Number,Transport Protocol,Description,Assignee\n"
+    source = write_registry(
+        tmp_path / "registry.csv",
         ",0,tcp,Reserved,[IANA]\n"  # no name: dropped
         "http,80,tcp,World Wide Web HTTP,x\n"
         "www,80,tcp,World Wide Web HTTP,x\n"  # alias: dropped
@@ -346,9 +356,10 @@ def test_generator_rules_on_a_small_registry(tmp_path):
         "echo,7,ddp,AppleTalk echo,x\n"  # not an IP transport: dropped
         "discard,9,dccp,Discard,x\n"
         "null,1,sctp,  padded  ,x\n",  # a name that pandas would read as NA
-        encoding="utf-8",
     )
-    assert make_services.main([str(source), "--output-dir", str(tmp_path)]) == 0
+    empty = tmp_path / "services"
+    empty.write_text("", encoding="utf-8")
+    assert make_services.generate(source, empty, tmp_path, de_facto={}) == 6
     assert (tmp_path / "services.csv").read_text(encoding="utf-8") == (
         "protocol,port,service,description\n"
         "dccp,9,discard,Discard\n"
@@ -358,7 +369,9 @@ def test_generator_rules_on_a_small_registry(tmp_path):
         "udp,6001,x11,X Window System\n"
         "udp,6002,x11,X Window System\n"
     )
-    assert "Output: 6 rows" in (tmp_path / "SOURCE.md").read_text(encoding="utf-8")
+    note = (tmp_path / "SOURCE.md").read_text(encoding="utf-8")
+    assert "Output: 6 rows" in note
+    assert "(IANA's first-listed name is not the one kept):\n\n- none\n" in note
 
 
 @pytest.mark.parametrize(
@@ -373,6 +386,15 @@ def test_generator_rules_on_a_small_registry(tmp_path):
 def test_generator_rejects_a_malformed_registry(tmp_path, capsys, text, message):
     source = tmp_path / "registry.csv"
     source.write_text(text, encoding="utf-8")
-    assert make_services.main([str(source), "--output-dir", str(tmp_path)]) == 1
+    netbase = tmp_path / "services"
+    netbase.write_text("", encoding="utf-8")
+    assert make_services.main([str(source), str(netbase), "--output-dir", str(tmp_path)]) == 1
     assert message in capsys.readouterr().err
+    assert not (tmp_path / "services.csv").exists()
+
+
+def test_generator_reports_a_missing_services_file(tmp_path, capsys):
+    source = write_registry(tmp_path / "registry.csv", "http,80,tcp,WWW,x\n")
+    assert make_services.main([str(source), str(tmp_path / "missing"), "--output-dir", str(tmp_path)]) == 1
+    assert "make_services: [Errno 2] No such file or directory" in capsys.readouterr().err
     assert not (tmp_path / "services.csv").exists()

@@ -63,6 +63,15 @@ def test_services_lookup(query, expected):
     assert any(line.startswith(expected) for line in result.stdout.splitlines())
 
 
+def test_services_prints_familiar_names():
+    result = run("services", "2049/tcp", "9200/tcp")
+    assert result.exit_code == 0
+    assert result.stdout == (
+        "2049/tcp\tnfs\tNetwork File System - Sun Microsystems\n"
+        "9200/tcp\telasticsearch\tElasticsearch REST API (de facto; IANA: wap-wsp)\n"
+    )
+
+
 def test_garbage_input_is_one_error_line_and_exit_1(tmp_path):
     garbage = tmp_path / "garbage.pcap"
     garbage.write_bytes(b"this is not a capture at all")
