@@ -142,3 +142,9 @@ def test_generator_familiar_name_rules(tmp_path):
 def test_reading_a_services_file():
     text = "ssh 22/tcp # SSH\nnfs 2049/udp\nrtmp 1/ddp\nbad 70/\nx11-1 6001/TCP\n  \n# only a comment\n"
     assert read_services_file(text, ("tcp", "udp")) == {("tcp", 22): "ssh", ("udp", 2049): "nfs", ("tcp", 6001): "x11-1"}
+
+
+def test_the_readme_lists_the_de_facto_table():
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\| (\d+)/(\w+) \| `([^`]+)` \|", readme, re.M)
+    assert {(protocol, int(port)): name for port, protocol, name in rows} == {key: name for key, (name, _) in DE_FACTO.items()}
