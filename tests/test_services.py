@@ -371,7 +371,7 @@ def test_generator_rules_on_a_small_registry(tmp_path):
     )
     note = (tmp_path / "SOURCE.md").read_text(encoding="utf-8")
     assert "Output: 6 rows" in note
-    assert "(IANA's first-listed name is not the one kept):\n\n- none\n" in note
+    assert "not IANA's first-listed one:\n\n- none\n" in note
 
 
 @pytest.mark.parametrize(

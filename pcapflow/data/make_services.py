@@ -168,7 +168,7 @@ table of de-facto ports (`pcapflow/data/familiar_names.py`, each entry with its 
 Descriptions are IANA's, with surrounding whitespace stripped and line breaks collapsed to single
 spaces. Sorted by protocol, then port.
 
-Names set by the familiar-name rules (IANA's first-listed name is not the one kept):
+Names set by the familiar-name rules, not IANA's first-listed one:
 
 {changed}
 
