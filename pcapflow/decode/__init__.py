@@ -10,7 +10,7 @@ can be tracked and, if not, why.
 Engines
 -------
 ``"fast"`` (the default) is the compiled kernel :func:`pcapflow._kernels.decode.decode_records`:
-link layer, then VLAN/MPLS/PPPoE encapsulations, IPv4/IPv6 (with extension headers and
+link layer, then VLAN/MPLS/PPPoE encapsulations, IPv4/IPv6 (with AH, extension headers and
 fragments), then TCP/UDP/SCTP/ICMP, one record at a time without the GIL, every read checked
 against the record's captured length. ``"reference"`` dissects every packet with scapy and must
 produce the identical table; it is the oracle the fast engine is tested against, and a slow path
@@ -36,7 +36,9 @@ __all__ = ["ENGINES", "NO_VLAN", "SUPPORTED_LINKTYPES", "DecodeStatus", "PacketT
 SUPPORTED_LINKTYPES = frozenset(int(kind) for kind in (
     LinkType.LINKTYPE_NULL, LinkType.LINKTYPE_ETHERNET, LinkType.LINKTYPE_RAW_LEGACY, LinkType.LINKTYPE_RAW_OPENBSD,
     LinkType.LINKTYPE_RAW, LinkType.LINKTYPE_LOOP, LinkType.LINKTYPE_LINUX_SLL, LinkType.LINKTYPE_IPV4,
-    LinkType.LINKTYPE_IPV6, LinkType.LINKTYPE_LINUX_SLL2,
+    LinkType.LINKTYPE_IPV6, LinkType.LINKTYPE_LINUX_SLL2, LinkType.LINKTYPE_PPP, LinkType.LINKTYPE_PPP_HDLC,
+    LinkType.LINKTYPE_C_HDLC, LinkType.LINKTYPE_IEEE802_11, LinkType.LINKTYPE_PFLOG, LinkType.LINKTYPE_IEEE802_11_RADIOTAP,
+    LinkType.LINKTYPE_PPI, LinkType.LINKTYPE_NFLOG,
 ))
 
 
