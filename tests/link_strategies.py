@@ -147,6 +147,6 @@ NON_IP_FRAMES: dict[int, tuple[Callable[[], object], ...]] = {
     50: (lambda: b"\xff\x03\x80\x21\x01\x01\x00\x04", lambda: b"\x0f\x00\x80\x35" + bytes(20)),  # IPCP, Cisco SLARP
     104: (lambda: CHDLC(proto=0x8035) / Raw(bytes(20)), lambda: CHDLC(proto=0x2000) / Raw(bytes(20))),  # SLARP, CDP
     239: (lambda: b"\x02\x00\x00\x01" + _tlv(1, bytes(4), "little"), lambda: b"\x02\x01\x00\x01" + bytes(12),  # no payload; version 1
-          lambda: b"\x02\x00\x00\x01\x02\x00\x09\x00" + bytes(20)),  # a TLV shorter than its header
+          lambda: b"\x02\x00\x00\x01\x08\x00\x01\x00" + bytes(4) + b"\x02\x00\x09\x00" + bytes(20)),  # a TLV shorter than its header
     117: (lambda: bytes(PFLog(hdrlen=20)), lambda: bytes(PFLog(addrfamily=7))),
 }
