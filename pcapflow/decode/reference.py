@@ -23,7 +23,9 @@ datagram's tail into ``Padding``, reads IHL < 5 as options of negative length, c
 type <= 1500 ``Dot3`` and a PPP protocol starting with 0xff ``HDLC``, binds PPP behind PPPoE only
 for code 0, keeps only the first byte of a NULL header's family, does not know AF_INET6 = 10, and
 dissects a non-IP MPLS payload as Ethernet. Rules that the parity tests caught the fast engine
-breaking (tests/decode/test_engine_parity.py keeps those cases) are marked "(rule)".
+breaking (tests/decode/test_engine_parity.py keeps those cases) are marked "(rule)". The link
+layers whose headers have lengths of their own (802.11, radiotap, PPI, PPP, Cisco HDLC, NFLOG,
+PFLOG) are in :mod:`pcapflow.decode.reference_links`, which builds on this module.
 """
 
 from __future__ import annotations
