@@ -73,7 +73,7 @@ TSHARK_DIFFERENCES = {
 }
 
 #: Captures under tunnels/ whose TCP conversations pcapflow cannot see until tunnels are decoded
-#: (issue #12); the link-type captures there are compared in test_link_layers.py too.
+#: (issue #12); the link-type captures there are compared in test_link_types_tshark.py too.
 AWAITING_TUNNELS = {
     "tunnels/suricata-verify/bug-2576-01/temp6.pcap", "tunnels/suricata-verify/vxlan-decoder-03/vxlan.pcap",
     "tunnels/tcpdump/geneve.pcap", "tunnels/zeek/4in6.pcap", "tunnels/zeek/ayiya3.pcap",
