@@ -28,8 +28,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from pcapflow import plots
+from pcapflow.decode import LINKTYPE_NAMES
 from pcapflow.decode.table import DecodeStatus
-from pcapflow.render import LINKTYPE_NAMES, human_bytes, render_report
+from pcapflow.render import human_bytes, render_report
 
 if TYPE_CHECKING:
     from pcapflow.api import Analysis

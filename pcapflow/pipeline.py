@@ -43,7 +43,8 @@ from pcapflow.capture import CaptureFile, FileReport, open_capture
 from pcapflow.capture.batch import RawBatch
 from pcapflow.capture.pieces import plan_spans
 from pcapflow.capture.source import input_size
-from pcapflow.decode import SUPPORTED_LINKTYPES, DecodeStatus, PacketTable, decode
+from pcapflow.decode import LINKTYPE_NAMES, SUPPORTED_LINKTYPES, DecodeStatus, PacketTable, decode
+from pcapflow.decode.table import TRACKED_BELOW
 from pcapflow.errors import PcapflowError, UnsupportedLinkTypeError
 from pcapflow.options import AnalysisOptions
 from pcapflow.report import CaptureReport
@@ -280,22 +281,25 @@ class CaptureRun:
         total = None if None in sizes else sum(size for size in sizes if size is not None)
         done_bytes = records_before = file_records = position = 0
         current: FileReport | None = None
+        file_counts = np.zeros(256, dtype=np.int64)  # of the records of the file being read, by status
         reads = _Reads(self.paths, executor, self.engine, self.chunk_bytes, partitions, LOOKAHEAD_PER_WORKER * self.workers)
         try:
             for read in reads:
                 piece = read.piece
                 if current is not None and piece.file_index != len(self.files) - 1:  # the previous file is done
-                    _finish_file(current)
+                    _finish_file(current, file_counts)
                     done_bytes += sizes[len(self.files) - 1] or position if self.progress else 0
                     records_before += current.records
                     current = None
                 if current is None:
                     file_records = 0
+                    file_counts[:] = 0
                 if not piece.stream:  # a stream numbers its records itself, a piece from its first
                     for table in read.tables:
                         table.record_index += file_records
                 file_records += read.records
                 current = self._account(read, current, file_records)
+                file_counts += read.status_counts
                 position = read.position
                 if self.progress:
                     self.progress(done_bytes + position, total, records_before + file_records)
@@ -303,7 +307,7 @@ class CaptureRun:
         finally:
             reads.close()
         if current is not None:
-            _finish_file(current)
+            _finish_file(current, file_counts)
 
     def _account(self, read: PieceRead, current: FileReport | None, file_records: int) -> FileReport:
         """Take a read into its file's report and the capture's counts."""
@@ -360,9 +364,11 @@ class CaptureRun:
         return [executor.submit(fold, tracker, batch, index) for index, tracker in enumerate(trackers)]
 
 
-def _finish_file(report: FileReport) -> None:
-    """A file is read: its link types are checked, and damage that ended it is logged."""
+def _finish_file(report: FileReport, status_counts: np.ndarray) -> None:
+    """A file is read: its link types are checked, a file of which nothing decodes is warned
+    about, and damage that ended it is logged."""
     _check_linktypes(report)
+    _check_anything_decoded(report, status_counts)
     if report.damage:
         logger.info("%s: reading ended at byte %d after %d records: %s", report.path, report.end_offset, report.records, report.damage)
 
@@ -371,3 +377,17 @@ def _check_linktypes(report: FileReport) -> None:
     if report.linktypes and not SUPPORTED_LINKTYPES.intersection(report.linktypes):
         kinds = ", ".join(str(linktype) for linktype in sorted(set(report.linktypes)))
         raise UnsupportedLinkTypeError(report.path, f"no interface has a supported link type (link types: {kinds})")
+
+
+def _check_anything_decoded(report: FileReport, status_counts: np.ndarray) -> None:
+    """A file none of whose records decodes under its link type most likely declares the wrong
+    one (an Ethernet capture labelled raw IP or Linux SLL): a warning says so, naming it, where
+    the summary would only say that nothing was tracked."""
+    decodable = int(status_counts.sum() - status_counts[DecodeStatus.UNSUPPORTED_LINKTYPE] - status_counts[DecodeStatus.BAD_RECORD])
+    if decodable == 0 or status_counts[:TRACKED_BELOW].any():
+        return
+    kinds = sorted(SUPPORTED_LINKTYPES.intersection(report.linktypes))
+    named = ", ".join(f"{LINKTYPE_NAMES[linktype]} ({linktype})" for linktype in kinds)
+    found = ", ".join(f"{DecodeStatus(int(status)).name} {int(status_counts[status]):,}" for status in np.flatnonzero(status_counts))
+    report.warnings.append(f"none of its {decodable:,} records decodes as IP under its link type{'s' if len(kinds) > 1 else ''} {named} "
+                           f"({found}): is that what the packets were captured on?")

@@ -10,15 +10,8 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
-from pcapflow._kernels.constants import LinkType
+from pcapflow.decode import LINKTYPE_NAMES
 from pcapflow.report import CaptureReport
-
-LINKTYPE_NAMES: dict[int, str] = {
-    LinkType.LINKTYPE_NULL: "NULL", LinkType.LINKTYPE_ETHERNET: "Ethernet", LinkType.LINKTYPE_RAW_LEGACY: "raw IP",
-    LinkType.LINKTYPE_RAW_OPENBSD: "raw IP", LinkType.LINKTYPE_RAW: "raw IP", LinkType.LINKTYPE_LOOP: "LOOP",
-    LinkType.LINKTYPE_LINUX_SLL: "Linux SLL", LinkType.LINKTYPE_IPV4: "IPv4", LinkType.LINKTYPE_IPV6: "IPv6",
-    LinkType.LINKTYPE_LINUX_SLL2: "Linux SLL2",
-}
 
 _PORT_TABLE = (
     ("proto", "protocol"),

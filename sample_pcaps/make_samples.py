@@ -45,6 +45,7 @@ from containers import (
     spb,
     timed,
 )
+from link_layers import link_layers_pcapng
 from scapy.layers.inet import IP, TCP, UDP, fragment
 from scapy.layers.inet6 import (
     ICMPv6EchoReply,
@@ -357,6 +358,7 @@ SAMPLES: dict[str, Callable[[], bytes]] = {
     "two_sections.pcapng": two_sections_pcapng,
     "truncated.pcap": truncated,
     "snaplen_cut.pcap": snaplen_cut,
+    "link_layers.pcapng": link_layers_pcapng,
 }
 
 

@@ -6,7 +6,8 @@
 - :func:`datagrams` builds IPv4 (with options, fragments) and IPv6 (with extension headers,
   fragments) datagrams carrying TCP, UDP, SCTP, ICMP, ICMPv6 or other protocols.
 - :func:`records` frames them for a link type (Ethernet, VLAN, QinQ, MPLS, PPPoE, SLL, SLL2,
-  NULL, LOOP, the RAW ones), adds non-IP frames, breaks some on purpose (IHL < 5, TCP data
+  NULL, LOOP, the RAW ones; 802.11, radiotap, PPI, PPP, Cisco HDLC, NFLOG and PFLOG from
+  :mod:`tests.link_strategies`), adds non-IP frames, breaks some on purpose (IHL < 5, TCP data
   offset < 5, wrong IP version, UDP length too big, IP length zero, too big, or too small for
   the transport header), cuts some at a random length as a snaplen does, and flags a few as
   bad records.
@@ -25,6 +26,7 @@ from hypothesis import strategies as st
 
 from pcapflow.capture.batch import PAD, RawBatch
 from pcapflow.decode import SUPPORTED_LINKTYPES
+from tests import link_strategies
 
 logging.getLogger("scapy").setLevel(logging.ERROR)
 with warnings.catch_warnings():
@@ -49,7 +51,7 @@ with warnings.catch_warnings():
     from scapy.packet import Raw
 
 #: The link types the strategies frame datagrams for (every supported one).
-LINKTYPES = (0, 1, 12, 14, 101, 108, 113, 228, 229, 276)
+LINKTYPES = (0, 1, 12, 14, 101, 108, 113, 228, 229, 276, *link_strategies.LINK_HEADERS)
 assert set(LINKTYPES) == set(SUPPORTED_LINKTYPES)
 
 RECORD_GAP = b"\xa5" * 16  # stands for the record header between two records' data
@@ -217,10 +219,12 @@ AF = {4: st.just(2), 6: st.sampled_from((10, 24, 28, 30))}
 macs = st.binary(min_size=6, max_size=6).map(lambda b: ":".join(f"{x:02x}" for x in b))
 
 
+ENCAPSULATIONS = ("none", "none", "vlan", "qinq", "vlan_stack", "mpls", "vlan_mpls", "pppoe", "vlan_pppoe")
+
+
 @st.composite
-def encapsulations(draw, ethertype: int):
+def encapsulations(draw, ethertype: int, kinds: tuple[str, ...] = ENCAPSULATIONS):
     """Bytes of VLAN tags / MPLS labels / a PPPoE header before a datagram, and the first ethertype."""
-    kinds = ("none", "none", "vlan", "qinq", "vlan_stack", "mpls", "vlan_mpls", "pppoe", "vlan_pppoe")
     kind = draw(st.sampled_from(kinds))
     chain = b""
     if kind in ("pppoe", "vlan_pppoe"):
@@ -229,7 +233,7 @@ def encapsulations(draw, ethertype: int):
         chain = bytes(PPPoE(sessionid=draw(u16), len=draw(u16)) / PPP(proto=protocol))
         ethertype = 0x8864
     if kind in ("mpls", "vlan_mpls"):
-        labels = draw(st.one_of(st.integers(1, 3), st.integers(7, 9)))  # 8 encapsulations are followed, no more
+        labels = draw(st.one_of(st.integers(1, 3), st.integers(7, 14)))  # stacks of any depth are followed
         label = st.integers(0, 2**20 - 1)
         chain = b"".join(bytes(MPLS(label=draw(label), s=int(i == labels - 1), ttl=draw(u8))) for i in range(labels))
         ethertype = 0x8847
@@ -237,7 +241,7 @@ def encapsulations(draw, ethertype: int):
         chain = bytes(Dot1Q(vlan=draw(st.integers(0, 4095)), prio=draw(st.integers(0, 7)), type=ethertype)) + chain
         ethertype = 0x8100
     if kind == "vlan_stack":
-        for _ in range(draw(st.integers(6, 9))):
+        for _ in range(draw(st.integers(6, 14))):
             chain = bytes(Dot1Q(vlan=draw(st.integers(0, 4095)), type=ethertype)) + chain
             ethertype = 0x8100
     if kind == "qinq":
@@ -258,6 +262,10 @@ def framed(draw, linktype: int, datagram: Datagram) -> tuple[bytes, int]:
         header = bytes((Loopback if draw(st.booleans()) else LoopbackOpenBSD)(type=family))  # either writer order
     elif linktype == 108:
         header = bytes(LoopbackOpenBSD(type=draw(AF[datagram.version])))
+    elif linktype == 239:
+        header = draw(link_strategies.nflog(datagram.version, len(datagram.data)))
+    elif linktype in link_strategies.LINK_HEADERS:
+        header = draw(link_strategies.link_header(linktype, datagram.version, encapsulations))
     else:
         chain, first = draw(encapsulations(ethertype))
         if linktype == 1:
@@ -289,6 +297,7 @@ NON_IP_FRAMES = {
     0: (lambda: Loopback(type=7) / Raw(b"\0" * 20),),
     108: (lambda: LoopbackOpenBSD(type=2) / IPv6(),),
     101: (lambda: Raw(b"\x50" + bytes(30)),),
+    **link_strategies.NON_IP_FRAMES,
 }
 
 
@@ -353,7 +362,7 @@ def records(draw, linktype: int | None = None) -> Record:
 @st.composite
 def arbitrary_records(draw) -> Record:
     """Arbitrary bytes as the frame of any link type (and a few unsupported ones), with any lengths."""
-    linktype = draw(st.sampled_from(LINKTYPES + (2, 105, 0xFFFF)))
+    linktype = draw(st.sampled_from(LINKTYPES + (2, 147, 0xFFFF)))
     frame = draw(st.binary(max_size=160))
     caplen = draw(st.integers(0, len(frame)))
     wirelen = draw(st.one_of(st.just(len(frame)), st.integers(0, 2**32 - 1), st.integers(0, 200)))

@@ -14,12 +14,15 @@ cpdef enum Status:
     FRAGMENT = 2
     NOT_IP = 10
     UNSUPPORTED_LINKTYPE = 11
+    PROTECTED = 12  # an 802.11 frame whose body is encrypted
+    UNSUPPORTED_LAYER = 13  # a layer recognised but not decoded (an A-MSDU, compressed PPP...)
     BAD_RECORD = 20
     TRUNCATED_LINK = 21
     TRUNCATED_IP = 22
     BAD_IP_HEADER = 23
     TRUNCATED_TRANSPORT = 24
     BAD_TRANSPORT_HEADER = 25
+    BAD_LINK_HEADER = 26  # a link-layer header that contradicts itself or its record
 
 cpdef enum StatusKind:
     TRACKED_BELOW = 10
@@ -52,14 +55,22 @@ cpdef enum LinkType:
     # tcpdump.org LINKTYPE_* numbers (what files carry), never the platform's DLT_* values.
     LINKTYPE_NULL = 0
     LINKTYPE_ETHERNET = 1
+    LINKTYPE_PPP = 9
     LINKTYPE_RAW_LEGACY = 12
     LINKTYPE_RAW_OPENBSD = 14
+    LINKTYPE_PPP_HDLC = 50
     LINKTYPE_RAW = 101
+    LINKTYPE_C_HDLC = 104
+    LINKTYPE_IEEE802_11 = 105
     LINKTYPE_LOOP = 108
     LINKTYPE_LINUX_SLL = 113
+    LINKTYPE_PFLOG = 117
+    LINKTYPE_IEEE802_11_RADIOTAP = 127
+    LINKTYPE_PPI = 192
     LINKTYPE_DBUS = 231
     LINKTYPE_IPV4 = 228
     LINKTYPE_IPV6 = 229
+    LINKTYPE_NFLOG = 239
     LINKTYPE_USBPCAP = 249
     LINKTYPE_LINUX_SLL2 = 276
     LINKTYPE_EBHSCR = 279
@@ -77,6 +88,25 @@ cpdef enum EtherType:
     ETHERTYPE_PPPOE_SESSION = 0x8864
     PPP_IPV4 = 0x0021
     PPP_IPV6 = 0x0057
+    PPP_MPLS = 0x0281
+    PPP_MPLS_MULTICAST = 0x0283
+    PPP_VJ_COMPRESSED_TCP = 0x002D
+    PPP_VJ_UNCOMPRESSED_TCP = 0x002F
+    PPP_MULTILINK = 0x003D
+    PPP_LINK_COMPRESSED = 0x00FB
+    PPP_COMPRESSED = 0x00FD
+
+cpdef enum LinkField:
+    # numbers in link-layer headers other than ethertypes
+    HDLC_ADDRESS_ALL_STATIONS = 0xFF  # PPP in HDLC-like framing (RFC 1662)
+    CHDLC_ADDRESS_UNICAST = 0x0F
+    CHDLC_ADDRESS_MULTICAST = 0x8F
+    LLC_SNAP_SAP = 0xAA  # 802.2 LLC: SNAP (RFC 1042)
+    LLC_UI = 0x03
+    OUI_RFC1042 = 0x000000  # SNAP organisation codes whose protocol ids are ethertypes
+    OUI_BRIDGE_TUNNEL = 0x0000F8  # 802.1H
+    NFULA_PAYLOAD = 9  # the NFLOG TLV that holds the packet
+    PFLOG_MIN_HEADER = 45  # the shortest PFLOG header (OpenBSD 3.4's)
 
 cpdef enum TcpFlag:
     TCP_FIN = 0x01
@@ -88,7 +118,6 @@ cpdef enum TcpFlag:
 cpdef enum Limit:
     NO_VLAN = 0xFFFF  # the vlan_id of an untagged frame
     MAX_RECORD_BYTES = 262144  # Wireshark's WTAP_MAX_PACKET_SIZE_STANDARD
-    MAX_ENCAPSULATIONS = 8  # VLAN tags, MPLS labels and PPPoE headers followed per frame
     MAX_EXTENSION_HEADERS = 8  # IPv6 extension headers followed per datagram
 
 

@@ -5,10 +5,10 @@
 The rules are those of the scapy reference engine (:mod:`pcapflow.decode.reference`, which says
 why each one is so) and the parity tests hold the two to the same table:
 
-- link layer by link type (Ethernet, Linux SLL and SLL2, NULL and LOOP, the raw IP types), then
-  up to :data:`MAX_ENCAPSULATIONS` VLAN tags, MPLS labels and PPPoE session headers for every
-  link type alike;
-- IPv4 with options and fragments, IPv6 with up to :data:`MAX_EXTENSION_HEADERS` extension
+- link layer by link type (Ethernet, Linux SLL and SLL2, NULL and LOOP, the raw IP types here;
+  802.11 with radiotap or PPI, PPP, Cisco HDLC, NFLOG and PFLOG in links.pxd), then VLAN tags,
+  MPLS labels and PPPoE session headers for every link type alike, as many as the record holds;
+- IPv4 with options, fragments and AH, IPv6 with up to :data:`MAX_EXTENSION_HEADERS` extension
   headers; lengths come from the headers (a zero length, left by segmentation offload, from the
   frame), never from the captured length;
 - TCP, UDP and SCTP ports (a transport header cut after its ports is ``PORTS_ONLY``), TCP flags,
@@ -23,11 +23,11 @@ from libc.string cimport memset
 
 from pcapflow._kernels.bytes cimport pf_be16, pf_be32, pf_be64, pf_le32, pf_prefetch
 from pcapflow._kernels.constants cimport *
+from pcapflow._kernels.links cimport family_ethertype, other_link_layer, ppp_protocol
 
 cdef enum:
     PREFETCH_AHEAD = 8  # records: far enough ahead for their bytes to arrive in time
     BY_VERSION = 0x10000  # "the IP version nibble says": raw IP link types, the bottom of an MPLS stack
-    AF_INET = 2
 
 cdef uint64_t IPV4_MAPPED = 0xFFFF00000000
 
@@ -80,15 +80,6 @@ cdef struct Columns:
     uint32_t *payload_bytes
 
 
-cdef inline int _family_ethertype(uint32_t family) noexcept nogil:
-    # AF_INET6 as Linux (10), the BSDs (24, 28) and macOS (30) number it
-    if family == AF_INET:
-        return ETHERTYPE_IPV4
-    if family == 10 or family == 24 or family == 28 or family == 30:
-        return ETHERTYPE_IPV6
-    return 0
-
-
 cdef inline bint _is_vlan(int ethertype) noexcept nogil:
     return ethertype == ETHERTYPE_VLAN or ethertype == ETHERTYPE_QINQ or ethertype == ETHERTYPE_QINQ_OLD1 or ethertype == ETHERTYPE_QINQ_OLD2
 
@@ -118,7 +109,7 @@ cdef int _link(const uint8_t *p, int64_t caplen, int linktype, int64_t *offset, 
           or linktype == LINKTYPE_IPV4 or linktype == LINKTYPE_IPV6):
         size = 0
     else:
-        return UNSUPPORTED_LINKTYPE
+        return other_link_layer(p, caplen, linktype, offset, ethertype)
     if caplen < (size if size > 0 else 1):  # an empty record is cut at the link layer
         return TRUNCATED_LINK
     if linktype == LINKTYPE_ETHERNET:
@@ -129,9 +120,9 @@ cdef int _link(const uint8_t *p, int64_t caplen, int linktype, int64_t *offset, 
         ethertype[0] = pf_be16(p)
     elif linktype == LINKTYPE_NULL:
         family = pf_le32(p)  # in the capturing host's byte order: a value above 0xFFFF was swapped
-        ethertype[0] = _family_ethertype(pf_be32(p) if family > 0xFFFF else family)
+        ethertype[0] = family_ethertype(pf_be32(p) if family > 0xFFFF else family)
     elif linktype == LINKTYPE_LOOP:
-        ethertype[0] = _family_ethertype(pf_be32(p))
+        ethertype[0] = family_ethertype(pf_be32(p))
     elif linktype == LINKTYPE_IPV4:
         ethertype[0] = ETHERTYPE_IPV4
     elif linktype == LINKTYPE_IPV6:
@@ -143,10 +134,11 @@ cdef int _link(const uint8_t *p, int64_t caplen, int linktype, int64_t *offset, 
 
 
 cdef int _encapsulations(const uint8_t *p, int64_t caplen, int64_t *offset, int *ethertype, uint16_t *vlan) noexcept nogil:
-    """Peel VLAN tags, MPLS labels and PPPoE session headers; OK, or TRUNCATED_LINK."""
-    cdef int64_t at = offset[0], size
-    cdef int kind = ethertype[0], ppp, layer
-    for layer in range(MAX_ENCAPSULATIONS):
+    """Peel VLAN tags, MPLS labels and PPPoE session headers, as many as the record holds (each
+    is at least 4 bytes); OK, or the status of the one that stops it."""
+    cdef int64_t at = offset[0]
+    cdef int kind = ethertype[0], status
+    while True:
         if _is_vlan(kind):
             if at + 4 > caplen:
                 return TRUNCATED_LINK
@@ -161,19 +153,11 @@ cdef int _encapsulations(const uint8_t *p, int64_t caplen, int64_t *offset, int 
                 kind = BY_VERSION
             at += 4
         elif kind == ETHERTYPE_PPPOE_SESSION:
-            # a 6-byte header, then the PPP protocol: 1 byte when its first byte is odd (RFC 1661 6.5)
-            if at + 7 > caplen:
-                return TRUNCATED_LINK
-            size = 1 if p[at + 6] & 1 else 2
-            if at + 6 + size > caplen:
-                return TRUNCATED_LINK
-            ppp = p[at + 6] if size == 1 else pf_be16(p + at + 6)
-            kind = ETHERTYPE_IPV4 if ppp == PPP_IPV4 else (ETHERTYPE_IPV6 if ppp == PPP_IPV6 else 0)
-            at += 6 + size
+            status = ppp_protocol(p, caplen, at + 6, &at, &kind)  # behind a 6-byte header
+            if status != OK:
+                return status
         else:
             break
-    if _is_vlan(kind) or _is_mpls(kind):
-        kind = 0  # still encapsulated after MAX_ENCAPSULATIONS layers: not something we follow
     offset[0] = at
     ethertype[0] = kind
     return OK
@@ -208,6 +192,26 @@ cdef int _ipv4(const uint8_t *p, int64_t caplen, int64_t wirelen, int64_t *offse
     out.dst_ip_lo = IPV4_MAPPED | pf_be32(p + at + 16)
     offset[0] = at + header
     ip_left[0] = total - header
+    if out.ip_proto == IPPROTO_AH and out.frag_offset == 0:
+        return _authentication_headers(p, caplen, offset, ip_left, out)
+    return OK
+
+
+cdef int _authentication_headers(const uint8_t *p, int64_t caplen, int64_t *offset, int64_t *ip_left,
+                                 Fields *out) noexcept nogil:
+    """Step over the AH headers (RFC 4302) of an IPv4 datagram, as IPv6 steps over its own."""
+    cdef int64_t at = offset[0], left = ip_left[0], length
+    while out.ip_proto == IPPROTO_AH:  # each is at least 8 bytes: the datagram ends the loop
+        if at + 2 > caplen:
+            return TRUNCATED_IP
+        length = (p[at + 1] + 2) * 4  # in 4-byte units
+        if length > left:
+            return BAD_IP_HEADER
+        out.ip_proto = p[at]
+        at += length
+        left -= length
+    offset[0] = at
+    ip_left[0] = left
     return OK
 
 

@@ -10,7 +10,7 @@ can be tracked and, if not, why.
 Engines
 -------
 ``"fast"`` (the default) is the compiled kernel :func:`pcapflow._kernels.decode.decode_records`:
-link layer, then VLAN/MPLS/PPPoE encapsulations, IPv4/IPv6 (with extension headers and
+link layer, then VLAN/MPLS/PPPoE encapsulations, IPv4/IPv6 (with AH, extension headers and
 fragments), then TCP/UDP/SCTP/ICMP, one record at a time without the GIL, every read checked
 against the record's captured length. ``"reference"`` dissects every packet with scapy and must
 produce the identical table; it is the oracle the fast engine is tested against, and a slow path
@@ -30,14 +30,26 @@ from pcapflow.decode.table import NO_VLAN, DecodeStatus, PacketTable, allocated_
 from pcapflow.errors import OptionsError
 from pcapflow.options import ENGINES as ENGINE_NAMES
 
-__all__ = ["ENGINES", "NO_VLAN", "SUPPORTED_LINKTYPES", "DecodeStatus", "PacketTable", "decode"]
+__all__ = ["ENGINES", "LINKTYPE_NAMES", "NO_VLAN", "SUPPORTED_LINKTYPES", "DecodeStatus", "PacketTable", "decode"]
 
 #: The link types both engines decode.
 SUPPORTED_LINKTYPES = frozenset(int(kind) for kind in (
     LinkType.LINKTYPE_NULL, LinkType.LINKTYPE_ETHERNET, LinkType.LINKTYPE_RAW_LEGACY, LinkType.LINKTYPE_RAW_OPENBSD,
     LinkType.LINKTYPE_RAW, LinkType.LINKTYPE_LOOP, LinkType.LINKTYPE_LINUX_SLL, LinkType.LINKTYPE_IPV4,
-    LinkType.LINKTYPE_IPV6, LinkType.LINKTYPE_LINUX_SLL2,
+    LinkType.LINKTYPE_IPV6, LinkType.LINKTYPE_LINUX_SLL2, LinkType.LINKTYPE_PPP, LinkType.LINKTYPE_PPP_HDLC,
+    LinkType.LINKTYPE_C_HDLC, LinkType.LINKTYPE_IEEE802_11, LinkType.LINKTYPE_PFLOG, LinkType.LINKTYPE_IEEE802_11_RADIOTAP,
+    LinkType.LINKTYPE_PPI, LinkType.LINKTYPE_NFLOG,
 ))
+
+#: What a person calls each supported link type.
+LINKTYPE_NAMES: dict[int, str] = {
+    LinkType.LINKTYPE_NULL: "NULL", LinkType.LINKTYPE_ETHERNET: "Ethernet", LinkType.LINKTYPE_RAW_LEGACY: "raw IP",
+    LinkType.LINKTYPE_RAW_OPENBSD: "raw IP", LinkType.LINKTYPE_RAW: "raw IP", LinkType.LINKTYPE_LOOP: "LOOP",
+    LinkType.LINKTYPE_LINUX_SLL: "Linux SLL", LinkType.LINKTYPE_IPV4: "IPv4", LinkType.LINKTYPE_IPV6: "IPv6",
+    LinkType.LINKTYPE_LINUX_SLL2: "Linux SLL2", LinkType.LINKTYPE_PPP: "PPP", LinkType.LINKTYPE_PPP_HDLC: "PPP in HDLC framing",
+    LinkType.LINKTYPE_C_HDLC: "Cisco HDLC", LinkType.LINKTYPE_IEEE802_11: "IEEE 802.11", LinkType.LINKTYPE_PFLOG: "OpenBSD PFLOG",
+    LinkType.LINKTYPE_IEEE802_11_RADIOTAP: "802.11 radiotap", LinkType.LINKTYPE_PPI: "802.11 PPI", LinkType.LINKTYPE_NFLOG: "Linux NFLOG",
+}
 
 
 def decode_fast(batch: RawBatch) -> PacketTable:

@@ -23,7 +23,9 @@ datagram's tail into ``Padding``, reads IHL < 5 as options of negative length, c
 type <= 1500 ``Dot3`` and a PPP protocol starting with 0xff ``HDLC``, binds PPP behind PPPoE only
 for code 0, keeps only the first byte of a NULL header's family, does not know AF_INET6 = 10, and
 dissects a non-IP MPLS payload as Ethernet. Rules that the parity tests caught the fast engine
-breaking (tests/decode/test_engine_parity.py keeps those cases) are marked "(rule)".
+breaking (tests/decode/test_engine_parity.py keeps those cases) are marked "(rule)". The link
+layers whose headers have lengths of their own (802.11, radiotap, PPI, PPP, Cisco HDLC, NFLOG,
+PFLOG) are in :mod:`pcapflow.decode.reference_links`, which builds on this module.
 """
 
 from __future__ import annotations
@@ -47,10 +49,11 @@ IPV4, IPV6 = E.ETHERTYPE_IPV4, E.ETHERTYPE_IPV6
 VLAN_TPIDS = (E.ETHERTYPE_VLAN, E.ETHERTYPE_QINQ, E.ETHERTYPE_QINQ_OLD1, E.ETHERTYPE_QINQ_OLD2)  # 802.1Q, 802.1ad, pre-standard QinQ
 MPLS_TYPES = (E.ETHERTYPE_MPLS, E.ETHERTYPE_MPLS_MULTICAST)  # RFC 3032 unicast, multicast
 PPPOE_SESSION = E.ETHERTYPE_PPPOE_SESSION  # RFC 2516 session stage
-PPP_TO_ETHERTYPE: dict[int | None, int] = {E.PPP_IPV4: IPV4, E.PPP_IPV6: IPV6}
+PPP_TO_ETHERTYPE: dict[int | None, int] = {E.PPP_IPV4: IPV4, E.PPP_IPV6: IPV6, E.PPP_MPLS: E.ETHERTYPE_MPLS, E.PPP_MPLS_MULTICAST: E.ETHERTYPE_MPLS_MULTICAST}
+#: PPP protocols that carry IP compressed (Van Jacobson, CCP) or in multilink fragments: not decoded
+PPP_UNSUPPORTED = (E.PPP_VJ_COMPRESSED_TCP, E.PPP_VJ_UNCOMPRESSED_TCP, E.PPP_MULTILINK, E.PPP_LINK_COMPRESSED, E.PPP_COMPRESSED)
 BY_VERSION = -1  # "the IP version nibble says": RAW link types, bottom of an MPLS stack
 AF_TO_ETHERTYPE = {2: IPV4, 10: IPV6, 24: IPV6, 28: IPV6, 30: IPV6}  # Linux, *BSD, macOS numbering
-MAX_ENCAPSULATIONS = Limit.MAX_ENCAPSULATIONS  # VLAN/MPLS/PPPoE layers followed; a deeper frame is not IP to us
 MAX_EXTENSION_HEADERS = Limit.MAX_EXTENSION_HEADERS  # IPv6 extension headers followed; more make a bad IP header
 
 PROTO_ICMP, PROTO_TCP, PROTO_UDP, PROTO_SCTP = P.IPPROTO_ICMP, P.IPPROTO_TCP, P.IPPROTO_UDP, P.IPPROTO_SCTP
@@ -62,9 +65,13 @@ class _Stop(Exception):
 
 
 SCAPY_CLASSES = {  # the layer classes used, by module
-    "scapy.layers.l2": "Ether Dot3 Dot1Q Dot1AD CookedLinux CookedLinuxV2 LoopbackOpenBSD",
+    "scapy.layers.l2": "Ether Dot3 Dot1Q Dot1AD CookedLinux CookedLinuxV2 LoopbackOpenBSD LLC SNAP",
     "scapy.contrib.mpls": "MPLS",
-    "scapy.layers.ppp": "PPP",
+    "scapy.layers.ppp": "PPP HDLC",
+    "scapy.layers.dot11": "Dot11 Dot11QoS",
+    "scapy.layers.ppi": "PPI",
+    "scapy.contrib.chdlc": "CHDLC",
+    "scapy.layers.pflog": "PFLog",
     "scapy.layers.inet": "IP TCP UDP ICMP",
     "scapy.layers.inet6": "IPv6 IPv6ExtHdrHopByHop IPv6ExtHdrRouting IPv6ExtHdrFragment IPv6ExtHdrDestOpt "
     "MIP6MH_Generic ICMPv6Unknown",
@@ -136,6 +143,10 @@ LINK_LAYERS: dict[int, tuple[int, Callable[[_Record], int]]] = {  # link type ->
 
 
 def _link(rec: _Record, linktype: int) -> int:
+    from pcapflow.decode.reference_links import HEADERS_OF_THEIR_OWN  # which builds on this module
+
+    if linktype in HEADERS_OF_THEIR_OWN:
+        return HEADERS_OF_THEIR_OWN[linktype](rec)
     if linktype not in LINK_LAYERS:
         raise _Stop(DecodeStatus.UNSUPPORTED_LINKTYPE)
     size, next_type = LINK_LAYERS[linktype]
@@ -164,25 +175,30 @@ def _mpls(rec: _Record, ethertype: int) -> int:
     return BY_VERSION if label.s else ethertype  # RFC 3032: no protocol field, only bottom-of-stack
 
 
-def _pppoe(rec: _Record, ethertype: int) -> int:
-    # RFC 2516: a 6-byte header, then the PPP protocol; version, type, code and length are not checked
-    rec.need(7, DecodeStatus.TRUNCATED_LINK)
-    rec.offset += 6
+def _ppp_protocol(rec: _Record) -> int:
+    """The PPP protocol field at ``offset`` (PPPoE's, and the PPP link types')."""
+    rec.need(1, DecodeStatus.TRUNCATED_LINK)
     size = 1 if rec.data[rec.offset] & 1 else 2  # (rule) RFC 1661 6.5: an odd first byte is a 1-byte protocol
     rec.need(size, DecodeStatus.TRUNCATED_LINK)
-    ppp = rec.dissect("PPP", size)  # HDLC when it starts with 0xff: no protocol, not IP
+    protocol = getattr(rec.dissect("PPP", size), "proto", None)  # HDLC when it starts with 0xff: no protocol, not IP
     rec.offset += size
-    return PPP_TO_ETHERTYPE.get(getattr(ppp, "proto", None), 0)
+    if protocol in PPP_UNSUPPORTED:
+        raise _Stop(DecodeStatus.UNSUPPORTED_LAYER)
+    return PPP_TO_ETHERTYPE.get(protocol, 0)
+
+
+def _pppoe(rec: _Record, ethertype: int) -> int:
+    # RFC 2516: a 6-byte header, then the PPP protocol; version, type, code and length are not checked
+    rec.offset += 6
+    return _ppp_protocol(rec)
 
 
 ENCAPSULATIONS: dict[int, Callable[[_Record, int], int]] = {**dict.fromkeys(VLAN_TPIDS, _vlan), **dict.fromkeys(MPLS_TYPES, _mpls), PPPOE_SESSION: _pppoe}
 
 
 def _ip_ethertype(rec: _Record, ethertype: int) -> int:
-    """Peel the encapsulations; return the IP ethertype of the datagram at ``offset``."""
-    for _ in range(MAX_ENCAPSULATIONS):
-        if ethertype not in ENCAPSULATIONS:
-            break
+    """Peel the encapsulations, as many as the record holds; return the IP ethertype of the datagram at ``offset``."""
+    while ethertype in ENCAPSULATIONS:  # each takes at least 4 bytes, or stops: the record ends the loop
         ethertype = ENCAPSULATIONS[ethertype](rec, ethertype)
     if ethertype == BY_VERSION:
         rec.need(1, DecodeStatus.TRUNCATED_IP)
@@ -226,6 +242,21 @@ def _ipv4(rec: _Record) -> None:
     rec.row.update(_addresses(ip.src, ip.dst))
     rec.offset += header
     rec.ip_left = total - header
+    if ip.proto == PROTO_AH and not ip.frag:
+        _ipv4_authentication_headers(rec)
+
+
+def _ipv4_authentication_headers(rec: _Record) -> None:
+    """Step over an IPv4 datagram's AH headers (RFC 4302), as IPv6 steps over its own."""
+    while rec.row["ip_proto"] == PROTO_AH:  # each is at least 8 bytes: the datagram ends the loop
+        rec.need(2, DecodeStatus.TRUNCATED_IP)
+        header = rec.dissect("AH", 12)
+        length = (header.payloadlen + 2) * 4
+        if length > rec.ip_left:
+            raise _Stop(DecodeStatus.BAD_IP_HEADER)
+        rec.row["ip_proto"] = header.nh
+        rec.offset += length
+        rec.ip_left -= length
 
 
 def _ipv6(rec: _Record) -> None:

@@ -24,12 +24,15 @@ class DecodeStatus(enum.IntEnum):
     FRAGMENT = Status.FRAGMENT  # non-first IP fragment: tracked through the first fragment of its datagram
     NOT_IP = Status.NOT_IP  # ARP, LLDP, 802.3/LLC... (out of scope)
     UNSUPPORTED_LINKTYPE = Status.UNSUPPORTED_LINKTYPE  # out of scope
+    PROTECTED = Status.PROTECTED  # an 802.11 data frame whose body is encrypted (out of scope)
+    UNSUPPORTED_LAYER = Status.UNSUPPORTED_LAYER  # an A-MSDU, compressed or multilink PPP... (out of scope)
     BAD_RECORD = Status.BAD_RECORD  # the capture record contradicts itself (malformed from here on)
     TRUNCATED_LINK = Status.TRUNCATED_LINK
     TRUNCATED_IP = Status.TRUNCATED_IP
     BAD_IP_HEADER = Status.BAD_IP_HEADER  # wrong version, IHL < 5, lengths that contradict the header or the frame
     TRUNCATED_TRANSPORT = Status.TRUNCATED_TRANSPORT  # not even the ports are present
     BAD_TRANSPORT_HEADER = Status.BAD_TRANSPORT_HEADER  # TCP data offset < 5, UDP length beyond its datagram...
+    BAD_LINK_HEADER = Status.BAD_LINK_HEADER  # a radiotap, PPI, NFLOG or PFLOG length that cannot be, a version unknown
 
     @property
     def kind(self) -> str:

@@ -10,8 +10,7 @@ fields a ``zeek-cut`` baseline kept) and ``conn_state``, ``history``, ``orig_pkt
   ``tunnel_parents``) have no pcapflow row; the test asserts they are absent, so that it fails the
   day they appear, to be compared then. GRE, ERSPAN and IP-in-IP carriers are the other side of
   it: pcapflow writes the outer conversation (``unknown_transport``), Zeek none (it logs those
-  carriers only in tunnel.log, zeek#3916). Link layers not decoded yet (PPP without HDLC framing,
-  802.11, radiotap) make the whole capture unreadable: expected failures, strict.
+  carriers only in tunnel.log, zeek#3916).
 - **Outer IP fragments**: Zeek counts a reassembled datagram as one packet of its reassembled
   length (one IP header) and never counts a datagram that did not complete; pcapflow counts every
   fragment it tracks, as tshark's frames do.
@@ -73,12 +72,6 @@ CONN_LOGS = {
         ("core.tunnels.max-depth-exceeded/conn.log.cut", "vxlan-triple-v2.pcap"),
         ("core.tunnels.teredo_bubble_with_payload/conn.log", "teredo_bubble_with_payload.pcap"),
     )},
-}
-
-#: Baselines of captures whose link layer pcapflow does not decode yet (issue #12).
-AWAITING_LINK_LAYERS = {
-    "tunnels/zeek/baselines/core.ppp/conn.log", "tunnels/zeek/baselines/core.radiotap/conn.log",
-    "tunnels/zeek/baselines/core.wlanmon/conn.log",
 }
 
 #: (conn_state, history) of a UDP connection that only its originator, or only its responder, sent on.
@@ -199,13 +192,7 @@ def pcapflow_conn_log(path: Path, **options) -> list[dict[str, str]]:
     return conn_log_rows(conn_log_tsv(pcapflow.read_conversations(path, **options)))
 
 
-def _baselines() -> list:
-    awaiting = pytest.mark.xfail(strict=True, raises=pcapflow.UnsupportedLinkTypeError,
-                                 reason="this link layer is decoded by the tunnels issue (#12)")
-    return [pytest.param(baseline, marks=awaiting) if baseline in AWAITING_LINK_LAYERS else baseline for baseline in CONN_LOGS]
-
-
-@pytest.mark.parametrize("baseline", _baselines())
+@pytest.mark.parametrize("baseline", list(CONN_LOGS))
 def test_conn_log_equals_zeeks_but_for_the_listed_differences(corpus, baseline):
     zeek = read_conn_log(corpus / baseline)
     ours = pcapflow_conn_log(corpus / CONN_LOGS[baseline])

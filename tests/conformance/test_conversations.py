@@ -30,9 +30,9 @@ differences, each with its cause:
   though the sequence numbers run on (frame 5 continues frame 3's). With the VNC dissector
   disabled (``--disable-protocol vnc``) tshark lists exactly pcapflow's two: 3,543 and 1,008
   frames.
-- every capture under ``tunnels/`` that differs: the tunnels and those link layers are not
-  decoded yet (the tunnels issue, #12, decapsulates them); those are expected failures, strict,
-  so that the day they pass the marker is removed.
+- every capture under ``tunnels/`` that differs: the tunnels are not decoded yet (the tunnels
+  issue, #12, decapsulates them); those are expected failures, strict, so that the day they pass
+  the marker is removed.
 """
 
 from __future__ import annotations
@@ -72,15 +72,13 @@ TSHARK_DIFFERENCES = {
     "dpi/ndpi/vnc.pcap": 2,
 }
 
-#: Captures under tunnels/ whose TCP conversations pcapflow cannot see until tunnels and these
-#: link layers are decoded (issue #12).
+#: Captures under tunnels/ whose TCP conversations pcapflow cannot see until tunnels are decoded
+#: (issue #12); the link-type captures there are compared in test_link_types_tshark.py too.
 AWAITING_TUNNELS = {
-    "tunnels/libpcap/http_PPI.pcap", "tunnels/suricata-verify/bug-2576-01/temp6.pcap",
-    "tunnels/suricata-verify/decode-chdlc-01/hdlc-http_1tx.pcap", "tunnels/suricata-verify/vxlan-decoder-03/vxlan.pcap",
-    "tunnels/tcpdump/geneve.pcap", "tunnels/tcpdump/ppp_ip_udp_dns.pcap", "tunnels/zeek/4in6.pcap", "tunnels/zeek/ayiya3.pcap",
+    "tunnels/suricata-verify/bug-2576-01/temp6.pcap", "tunnels/suricata-verify/vxlan-decoder-03/vxlan.pcap",
+    "tunnels/tcpdump/geneve.pcap", "tunnels/zeek/4in6.pcap", "tunnels/zeek/ayiya3.pcap",
     "tunnels/zeek/geneve-47101.pcap", "tunnels/zeek/gre-over-udp-4754.pcap", "tunnels/zeek/gtp2_different_udp_port.pcap",
-    "tunnels/zeek/gtp6_gtp_0x32.pcap", "tunnels/zeek/nflog-http.pcap", "tunnels/zeek/quic-interop-retry.pcap",
-    "tunnels/zeek/radiotap.pcap", "tunnels/zeek/vxlan-encapsulated-http.pcap", "tunnels/zeek/wlanmon.pcap",
+    "tunnels/zeek/gtp6_gtp_0x32.pcap", "tunnels/zeek/vxlan-encapsulated-http.pcap",
 }
 
 
@@ -142,7 +140,7 @@ def _tshark_captures() -> list:
         for p in CORPUS.rglob("*.tshark-conv.txt")
         if "fuzz-2021-10-13" not in p.name  # no readable record (see test_corpus_reading)
     )
-    awaiting = pytest.mark.xfail(strict=True, reason="tunnels and these link layers are decoded by the tunnels issue (#12)")
+    awaiting = pytest.mark.xfail(strict=True, reason="tunnels are decoded by the tunnels issue (#12)")
     return [pytest.param(name, marks=awaiting) if name in AWAITING_TUNNELS else name for name in names]
 
 
