@@ -107,9 +107,17 @@ def service_table(options: AnalysisOptions) -> ServiceTable:
 
 
 def _track(
-    paths: PathLike | Iterable[PathLike], options: AnalysisOptions, progress: Callable | None
+    paths: PathLike | Iterable[PathLike], options: AnalysisOptions, progress: Callable | None, scheduler: object = None
 ) -> tuple[dict[str, np.ndarray], CaptureReport]:
-    """The conversation columns of ``paths`` and the capture report."""
+    """The conversation columns of ``paths`` and the capture report, on this machine's threads
+    or, given a ``scheduler``, on that Dask cluster."""
+    if scheduler is not None:
+        from pcapflow.dask.cluster import connected
+        from pcapflow.dask.run import DaskRun
+
+        with connected(scheduler) as client:
+            cluster_run = DaskRun(as_paths(paths), client, engine=options.engine, chunk_bytes=options.chunk_bytes, progress=progress)
+            return cluster_run.conversations(options), cluster_run.report
     run = CaptureRun(as_paths(paths), engine=options.engine, chunk_bytes=options.chunk_bytes, workers=options.workers, progress=progress)
     columns = run.conversations(options)
     return columns, run.report
@@ -123,28 +131,29 @@ def _conversations_frame(columns: dict[str, np.ndarray], services: ServiceTable,
     return frame
 
 
-def read_conversations(paths: PathLike | Iterable[PathLike], **options) -> pd.DataFrame:
+def read_conversations(paths: PathLike | Iterable[PathLike], *, scheduler: object = None, **options) -> pd.DataFrame:
     """One row per socket conversation of ``paths`` (read as one capture).
 
     ``options`` are the fields of :class:`~pcapflow.options.AnalysisOptions` (idle timeouts,
     ``vlan_in_key``, ``services``, ``engine``, ``chunk_bytes``). The columns are those of
     :data:`pcapflow.schema.CONVERSATION_COLUMNS`; ``frame.attrs["report"]`` holds the capture
-    report.
+    report. ``scheduler`` (the address of a ``dask.distributed`` scheduler, or a client) runs
+    the analysis on that cluster, with the same result (see :mod:`pcapflow.dask`).
     """
     settings = AnalysisOptions(**options)
     services = service_table(settings)
-    columns, report = _track(paths, settings, None)
+    columns, report = _track(paths, settings, None, scheduler)
     return _conversations_frame(columns, services, report)
 
 
-def analyze(paths: PathLike | Iterable[PathLike], *, progress: Callable | None = None, **options) -> Analysis:
+def analyze(paths: PathLike | Iterable[PathLike], *, progress: Callable | None = None, scheduler: object = None, **options) -> Analysis:
     """Conversations, per-port summary and capture report of ``paths`` (read as one capture).
 
-    ``options`` as for :func:`read_conversations`. ``progress``, if given, is called after each
+    ``options`` and ``scheduler`` as for :func:`read_conversations`. ``progress``, if given, is called after each
     batch with (bytes of the files read so far, total bytes of the files or None when one is a
     pipe, records read so far); see :data:`pcapflow.pipeline.Progress`.
     """
     settings = AnalysisOptions(**options)
     services = service_table(settings)
-    columns, report = _track(paths, settings, progress)
+    columns, report = _track(paths, settings, progress, scheduler)
     return Analysis(columns, services, report)

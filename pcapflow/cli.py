@@ -45,6 +45,8 @@ def analysis_options(command: Callable) -> Callable:
         click.option("--engine", type=click.Choice(ENGINES), default=_DEFAULTS["engine"], show_default=True,
                      help="Packet decoder: the compiled kernels, or scapy (slow, for checking)."),
         click.option("--workers", type=click.IntRange(min=1), show_default="the machine's cores", help="Threads reading and tracking at once."),
+        click.option("--scheduler", metavar="tcp://HOST:PORT",
+                     help="Run on this Dask cluster instead of local threads (needs pcapflow[dask]); the captures are read by its workers."),
         click.option("--strict", is_flag=True, help="Exit 1 if a file is damaged or a packet is malformed."),
         click.option("--quiet", "-q", is_flag=True, help="No warnings or progress bar on standard error."),
         click.option("--progress/--no-progress", "show_progress", default=None, show_default="when standard error is a terminal",

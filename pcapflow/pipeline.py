@@ -35,6 +35,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -93,17 +94,16 @@ class PieceRead:
     latest_ts: int = NO_TIME
     report: FileReport | None = None  # of the piece; a stream's reads share the stream's, filled as it is read
     position: int = 0  # file bytes read when it was done (for progress)
+    records: int = 0
+    first_record: int = 0  # the number of its first record in its file, once the reads before it are taken
 
     def take(self, table: PacketTable, partitions: int) -> None:
         self.tables.append(table)
         self.labels.append(_labels(table, partitions))
         self.status_counts += np.bincount(table.status, minlength=256)
+        self.records += len(table)
         if len(table):
             self.latest_ts = max(self.latest_ts, int(table.ts_ns.max()))
-
-    @property
-    def records(self) -> int:
-        return sum(len(table) for table in self.tables)
 
 
 def _labels(table: PacketTable, partitions: int) -> np.ndarray | None:
@@ -154,13 +154,21 @@ def _result(future: Future, where: str):
         raise
 
 
+#: Starts the read of a piece elsewhere (on a cluster): a future of the :class:`PieceRead` (any
+#: object with the ``result()`` and ``cancel()`` of a :class:`~concurrent.futures.Future`).
+RemoteRead = Callable[[Piece], Any]
+
+
 class _Reads:
     """Piece reads in capture order, a few in flight ahead on the executor; guessed piece
-    boundaries are checked as the reads are taken (see the module docstring)."""
+    boundaries are checked as the reads are taken (see the module docstring). With ``remote``
+    every piece, a stream as a whole, is read by it instead."""
 
-    def __init__(self, paths: list[str], executor: Executor, engine: str, chunk_bytes: int, partitions: int, lookahead: int):
+    def __init__(self, paths: list[str], executor: Executor | None, engine: str, chunk_bytes: int, partitions: int, lookahead: int,
+                 remote: RemoteRead | None = None):
         self._paths = iter(enumerate(paths))
         self._executor, self._engine, self._chunk_bytes, self._partitions = executor, engine, chunk_bytes, partitions
+        self._remote = remote
         self._lookahead = lookahead
         self._planned: deque[Piece] = deque()
         self._flying: deque[tuple[Piece, Future]] = deque()
@@ -189,7 +197,9 @@ class _Reads:
                     return
                 self._planned.extend(plan_pieces(step[1], step[0]))
             piece = self._planned.popleft()
-            if piece.stream:
+            if self._remote is not None:
+                self._flying.append((piece, self._remote(piece)))
+            elif piece.stream:
                 try:
                     capture = piece.open()
                 except Exception as exc:  # noqa: BLE001 - raised where its reads are taken, in order
@@ -197,10 +207,12 @@ class _Reads:
                     continue
                 self._stream = (piece, capture, iter(capture.batches(self._chunk_bytes)))
             else:
+                assert self._executor is not None
                 self._flying.append((piece, self._executor.submit(read_piece, piece, self._engine, self._chunk_bytes, self._partitions)))
 
     def _read_stream(self, piece: Piece, capture: CaptureFile, batches: Iterator[RawBatch]) -> None:
         """The next batch of the stream being read, sent to be decoded; its end, with its report."""
+        assert self._executor is not None  # a stream is read here only when reads run on the executor
         try:
             batch = next(batches, None)
         except Exception as exc:  # noqa: BLE001 - raised where the stream's reads are taken, in order
@@ -274,15 +286,16 @@ class CaptureRun:
         counts = {DecodeStatus(int(value)).name: int(self.status_counts[value]) for value in np.flatnonzero(self.status_counts)}
         return CaptureReport(files=tuple(self.files), status_counts=counts, engine=self.engine, orphan_fragments=self.orphan_fragments)
 
-    def _reads(self, executor: Executor, partitions: int) -> Iterator[tuple[PieceRead, int]]:
+    def _reads(self, executor: Executor | None, partitions: int, remote: RemoteRead | None = None) -> Iterator[tuple[PieceRead, int]]:
         """(read, records of the files before its file), in capture order, with record indexes
-        made the records' positions in their files and the report kept up to date."""
+        made the records' positions in their files and the report kept up to date (the reads of
+        ``remote`` hold no tables: ``first_record`` says where theirs start)."""
         sizes = [input_size(path) for path in self.paths] if self.progress else []
         total = None if None in sizes else sum(size for size in sizes if size is not None)
         done_bytes = records_before = file_records = position = 0
         current: FileReport | None = None
         file_counts = np.zeros(256, dtype=np.int64)  # of the records of the file being read, by status
-        reads = _Reads(self.paths, executor, self.engine, self.chunk_bytes, partitions, LOOKAHEAD_PER_WORKER * self.workers)
+        reads = _Reads(self.paths, executor, self.engine, self.chunk_bytes, partitions, LOOKAHEAD_PER_WORKER * self.workers, remote)
         try:
             for read in reads:
                 piece = read.piece
@@ -297,6 +310,7 @@ class CaptureRun:
                 if not piece.stream:  # a stream numbers its records itself, a piece from its first
                     for table in read.tables:
                         table.record_index += file_records
+                read.first_record = file_records
                 file_records += read.records
                 current = self._account(read, current, file_records)
                 file_counts += read.status_counts

@@ -110,6 +110,9 @@ class ServiceTable:
     def __setattr__(self, name, value):
         raise AttributeError("ServiceTable is immutable")
 
+    def __reduce__(self):  # pickled as its entries (for the tasks of a Dask cluster): __setattr__ refuses the default way
+        return (ServiceTable._from_columns, (self._protocol_index, self._port, self._service, self._description))
+
     def __len__(self) -> int:
         return len(self._port)
 

@@ -27,7 +27,9 @@ same result however the packets were cut into batches or partitions.
 import numpy as np
 
 from libc.stdint cimport INT64_MAX, INT64_MIN, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
-from libc.stdlib cimport free
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
+from libc.stdlib cimport free, malloc
+from libc.string cimport memcpy
 
 from pcapflow._kernels.bytes cimport pf_grow
 from pcapflow._kernels.constants cimport *
@@ -344,6 +346,26 @@ cdef class FlowTable:
         index_free(&old)
         return 0
 
+    def __reduce__(self):
+        """Pickled as its settings and its memory: the raw bytes of the conversation, index and
+        fragment arrays, whatever their structs hold, with the structs' sizes to check them by."""
+        settings = (self.tcp_timeout, self.udp_timeout, self.other_timeout, self.vlan_in_key, self.colliding)
+        state = ((sizeof(Conversation), sizeof(FirstFragment), sizeof(HeldFragment)), self.clock, self.orphan_fragments,
+                 _raw(self.conversations, self.count * sizeof(Conversation)), _index_state(&self.flows),
+                 _entries_state(&self.firsts), _entries_state(&self.held))
+        return FlowTable, settings, state
+
+    def __setstate__(self, state):
+        sizes, self.clock, self.orphan_fragments, conversations, flows, firsts, held = state
+        if sizes != (sizeof(Conversation), sizeof(FirstFragment), sizeof(HeldFragment)):
+            raise ValueError("this flow table was pickled by a build of pcapflow with other structs")
+        free(self.conversations)
+        self.count = self.capacity = len(conversations) // sizeof(Conversation)
+        self.conversations = <Conversation *>_copied(conversations)
+        _index_restore(&self.flows, flows)
+        _entries_restore(&self.firsts, firsts)
+        _entries_restore(&self.held, held)
+
     def close(self):
         """The end of the capture: fragments still held are orphans."""
         with nogil:
@@ -357,6 +379,50 @@ cdef class FlowTable:
         for index in range(self.count):
             view[index] = self.conversations[index].first_record
         return out
+
+
+cdef bytes _raw(const void *data, Py_ssize_t size):
+    return PyBytes_FromStringAndSize(<const char *>data, size) if size else b""
+
+
+cdef void *_copied(bytes raw) except? NULL:
+    """A malloc'd copy of ``raw`` (NULL when it is empty)."""
+    cdef Py_ssize_t size = len(raw)
+    cdef void *data
+    if not size:
+        return NULL
+    data = malloc(size)
+    if data == NULL:
+        raise MemoryError("no memory for a flow table")
+    memcpy(data, PyBytes_AS_STRING(raw), size)
+    return data
+
+
+cdef tuple _index_state(const Index *index):
+    return index.used, _raw(index.slots, (index.mask + 1) * sizeof(uint64_t))
+
+
+cdef void _index_restore(Index *index, tuple state) except *:
+    used, slots = state
+    index_free(index)
+    if index_init(index, len(slots) // sizeof(uint64_t)) < 0:
+        raise MemoryError("no memory for a flow table")
+    memcpy(index.slots, PyBytes_AS_STRING(slots), len(slots))
+    index.used = used
+
+
+cdef tuple _entries_state(const Entries *entries):
+    """The entries not let go of, and the index to them."""
+    return (entries.start, entries.dropped, _raw(entries.data, entries.count * entries.size), _index_state(&entries.index))
+
+
+cdef void _entries_restore(Entries *entries, tuple state) except *:
+    entries.start, entries.dropped, data, index = state
+    free(entries.data)
+    entries.data = NULL  # not left dangling should the copy fail
+    entries.data = <char *>_copied(data)
+    entries.count = entries.capacity = len(data) // entries.size
+    _index_restore(&entries.index, index)
 
 
 cdef inline void _letter(Conversation *c, int letter, int direction, int64_t record) noexcept nogil:

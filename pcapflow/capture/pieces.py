@@ -17,7 +17,7 @@ import numpy as np
 
 from pcapflow._kernels.walk import find_pcap_boundary
 from pcapflow.capture.pcap import FILE_HEADER_BYTES, RECORD_HEADER_BYTES, PcapWalker
-from pcapflow.capture.source import is_stream_input
+from pcapflow.capture.source import input_size, is_stream_input, open_input
 from pcapflow.capture.walk import MAX_RECORD_BYTES
 from pcapflow.errors import PcapflowError
 
@@ -41,7 +41,7 @@ def find_record_start(path: str | os.PathLike, target: int, walker: PcapWalker) 
     """
     fraction_limit = 1_000_000 if walker.ns_per_fraction == 1000 else 1_000_000_000
     big_endian = walker.order == ">"
-    with open(path, "rb") as file:
+    with open_input(os.fspath(path)) as file:
         file.seek(FILE_HEADER_BYTES)
         first = file.read(RECORD_HEADER_BYTES)
         if len(first) < RECORD_HEADER_BYTES:
@@ -84,7 +84,7 @@ def plan_spans(path: str | os.PathLike, piece_bytes: int, start: int = 0) -> tup
         logger.info("%s: standard input or a pipe, read as one stream", path)
         return whole, False
     try:
-        size = os.path.getsize(path)
+        size = input_size(path) or 0
         with CaptureFile(path) as capture:
             kind = capture.report
         if kind.compression:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from pcapflow.capture.compression import MAGIC_BYTES, DecompressedStream, DecompressionError, reject_missing_decoder, sniff_compression
+from pcapflow.capture.location import is_url, open_url, url_size
 from pcapflow.errors import CaptureError
 
 #: The name that reads a capture from standard input.
@@ -36,6 +37,8 @@ def is_stream_input(path: str | os.PathLike[str]) -> bool:
     name = os.fspath(path)
     if name == STDIN:
         return True
+    if is_url(name):
+        return False
     try:
         return not stat.S_ISREG(os.stat(name).st_mode)
     except OSError:  # opening it raises what it raises
@@ -44,6 +47,8 @@ def is_stream_input(path: str | os.PathLike[str]) -> bool:
 
 def input_size(path: str | os.PathLike[str]) -> int | None:
     """The size in bytes of the file at ``path``; None for a pipe or standard input."""
+    if is_url(os.fspath(path)):
+        return url_size(os.fspath(path))
     return None if is_stream_input(path) else os.path.getsize(path)
 
 
@@ -106,14 +111,25 @@ class OpenedCapture:
             self.raw.close()
 
 
+def open_input(name: str) -> io.BufferedReader:
+    """A file of this machine, or at an fsspec URL, open for reading."""
+    if is_url(name):
+        return open_url(name)  # type: ignore[return-value] # a binary file, seekable as a regular file
+    return open(name, "rb")
+
+
 def _open_input(name: str) -> tuple[io.BufferedReader | _CountingReader, bool]:
     """The input's bytes, and whether closing them is ours to do."""
     if name == STDIN:
         return _CountingReader(sys.stdin.buffer), False
-    raw = open(name, "rb")  # noqa: SIM115 - owned by the returned capture
+    raw = open_input(name)
     if raw.seekable():
         return raw, True
     return _CountingReader(raw), True
+
+
+def _size_of(name: str, raw: io.BufferedReader) -> int:
+    return url_size(name) if is_url(name) else os.fstat(raw.fileno()).st_size
 
 
 def read_exactly(stream: io.BufferedReader | _CountingReader | DecompressedStream, size: int) -> bytes:
@@ -157,7 +173,7 @@ def open_capture_stream(path: str | os.PathLike[str]) -> OpenedCapture:
             fmt = "pcap"
         else:
             raise CaptureError(name, f"not a pcap or pcapng file (first bytes {magic[:4].hex(' ')})", 0)
-        file_size = None if compression or isinstance(raw, _CountingReader) else os.fstat(raw.fileno()).st_size
+        file_size = None if compression or isinstance(raw, _CountingReader) else _size_of(name, raw)
         return OpenedCapture(name, stream, fmt, compression, magic, raw, file_size, owned)
     except BaseException:
         if owned:
