@@ -18,13 +18,21 @@ from pathlib import Path
 
 import click
 
+from pcapflow.capture.location import is_url
 from pcapflow.errors import PcapflowError
 from pcapflow.export import FORMATS
 from pcapflow.options import ENGINES, AnalysisOptions
 
 # What the commands run is imported when they run: --help and usage errors stay fast.
 
-CAPTURES = click.argument("captures", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, allow_dash=True))
+class _CapturePath(click.Path):
+    """A capture file that exists, ``-``, or an fsspec URL (checked when it is opened)."""
+
+    def convert(self, value, param, ctx):
+        return value if isinstance(value, str) and is_url(value) else super().convert(value, param, ctx)
+
+
+CAPTURES = click.argument("captures", nargs=-1, required=True, type=_CapturePath(exists=True, dir_okay=False, allow_dash=True))
 _DEFAULTS = {field.name: field.default for field in dataclasses.fields(AnalysisOptions)}
 
 

@@ -1,0 +1,56 @@
+"""A tracker pickled part-way through (as a Dask worker hands it to another) goes on exactly as
+the one that never left: its conversations, index and held fragments travel whole."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from scapy.layers.inet import IP, TCP, UDP, fragment
+from scapy.packet import Raw
+
+from pcapflow.capture import open_capture
+from pcapflow.decode import decode
+from pcapflow.tracking import ConversationTracker
+from tests.factories import eth, pcap_bytes, stamped, write
+
+
+@pytest.fixture(scope="module")
+def batches(tmp_path_factory):
+    datagrams = [IP(src=f"10.2.0.{i % 4 + 1}", dst="10.2.0.99", id=i) / UDP(sport=6000 + i, dport=53) / Raw(b"q" * 2500) for i in range(12)]
+    packets = [eth() / part for datagram in datagrams for part in reversed(fragment(datagram, fragsize=800))]
+    packets += [eth() / IP(src=f"10.3.0.{i % 9}", dst="10.3.1.1") / TCP(sport=30000 + i % 5, dport=80, flags="S" if i < 5 else "A") for i in range(300)]
+    path = write(tmp_path_factory.mktemp("pickle") / "mixed.pcap", pcap_bytes(stamped(packets)))
+    with open_capture(path) as capture:
+        return [decode(batch, "fast") for batch in capture.batches(1500)]
+
+
+def _finished(batches, pickled_after: set[int], colliding: bool):
+    tracker = ConversationTracker(colliding_hashes=colliding)
+    for index, table in enumerate(batches):
+        tracker.add(table)
+        if index in pickled_after:
+            tracker = pickle.loads(pickle.dumps(tracker))
+    return tracker.finish(int(batches[-1].ts_ns.max())), tracker.orphan_fragments
+
+
+@given(cuts=st.sets(st.integers(0, 40)), colliding=st.booleans())
+def test_pickled_anywhere_the_result_is_the_same(batches, cuts, colliding):
+    assert len(batches) > 10
+    (expected, orphans), (got, got_orphans) = _finished(batches, set(), colliding), _finished(batches, cuts, colliding)
+    assert got.keys() == expected.keys() and got_orphans == orphans
+    for name in expected:
+        np.testing.assert_array_equal(got[name], expected[name], err_msg=name)
+    assert len(expected["first_record"]) == 12 + 45
+
+
+def test_a_table_of_another_build_is_refused(batches):
+    tracker = ConversationTracker()
+    tracker.add(batches[0])
+    rebuild, settings, state = tracker._table().__reduce__()
+    table = rebuild(*settings)
+    with pytest.raises(ValueError, match="other structs"):
+        table.__setstate__(((1, 2, 3), *state[1:]))
