@@ -10,7 +10,9 @@ the cluster:
   pcapng) is one piece, read whole by one task.
 - one chain of tracking tasks per partition (:func:`fold_part`): its tracker (a
   :class:`~pcapflow.tracking.ConversationTracker`, pickled with its flow table when it changes
-  worker) takes each piece's part of that partition in capture order.
+  worker) takes each piece's part of that partition in capture order. A chain keeps to one worker
+  while that worker lives (its tracker, the largest thing of the run, then never travels): only
+  the parts go to it.
 - :func:`finish_part`, one task per partition, then :func:`~pcapflow.tracking.combine` on the
   caller (or, for a Dask DataFrame, the conversations stay where they were finished: see
   :mod:`pcapflow.dask.frames`).
@@ -28,6 +30,7 @@ import operator
 from typing import TYPE_CHECKING
 
 import numpy as np
+from dask.sizeof import sizeof
 
 from pcapflow._kernels.partition import MAX_PARTITIONS
 from pcapflow.capture.source import STDIN
@@ -39,6 +42,12 @@ from .cluster import SchedulerError, worker_count
 
 if TYPE_CHECKING:
     from distributed import Client, Future
+
+
+@sizeof.register(PieceRead)
+def read_nbytes(read: PieceRead) -> int:
+    """The memory of a read's tables, for the scheduler's choice of where to run what needs it."""
+    return sum(getattr(table, name).nbytes for table in read.tables for name in table.column_names())
 
 
 def read_parts(piece: Piece, engine: str, chunk_bytes: int, partitions: int) -> tuple[PieceRead, list[PieceRead]]:
@@ -78,7 +87,11 @@ class DaskRun(CaptureRun):
     def partitions(self, options: AnalysisOptions) -> list[Future]:
         """The futures of the partitions' finished trackers' (columns, orphans), every file read."""
         client, count = self.client, min(self.workers, MAX_PARTITIONS)
-        trackers = [client.submit(ConversationTracker, options, pure=False) for _ in range(count)]
+        # each partition's chain keeps to one worker, so that its tracker stays where it is and
+        # only its parts travel (to another worker if that one is gone)
+        addresses = sorted(client.scheduler_info(n_workers=-1)["workers"])
+        home = [{"workers": [addresses[index % len(addresses)]], "allow_other_workers": True, "pure": False} for index in range(count)]
+        trackers = [client.submit(ConversationTracker, options, **home[index]) for index in range(count)]
         held: dict[Piece, list[Future]] = {}  # the parts of each read taken, until it is folded
 
         def remote(piece: Piece) -> Future:
@@ -90,8 +103,8 @@ class DaskRun(CaptureRun):
             parts = held.pop(read.piece)[0]
             for index in range(count):
                 part = client.submit(operator.getitem, parts, index, pure=False)
-                trackers[index] = client.submit(fold_part, trackers[index], part, records_before + read.first_record, pure=False)
-        return [client.submit(finish_part, tracker, self.capture_end, pure=False) for tracker in trackers]
+                trackers[index] = client.submit(fold_part, trackers[index], part, records_before + read.first_record, **home[index])
+        return [client.submit(finish_part, tracker, self.capture_end, **home[index]) for index, tracker in enumerate(trackers)]
 
     def conversations(self, options: AnalysisOptions) -> dict[str, np.ndarray]:
         """The conversation columns of the capture, gathered to the caller."""
