@@ -113,9 +113,10 @@ def _track(
     or, given a ``scheduler``, on that Dask cluster."""
     if scheduler is not None:
         from pcapflow.dask.cluster import connected
-        from pcapflow.dask.run import DaskRun
 
-        with connected(scheduler) as client:
+        with connected(scheduler) as client:  # says how to install Dask when it is missing
+            from pcapflow.dask.run import DaskRun
+
             cluster_run = DaskRun(as_paths(paths), client, engine=options.engine, chunk_bytes=options.chunk_bytes, progress=progress)
             return cluster_run.conversations(options), cluster_run.report
     run = CaptureRun(as_paths(paths), engine=options.engine, chunk_bytes=options.chunk_bytes, workers=options.workers, progress=progress)

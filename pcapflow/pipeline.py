@@ -26,6 +26,9 @@ boundary: the walk of a piece must end exactly where the next one starts, else t
 file is planned again from where it really ended; damage ends the file there, as a read in one
 go ends it. The packets of ``workers`` reads at a time are then folded, one task per partition,
 while the next reads go on. A task that fails raises in the caller, naming its file and offset.
+
+:mod:`pcapflow.dask.run` runs the same stages on a Dask cluster: its reads are started by a
+:data:`RemoteRead` and taken here in the same order, with the same checks and report.
 """
 
 from __future__ import annotations

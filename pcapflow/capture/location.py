@@ -15,7 +15,7 @@ from typing import IO, Any
 from pcapflow.errors import CaptureError
 
 #: What installs the fsspec support (with the cluster's).
-FSSPEC_HINT = 'pip install "pcapflow[dask]" (and the package of the filesystem, such as s3fs or gcsfs)'
+FSSPEC_HINT = 'pip install -e ".[dask]" (and the package of the filesystem, such as s3fs or gcsfs)'
 
 
 def is_url(name: str) -> bool:

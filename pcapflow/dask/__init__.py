@@ -1,4 +1,4 @@
-"""pcapflow on a ``dask.distributed`` cluster (the ``dask`` extra: ``pip install "pcapflow[dask]"``).
+"""pcapflow on a ``dask.distributed`` cluster (the ``dask`` extra: ``pip install -e ".[dask]"``).
 
 ``pcapflow.analyze(paths, scheduler=...)`` and ``pcapflow.read_conversations(paths,
 scheduler=...)`` run the stages on a cluster (:mod:`pcapflow.dask.run`) and return what a local

@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from distributed import Client
 
 #: What installs the cluster support.
-INSTALL_HINT = 'pip install "pcapflow[dask]"'
+INSTALL_HINT = 'pip install -e ".[dask]" (from a checkout; pcapflow[dask] from a wheel)'
 #: Seconds to wait for the scheduler to answer, and for a first worker.
 CONNECT_TIMEOUT_S = 10
 

@@ -47,7 +47,8 @@ def test_an_unreachable_scheduler_is_one_error_line(monkeypatch):
 
 
 def test_without_dask_the_option_says_how_to_install_it(monkeypatch):
-    monkeypatch.setitem(sys.modules, "distributed", None)  # import distributed raises ImportError
+    for module in ("distributed", "dask", "dask.sizeof", "pcapflow.dask.run"):
+        monkeypatch.setitem(sys.modules, module, None)  # importing it raises ImportError
     result = CliRunner().invoke(main, ["analyze", "--scheduler", "tcp://127.0.0.1:8786", str(SAMPLES / "http_ethernet.pcap")])
     assert result.exit_code == 1
     assert result.output == f"Error: running on a Dask cluster needs dask.distributed: {cluster.INSTALL_HINT}\n"
