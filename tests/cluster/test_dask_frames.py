@@ -18,7 +18,7 @@ from tests.factories import eth, pcap_bytes, stamped, write
 
 @pytest.fixture
 def capture(tmp_path, monkeypatch):
-    monkeypatch.setattr(pipeline, "PIECE_BYTES", 4096)
+    monkeypatch.setattr(pipeline, "PIECE_BYTES", 8192)
     return [write(tmp_path / f"part{index}.pcap", pcap_bytes(_packets(700)[index * 350:(index + 1) * 350])) for index in range(2)]
 
 
@@ -49,3 +49,15 @@ def test_an_empty_capture_gives_an_empty_frame_of_the_schema(tmp_path, client):
     computed = client.compute(frame).result()
     assert len(computed) == 0
     pd.testing.assert_frame_equal(computed, pcapflow.read_conversations([path]), check_index_type=False)
+
+
+def test_given_an_address_the_frame_computes_on_a_client_left_open(capture, client):
+    import distributed
+
+    frame = pcapflow.dask.read_conversations(capture, scheduler=client.scheduler.address)
+    made = distributed.default_client()
+    try:
+        assert made is not client and made.scheduler.address == client.scheduler.address
+        pd.testing.assert_frame_equal(frame.compute().sort_index(), pcapflow.read_conversations(capture), check_index_type=False)
+    finally:
+        made.close()

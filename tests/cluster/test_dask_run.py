@@ -5,11 +5,14 @@ pcapng files, and a worker killed during the run."""
 
 from __future__ import annotations
 
+import functools
 import os
 import struct
 
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from scapy.layers.inet import IP, TCP, UDP, fragment
 from scapy.packet import Raw
 
@@ -22,7 +25,7 @@ from tests.factories import COMPRESSIONS, eth, pcap_bytes, pcapng_bytes, stamped
 distributed = pytest.importorskip("distributed", reason='dask.distributed is not installed (pip install -e ".[dask]")')
 cloudpickle = pytest.importorskip("cloudpickle", reason="cloudpickle comes with dask")
 
-PIECE = 4096
+PIECE = 8192
 
 
 @pytest.fixture(autouse=True)
@@ -31,6 +34,7 @@ def cut_every_file(monkeypatch):
     monkeypatch.setattr(pipeline, "PIECE_BYTES", PIECE)
 
 
+@functools.cache  # scapy builds packets slowly: each count once (the tests only slice them)
 def _packets(count: int, hosts: int = 7):
     return stamped([
         eth() / IP(src=f"10.0.{i % hosts}.1", dst="10.0.0.2")
@@ -156,3 +160,19 @@ def test_a_worker_killed_during_the_run_is_replaced_with_the_same_result(tmp_pat
         cloudpickle.unregister_pickle_by_value(__import__(__name__))
         client.wait_for_workers(2, timeout=60)
     assert flag.exists()  # a worker did die during the run
+
+
+@settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(piece=st.integers(6000, 30000), chunk=st.integers(600, 8192), files=st.integers(1, 4))
+def test_any_piece_cut_batch_size_and_files_give_the_local_result(tmp_path_factory, client, piece, chunk, files):
+    packets = _packets(480)
+    folder = tmp_path_factory.mktemp("cuts")
+    share = len(packets) // files
+    paths = [write(folder / f"f{index}.pcap", pcap_bytes(packets[index * share:(index + 1) * share if index < files - 1 else None]))
+             for index in range(files)]
+    before = pipeline.PIECE_BYTES
+    pipeline.PIECE_BYTES = piece  # the caller plans: the cut reaches the cluster run
+    try:
+        _assert_same_as_local(paths, client, chunk_bytes=chunk)
+    finally:
+        pipeline.PIECE_BYTES = before
