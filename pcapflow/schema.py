@@ -64,6 +64,7 @@ PACKET_COLUMNS: tuple[ColumnSpec, ...] = (
     ColumnSpec("icmp_type", "uint8", "ICMP or ICMPv6 type"),
     ColumnSpec("icmp_code", "uint8", "ICMP or ICMPv6 code"),
     ColumnSpec("payload_bytes", "uint32", "transport payload length from the header lengths (not from caplen)"),
+    ColumnSpec("payload_offset", "uint32", "where a TCP or UDP payload starts in the record (0 for other packets)"),
 )
 
 
