@@ -14,7 +14,6 @@ makes the frame's columns of them, ``service_mismatch`` included (:data:`EQUIVAL
 from __future__ import annotations
 
 from functools import cache
-
 from typing import TYPE_CHECKING
 
 import numpy as np
