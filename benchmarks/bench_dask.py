@@ -68,8 +68,8 @@ def _piece_measures(paths: list[str], partitions: int) -> dict[str, float]:
     255th of a piece (measured on the first piece)."""
     piece = pipeline.plan_pieces(paths[0], 0)[0]
     size = (piece.stop or os.path.getsize(piece.path)) - piece.start
-    _, parts = read_parts(piece, "fast", DEFAULT_CHUNK_BYTES, partitions)
-    _, small = read_parts(piece, "fast", DEFAULT_CHUNK_BYTES, 255)
+    _, parts = read_parts(piece, "fast", DEFAULT_CHUNK_BYTES, partitions, True)
+    _, small = read_parts(piece, "fast", DEFAULT_CHUNK_BYTES, 255, True)
     trackers = [ConversationTracker() for _ in small]
     seconds, _ = _timed(lambda: [fold_part(tracker, part, 0) for tracker, part in zip(trackers, small)])
     held = sum(read_nbytes(part) for part in parts)

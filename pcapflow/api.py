@@ -51,6 +51,14 @@ class Analysis:
         return summarize_columns(self._columns, self._services)
 
     @functools.cached_property
+    def port_apps(self) -> pd.DataFrame:
+        """One row per (protocol, server_port, app) identified by payload inspection, with its
+        conversations and bytes (see :func:`pcapflow.apps.port_apps`)."""
+        from pcapflow.apps import port_apps
+
+        return port_apps(self.conversations)
+
+    @functools.cached_property
     def ports(self) -> pd.DataFrame:
         """One row per (protocol, server port) (see :func:`pcapflow.summarize_ports`)."""
         from pcapflow.schema import ports_frame

@@ -11,8 +11,9 @@ map the same ones)
    it is read).
 2. **read** (:func:`read_piece`; :func:`decode_batch` for a stream's batches): records decoded
    into :class:`~pcapflow.decode.PacketTable` batches, each with the partition of every packet
-   (:func:`~pcapflow.tracking.partition_labels`), and what reading found (a
-   :class:`PieceRead`).
+   (:func:`~pcapflow.tracking.partition_labels`), with payload inspection the first payload
+   bytes of each flow direction (:class:`~pcapflow._kernels.firstbytes.FirstBytes`: copied while
+   the records are in memory, bounded per flow), and what reading found (a :class:`PieceRead`).
 3. **track** (:func:`fold`): one :class:`~pcapflow.tracking.ConversationTracker` per partition
    takes that partition's packets, piece after piece, in capture order.
 4. **combine** (:func:`~pcapflow.tracking.combine`): the partitions' conversations become one
@@ -42,7 +43,9 @@ from typing import Any
 
 import numpy as np
 
+from pcapflow._kernels.firstbytes import FirstBytes
 from pcapflow._kernels.partition import MAX_PARTITIONS
+from pcapflow.apps import compiled_signatures
 from pcapflow.capture import CaptureFile, FileReport, open_capture
 from pcapflow.capture.batch import RawBatch
 from pcapflow.capture.pieces import plan_spans
@@ -93,6 +96,7 @@ class PieceRead:
     piece: Piece
     tables: list[PacketTable] = field(default_factory=list)
     labels: list[np.ndarray | None] = field(default_factory=list)  # per table, None with one partition
+    early: list[tuple[np.ndarray, np.ndarray, np.ndarray] | None] = field(default_factory=list)  # per table: FirstBytes.take's
     status_counts: np.ndarray = field(default_factory=lambda: np.zeros(256, dtype=np.int64))
     latest_ts: int = NO_TIME
     report: FileReport | None = None  # of the piece; a stream's reads share the stream's, filled as it is read
@@ -100,9 +104,14 @@ class PieceRead:
     records: int = 0
     first_record: int = 0  # the number of its first record in its file, once the reads before it are taken
 
-    def take(self, table: PacketTable, partitions: int) -> None:
+    def take(self, table: PacketTable, partitions: int, batch: RawBatch | None = None, budgets: FirstBytes | None = None) -> None:
+        """Take a decoded table; with ``budgets``, its first payload bytes from ``batch`` too."""
         self.tables.append(table)
         self.labels.append(_labels(table, partitions))
+        self.early.append(None if budgets is None or batch is None else budgets.take(
+            batch.buffer, batch.data_offset, batch.caplen, table.status, table.ip_proto, table.src_ip_hi, table.src_ip_lo,
+            table.dst_ip_hi, table.dst_ip_lo, table.src_port, table.dst_port, table.tcp_flags, table.tcp_seq, table.payload_offset,
+            table.payload_bytes))
         self.status_counts += np.bincount(table.status, minlength=256)
         self.records += len(table)
         if len(table):
@@ -121,29 +130,31 @@ def plan_pieces(path: str, file_index: int, start: int = 0) -> list[Piece]:
     return [Piece(path, file_index, begin, end, stream=not on_their_own) for begin, end in spans]
 
 
-def read_piece(piece: Piece, engine: str, chunk_bytes: int, partitions: int) -> PieceRead:
+def read_piece(piece: Piece, engine: str, chunk_bytes: int, partitions: int, inspect_payload: bool = False) -> PieceRead:
     """Read, decode and label one piece (not a stream), in chunks of about ``chunk_bytes``."""
     read = PieceRead(piece)
+    budgets = FirstBytes(compiled_signatures()[0]) if inspect_payload else None
     with piece.open() as capture:
         for batch in capture.batches(chunk_bytes, reuse=True):
-            read.take(decode(batch, engine), partitions)
+            read.take(decode(batch, engine), partitions, batch, budgets)
         read.report = capture.report
     read.position = piece.stop or read.report.end_offset
     return read
 
 
-def decode_batch(piece: Piece, batch: RawBatch, report: FileReport, engine: str, partitions: int, position: int) -> PieceRead:
+def decode_batch(piece: Piece, batch: RawBatch, report: FileReport, engine: str, partitions: int, position: int,
+                 inspect_payload: bool = False) -> PieceRead:
     """Decode and label one batch of a stream (``report``: the stream's, filled as it is read)."""
     read = PieceRead(piece, report=report, position=position)
-    read.take(decode(batch, engine), partitions)
+    read.take(decode(batch, engine), partitions, batch, FirstBytes(compiled_signatures()[0]) if inspect_payload else None)
     return read
 
 
 def fold(tracker: ConversationTracker, reads: list[tuple[PieceRead, int]], partition: int) -> None:
     """Track one partition's packets of ``reads`` ((read, records before its file), in capture order)."""
     for read, records_before in reads:
-        for table, labels in zip(read.tables, read.labels):
-            tracker.add(table, records_before, labels=labels, partition=partition)
+        for table, labels, early in zip(read.tables, read.labels, read.early):
+            tracker.add(table, records_before, labels=labels, partition=partition, early=early)
 
 
 def _result(future: Future, where: str):
@@ -168,7 +179,8 @@ class _Reads:
     every piece, a stream as a whole, is read by it instead."""
 
     def __init__(self, paths: list[str], executor: Executor | None, engine: str, chunk_bytes: int, partitions: int, lookahead: int,
-                 remote: RemoteRead | None = None):
+                 remote: RemoteRead | None = None, inspect_payload: bool = False):
+        self._inspect_payload = inspect_payload
         self._paths = iter(enumerate(paths))
         self._executor, self._engine, self._chunk_bytes, self._partitions = executor, engine, chunk_bytes, partitions
         self._remote = remote
@@ -211,7 +223,8 @@ class _Reads:
                 self._stream = (piece, capture, iter(capture.batches(self._chunk_bytes)))
             else:
                 assert self._executor is not None
-                self._flying.append((piece, self._executor.submit(read_piece, piece, self._engine, self._chunk_bytes, self._partitions)))
+                self._flying.append((piece, self._executor.submit(read_piece, piece, self._engine, self._chunk_bytes, self._partitions,
+                                                                  self._inspect_payload)))
 
     def _read_stream(self, piece: Piece, capture: CaptureFile, batches: Iterator[RawBatch]) -> None:
         """The next batch of the stream being read, sent to be decoded; its end, with its report."""
@@ -224,7 +237,8 @@ class _Reads:
             self._failed(piece, exc)
             return
         if batch is not None:
-            future = self._executor.submit(decode_batch, piece, batch, capture.report, self._engine, self._partitions, capture.position)
+            future = self._executor.submit(decode_batch, piece, batch, capture.report, self._engine, self._partitions, capture.position,
+                                           self._inspect_payload)
             self._flying.append((piece, future))
             return
         position = capture.position
@@ -289,7 +303,8 @@ class CaptureRun:
         counts = {DecodeStatus(int(value)).name: int(self.status_counts[value]) for value in np.flatnonzero(self.status_counts)}
         return CaptureReport(files=tuple(self.files), status_counts=counts, engine=self.engine, orphan_fragments=self.orphan_fragments)
 
-    def _reads(self, executor: Executor | None, partitions: int, remote: RemoteRead | None = None) -> Iterator[tuple[PieceRead, int]]:
+    def _reads(self, executor: Executor | None, partitions: int, remote: RemoteRead | None = None,
+               inspect_payload: bool = False) -> Iterator[tuple[PieceRead, int]]:
         """(read, records of the files before its file), in capture order, with record indexes
         made the records' positions in their files and the report kept up to date (the reads of
         ``remote`` hold no tables: ``first_record`` says where theirs start)."""
@@ -298,7 +313,8 @@ class CaptureRun:
         done_bytes = records_before = file_records = position = 0
         current: FileReport | None = None
         file_counts = np.zeros(256, dtype=np.int64)  # of the records of the file being read, by status
-        reads = _Reads(self.paths, executor, self.engine, self.chunk_bytes, partitions, LOOKAHEAD_PER_WORKER * self.workers, remote)
+        reads = _Reads(self.paths, executor, self.engine, self.chunk_bytes, partitions, LOOKAHEAD_PER_WORKER * self.workers,
+                       remote, inspect_payload)
         try:
             for read in reads:
                 piece = read.piece
@@ -359,7 +375,7 @@ class CaptureRun:
             try:
                 folding: list[Future] = []
                 batch: list[tuple[PieceRead, int]] = []
-                for read in self._reads(executor, partitions):
+                for read in self._reads(executor, partitions, inspect_payload=options.inspect_payload):
                     batch.append(read)
                     if len(batch) == partitions:
                         folding = self._fold(executor, trackers, batch, folding)

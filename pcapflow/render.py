@@ -17,6 +17,7 @@ _PORT_TABLE = (
     ("proto", "protocol"),
     ("port", "server_port"),
     ("service", "service"),
+    ("app", "app"),
     ("conversations", "conversations"),
     ("clients", "clients"),
     ("sockets", "client_sockets"),
@@ -28,7 +29,9 @@ _PORT_TABLE = (
     ("unanswered", "unanswered"),
     ("peak", "peak_concurrent"),
 )
-_LEFT = {"proto", "service"}
+_LEFT = {"proto", "service", "app"}
+#: What marks a port's app when some of its conversations' apps contradict its service.
+MISMATCH_MARK = " !"
 
 
 def human_bytes(count: int) -> str:
@@ -82,18 +85,25 @@ def render_report(report: CaptureReport, ports: dict[str, np.ndarray]) -> str:
 def render_ports(ports: dict[str, np.ndarray], top: int) -> str:
     """The busiest ``top`` server ports (of :func:`pcapflow.summary.port_rows`) as an aligned table."""
     shown = min(top, len(ports["server_port"]))
-    cells = [[title for title, _ in _PORT_TABLE]]
+    table = _PORT_TABLE if "app" in ports else tuple(entry for entry in _PORT_TABLE if entry[1] != "app")
+    cells = [[title for title, _ in table]]
+    flagged = 0
     for row in range(shown):
         line = []
-        for _, column in _PORT_TABLE:
+        for _, column in table:
             value = ports[column][row]
             line.append(human_bytes(value) if column == "bytes" else ("-" if value is None else f"{value}"))
+            if column == "app" and ports["mismatched"][row]:
+                line[-1] += MISMATCH_MARK
+                flagged += 1
         cells.append(line)
-    widths = [max(len(line[i]) for line in cells) for i in range(len(_PORT_TABLE))]
+    widths = [max(len(line[i]) for line in cells) for i in range(len(table))]
     lines = [
-        "  ".join(cell.ljust(width) if title in _LEFT else cell.rjust(width) for cell, width, (title, _) in zip(line, widths, _PORT_TABLE)).rstrip()
+        "  ".join(cell.ljust(width) if title in _LEFT else cell.rjust(width) for cell, width, (title, _) in zip(line, widths, table)).rstrip()
         for line in cells
     ]
+    if flagged:
+        lines.append(f"{MISMATCH_MARK.strip()} the payload of some of the port's conversations shows another protocol than its service")
     if len(ports["server_port"]) > top:
         lines.append(f"... {len(ports['server_port']) - top:,} more server ports (--top to show more)")
     return "\n".join(lines) + "\n"

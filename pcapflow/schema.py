@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from pcapflow.addresses import format_addresses
+from pcapflow.apps import APP_BASES, APP_NAMES, SERVER_NAME_SOURCES, app_frame_columns
 from pcapflow.decode.table import NO_VLAN, DecodeStatus, PacketTable
 from pcapflow.protocols import protocol_names
 from pcapflow.tracking.community_id import conversation_community_ids
@@ -29,6 +30,9 @@ UTC_NS = pd.DatetimeTZDtype("ns", "UTC")
 STATUS_DTYPE = pd.CategoricalDtype([status.name for status in DecodeStatus])
 ROLE_BASIS_DTYPE = pd.CategoricalDtype(ROLE_BASES)
 CONN_STATE_DTYPE = pd.CategoricalDtype(CONN_STATES)
+APP_DTYPE = pd.CategoricalDtype(list(APP_NAMES))
+APP_BASIS_DTYPE = pd.CategoricalDtype(list(APP_BASES[1:]))
+SERVER_NAME_SOURCE_DTYPE = pd.CategoricalDtype(list(SERVER_NAME_SOURCES[1:]))
 END_REASON_DTYPE = pd.CategoricalDtype(END_REASONS)
 
 
@@ -64,6 +68,7 @@ PACKET_COLUMNS: tuple[ColumnSpec, ...] = (
     ColumnSpec("icmp_type", "uint8", "ICMP or ICMPv6 type"),
     ColumnSpec("icmp_code", "uint8", "ICMP or ICMPv6 code"),
     ColumnSpec("payload_bytes", "uint32", "transport payload length from the header lengths (not from caplen)"),
+    ColumnSpec("payload_offset", "uint32", "where a TCP or UDP payload starts in the record (0 for other packets)"),
 )
 
 
@@ -95,6 +100,11 @@ CONVERSATION_COLUMNS: tuple[ColumnSpec, ...] = (
     ColumnSpec("history", "string", "Zeek's history letters (upper case: client); ^ when the client did not send first"),
     ColumnSpec("end_reason", END_REASON_DTYPE, "why the conversation ended: fin, rst, reuse, idle_timeout or end_of_capture"),
     ColumnSpec("community_id", "string", "Community ID v1 flow hash (seed 0, base64)"),
+    ColumnSpec("app", APP_DTYPE, "the protocol its first payload bytes show (signature table); <NA>: no payload, no match, or --no-payload"),
+    ColumnSpec("app_basis", APP_BASIS_DTYPE, "which sides' payload matched app: both, client or server"),
+    ColumnSpec("service_mismatch", "bool", "app is identified and is not what the server port is registered for (equivalence table)"),
+    ColumnSpec("server_name", "string", "the name the client asked for: TLS or QUIC SNI, HTTP Host; <NA> if none"),
+    ColumnSpec("server_name_source", SERVER_NAME_SOURCE_DTYPE, "where server_name came from: tls_sni, http_host, quic_sni"),
 )
 
 
@@ -117,6 +127,18 @@ PORT_COLUMNS: tuple[ColumnSpec, ...] = (
     ColumnSpec("established", "int64", "conversations that got an answer (TCP handshake completed; UDP: both sides sent)"),
     ColumnSpec("rejected", "int64", "TCP connection attempts rejected (REJ)"),
     ColumnSpec("unanswered", "int64", "conversations whose client got no reply (S0)"),
+    ColumnSpec("app", APP_DTYPE, "the port's most frequent identified app (payload inspection); <NA> if none"),
+    ColumnSpec("app_share", "float64", "the share of the port's conversations whose app is that one"),
+    ColumnSpec("mismatched", "int64", "conversations whose app contradicts the port's service (see service_mismatch)"),
+)
+
+
+PORT_APP_COLUMNS: tuple[ColumnSpec, ...] = (
+    ColumnSpec("protocol", "category", "transport protocol"),
+    ColumnSpec("server_port", "uint16", "the server port"),
+    ColumnSpec("app", APP_DTYPE, "an app identified on the port"),
+    ColumnSpec("conversations", "int64", "conversations of that app on the port"),
+    ColumnSpec("bytes", "int64", "their frame bytes, both directions"),
 )
 
 
@@ -168,6 +190,8 @@ def ports_frame(rows: dict[str, np.ndarray]) -> pd.DataFrame:
     out = dict(rows)
     out["first_seen"] = pd.to_datetime(rows["first_seen"], unit="ns", utc=True)
     out["last_seen"] = pd.to_datetime(rows["last_seen"], unit="ns", utc=True)
+    for name, empty in (("app", None), ("app_share", 0.0), ("mismatched", 0)):  # without payload inspection
+        out.setdefault(name, np.full(len(rows["protocol"]), empty, dtype=object if empty is None else type(empty)))
     return typed_frame(out, PORT_COLUMNS)
 
 
@@ -199,4 +223,5 @@ def conversations_frame(columns: Mapping[str, np.ndarray], services: ServiceTabl
     out["history"] = histories(np.asarray(columns["history_order"]), np.asarray(columns["client_is_a"]), np.asarray(columns["client_first"]))
     out["service"], _ = services.label(out["protocol"], np.asarray(columns["server_port"]))
     out["community_id"] = conversation_community_ids(columns)
+    out.update(app_frame_columns(columns, out["service"]))
     return typed_frame(out, CONVERSATION_COLUMNS)

@@ -13,8 +13,10 @@ The counting itself (:func:`port_rows`) works on numpy columns, so that the term
 Input of :func:`port_rows`, one entry per conversation: ``protocol`` (codes into
 ``protocol_names``), ``server_port``, ``client_ip`` and ``server_ip`` (integers, equal for equal
 addresses), ``client_port``, ``client_packets``/``server_packets``, ``client_bytes``/
-``server_bytes``, ``first_seen``/``last_seen`` (ns) and ``conn_state`` (codes into
-:data:`~pcapflow.tracking.state.CONN_STATES`). Output: the :data:`~pcapflow.schema.PORT_COLUMNS`
+``server_bytes``, ``first_seen``/``last_seen`` (ns), ``conn_state`` (codes into
+:data:`~pcapflow.tracking.state.CONN_STATES`) and, with payload inspection, ``app`` (codes into
+:data:`~pcapflow.apps.APP_NAMES`, -1 for none: then the rows have ``app``, ``app_share`` and
+``mismatched``, see :func:`~pcapflow.apps.port_app_rows`). Output: the :data:`~pcapflow.schema.PORT_COLUMNS`
 as numpy arrays (text as objects, None where there is no name; times in ns).
 """
 
@@ -25,6 +27,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from pcapflow.apps import port_app_rows
 from pcapflow.protocols import protocol_names
 from pcapflow.services import ServiceTable, default_services, protocol_positions
 from pcapflow.tracking.state import CONN_STATES
@@ -121,6 +124,8 @@ def port_rows(conversations: Mapping[str, np.ndarray], protocol_names: list[str]
         "rejected": count(state["REJ"]),
         "unanswered": count(state["S0"]),
     }
+    if "app" in column:  # payload inspection's
+        rows.update(port_app_rows(group, groups, column["app"], service))
     order = np.lexsort((server_port, keys // _PORT_SPACE, -rows["bytes"], -rows["conversations"]))
     return {name: values[order] for name, values in rows.items()}
 
@@ -147,7 +152,7 @@ def summarize_columns(columns: Mapping[str, np.ndarray], services: ServiceTable 
     if not columns:
         columns = {name: np.zeros(0, dtype=np.int64) for name in _TRACKER_INPUTS}
     protocol, names = protocol_names(columns["proto"])
-    inputs = {name: columns[name] for name in _TRACKER_INPUTS if name != "proto"}
+    inputs = {name: columns[name] for name in (*_TRACKER_INPUTS, "app") if name != "proto" and name in columns}
     inputs["protocol"] = protocol
     inputs["client_ip"] = _address_ids(np.asarray(columns["client_ip_hi"]), np.asarray(columns["client_ip_lo"]))
     inputs["server_ip"] = _address_ids(np.asarray(columns["server_ip_hi"]), np.asarray(columns["server_ip_lo"]))
@@ -167,6 +172,7 @@ def summarize_ports(conversations: pd.DataFrame, services: ServiceTable | None =
     """
     import pandas as pd
 
+    from pcapflow.apps import APP_NAMES
     from pcapflow.schema import ports_frame
 
     protocol = pd.Categorical(conversations["protocol"].astype(str))
@@ -180,4 +186,6 @@ def summarize_ports(conversations: pd.DataFrame, services: ServiceTable | None =
         **{name: conversations[name].to_numpy() for name in (
             "server_port", "client_port", "client_packets", "server_packets", "client_bytes", "server_bytes")},
     }
+    if "app" in conversations:
+        columns["app"] = pd.Categorical(conversations["app"], categories=APP_NAMES).codes
     return ports_frame(port_rows(columns, list(protocol.categories), services))

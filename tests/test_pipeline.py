@@ -244,14 +244,14 @@ def test_the_stages_run_by_hand_as_a_task_scheduler_would_run_them(tmp_path):
     piece order (one tracker per partition), combine: the shape a cluster scheduler runs."""
     path = _capture(tmp_path)
     planned = pipeline.plan_pieces(str(path), 0)
-    reads = [pipeline.read_piece(piece, "fast", 1024, 1) for piece in planned]  # any order, any machine
+    reads = [pipeline.read_piece(piece, "fast", 1024, 1, inspect_payload=True) for piece in planned]  # any order, any machine
     trackers = [tracking.ConversationTracker() for _ in range(3)]
     file_records, capture_end = 0, pipeline.NO_TIME
-    for read in reads:  # each tracker takes its partition's parts in piece order
-        for table in read.tables:
+    for read in reads:  # each tracker takes its partition's parts, with their first bytes, in piece order
+        for table, early in zip(read.tables, read.early):
             table.record_index += file_records
-            for tracker, part in zip(trackers, tracking.split(table, 3)):
-                tracker.add(part)
+            for tracker, (part, part_early) in zip(trackers, tracking.split(table, 3, early)):
+                tracker.add(part, early=part_early)
         file_records += read.records
         capture_end = max(capture_end, read.latest_ts)
     columns = tracking.combine([tracker.finish(capture_end) for tracker in trackers])

@@ -158,11 +158,12 @@ def _bars(ax) -> list[tuple[float, float, float]]:
     return [(patch.get_y() + patch.get_height() / 2, patch.get_x(), patch.get_width()) for patch in ax.patches]
 
 
-def test_plot_ports_draws_a_bar_per_port(analysis):
-    ax = analysis.plot_ports()
+def test_plot_ports_draws_a_bar_per_port(capture):
+    unidentified = pcapflow.analyze(capture, inspect_payload=False)  # nothing identified: one stack per port
+    ax = unidentified.plot_ports()
     assert [label.get_text() for label in ax.get_yticklabels()] == ["80/tcp http", "443/tcp https", "53/udp domain"]
     assert _bars(ax) == [(0, 0, 2), (1, 0, 1), (2, 0, 1)]
-    assert [label.get_text() for label in analysis.plot_ports(top=1).get_yticklabels()] == ["80/tcp http"]
+    assert [label.get_text() for label in unidentified.plot_ports(top=1).get_yticklabels()] == ["80/tcp http"]
 
 
 def test_plot_ports_stacks_by_app_when_the_column_exists(analysis):

@@ -12,7 +12,8 @@ why each one is so) and the parity tests hold the two to the same table:
   headers; lengths come from the headers (a zero length, left by segmentation offload, from the
   frame), never from the captured length;
 - TCP, UDP and SCTP ports (a transport header cut after its ports is ``PORTS_ONLY``), TCP flags,
-  sequence and acknowledgement numbers, ICMP and ICMPv6 type and code, the payload length.
+  sequence and acknowledgement numbers, ICMP and ICMPv6 type and code, the payload length and,
+  for TCP and UDP, where the payload starts in the record (for payload inspection; 0 otherwise).
 
 Every read is checked against the record's captured length first: a record that ends early gets
 the truncation status of the layer it ends in, and the fields decoded before it stay set.
@@ -50,6 +51,7 @@ cdef struct Fields:
     uint32_t tcp_seq
     uint32_t tcp_ack
     uint32_t payload_bytes
+    uint32_t payload_offset
     uint64_t src_ip_hi
     uint64_t src_ip_lo
     uint64_t dst_ip_hi
@@ -78,6 +80,7 @@ cdef struct Columns:
     uint8_t *icmp_type
     uint8_t *icmp_code
     uint32_t *payload_bytes
+    uint32_t *payload_offset
 
 
 cdef inline bint _is_vlan(int ethertype) noexcept nogil:
@@ -293,6 +296,7 @@ cdef int _transport(const uint8_t *p, int64_t caplen, int64_t at, int64_t left, 
             out.tcp_ack = pf_be32(p + at + 8)
             out.tcp_flags = pf_be16(p + at + 12) & 0x01FF
             out.payload_bytes = <uint32_t>(left - header)
+            out.payload_offset = <uint32_t>(at + header)
         elif proto == IPPROTO_UDP:
             if out.more_fragments:  # a first fragment holds only part of what the UDP length says
                 out.payload_bytes = <uint32_t>(left - 8)
@@ -301,6 +305,7 @@ cdef int _transport(const uint8_t *p, int64_t caplen, int64_t at, int64_t left, 
                 if length < 8 or length > left:
                     return BAD_TRANSPORT_HEADER
                 out.payload_bytes = <uint32_t>(length - 8)
+            out.payload_offset = <uint32_t>(at + 8)
         else:
             out.payload_bytes = <uint32_t>(left - 12)
         return OK
@@ -352,7 +357,7 @@ def decode_records(
     uint8_t[::1] ip_proto, uint32_t[::1] ip_bytes, uint32_t[::1] ip_id, uint16_t[::1] frag_offset,
     uint8_t[::1] more_fragments, uint16_t[::1] src_port, uint16_t[::1] dst_port, uint16_t[::1] tcp_flags,
     uint32_t[::1] tcp_seq, uint32_t[::1] tcp_ack, uint8_t[::1] icmp_type, uint8_t[::1] icmp_code,
-    uint32_t[::1] payload_bytes,
+    uint32_t[::1] payload_bytes, uint32_t[::1] payload_offset,
 ):
     """Decode every record of a batch into the given columns (each as long as the batch; every
     entry is written). A record whose data does not lie inside ``buffer`` gets BAD_RECORD."""
@@ -361,7 +366,7 @@ def decode_records(
                vlan_id.shape[0], ip_version.shape[0], src_ip_hi.shape[0], src_ip_lo.shape[0], dst_ip_hi.shape[0],
                dst_ip_lo.shape[0], ip_proto.shape[0], ip_bytes.shape[0], ip_id.shape[0], frag_offset.shape[0],
                more_fragments.shape[0], src_port.shape[0], dst_port.shape[0], tcp_flags.shape[0], tcp_seq.shape[0],
-               tcp_ack.shape[0], icmp_type.shape[0], icmp_code.shape[0], payload_bytes.shape[0])
+               tcp_ack.shape[0], icmp_type.shape[0], icmp_code.shape[0], payload_bytes.shape[0], payload_offset.shape[0])
     if any(length != count for length in lengths):
         raise ValueError("every column of a batch must have one entry per record")
     cdef Columns out
@@ -373,7 +378,7 @@ def decode_records(
     out.frag_offset, out.more_fragments = &frag_offset[0], &more_fragments[0]
     out.src_port, out.dst_port, out.tcp_flags = &src_port[0], &dst_port[0], &tcp_flags[0]
     out.tcp_seq, out.tcp_ack, out.icmp_type, out.icmp_code = &tcp_seq[0], &tcp_ack[0], &icmp_type[0], &icmp_code[0]
-    out.payload_bytes = &payload_bytes[0]
+    out.payload_bytes, out.payload_offset = &payload_bytes[0], &payload_offset[0]
     cdef const uint8_t *base = &buffer[0] if size else NULL
     cdef int64_t start, length
     cdef Fields fields
@@ -409,3 +414,4 @@ def decode_records(
             out.icmp_type[row] = fields.icmp_type
             out.icmp_code[row] = fields.icmp_code
             out.payload_bytes[row] = fields.payload_bytes
+            out.payload_offset[row] = fields.payload_offset

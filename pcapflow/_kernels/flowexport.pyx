@@ -4,7 +4,7 @@
 
 import numpy as np
 
-from libc.stdint cimport INT64_MAX, int64_t, uint8_t, uint16_t, uint64_t
+from libc.stdint cimport INT64_MAX, int16_t, int64_t, uint8_t, uint16_t, uint64_t
 
 from pcapflow._kernels.flowtable cimport ENDED_IDLE, ENDED_OPEN, ENDED_REUSE, LETTERS, Conversation, FlowTable
 
@@ -29,6 +29,8 @@ def export_columns(FlowTable table, const int64_t[::1] order):
     cdef uint16_t[::1] vlan = narrow["vlan"], a_port = narrow["a_port"], b_port = narrow["b_port"]
     cdef uint64_t[::1] a_hi = narrow["a_ip_hi"], a_lo = narrow["a_ip_lo"], b_hi = narrow["b_ip_hi"], b_lo = narrow["b_ip_lo"]
     cdef uint64_t[::1] history = narrow["history_order"]
+    cdef int16_t[::1] app = narrow["app"]
+    cdef uint8_t[::1] app_basis = narrow["app_basis"]
     cdef int64_t[:, ::1] out = wide
     cdef const Conversation *c
     with nogil:
@@ -45,6 +47,7 @@ def export_columns(FlowTable table, const int64_t[::1] order):
                 out[7 + side, row] = c.ip_bytes[side]
                 out[9 + side, row] = c.payload_bytes[side]
             history[row] = _history_order(c)
+            app[row], app_basis[row] = c.app if c.app >= 0 else -1, c.app_basis
     columns = dict(narrow)
     columns.update(zip(WIDE_FIELDS, wide))
     return {name: columns[name] for name, _ in FLOW_FIELDS}
@@ -80,6 +83,7 @@ NARROW_FIELDS = (
     ("a_ip_hi", np.uint64), ("a_ip_lo", np.uint64), ("a_port", np.uint16),
     ("b_ip_hi", np.uint64), ("b_ip_lo", np.uint64), ("b_port", np.uint16),
     ("first_sender", np.uint8), ("ended_by", np.uint8), ("history_order", np.uint64),
+    ("app", np.int16), ("app_basis", np.uint8),
 )
 WIDE_FIELDS = (
     "first_record", "first_seen", "last_seen",

@@ -2,9 +2,10 @@
 # packets into it, flowexport.pyx exports its conversations as columns).
 
 cimport cython
-from libc.stdint cimport int64_t, uint8_t, uint16_t, uint32_t, uint64_t
+from libc.stdint cimport int16_t, int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 
 from pcapflow._kernels.hashing cimport Index
+from pcapflow._kernels.signatures cimport Signatures
 
 cdef enum:
     LETTER_SYN = 0  # Zeek's history letters, in their columns' order: s h a d f r
@@ -32,6 +33,15 @@ cdef struct Conversation:
     int64_t payload_bytes[2]
     int64_t first_record, first_seen
     int64_t first_letter[12]  # first record showing each letter, per direction: letter * 2 + direction
+    # payload inspection: the app (signatures.pxd: APP_UNDECIDED until decided), and while the
+    # first bytes are kept, their slot in the table's pool (-1: none) and per direction what is kept
+    int16_t app
+    uint8_t app_basis, seq_started  # seq_started: bit per direction, next_seq is known
+    int32_t early
+    uint16_t early_length[2], early_first[2]
+    uint8_t early_segments[2]
+    uint8_t early_opaque  # bit per direction: its first segment can match nothing (signatures.pxd: OPAQUE)
+    uint32_t next_seq[2]
 
 
 cdef struct Packet:
@@ -91,12 +101,21 @@ cdef class FlowTable:
     cdef int64_t tcp_timeout, udp_timeout, other_timeout, clock
     cdef bint vlan_in_key, colliding
     cdef public int64_t orphan_fragments
+    cdef Signatures signatures  # None: no payload inspection
+    cdef const uint8_t[::1] keeps_bytes  # per app: its first bytes stay for server names
+    cdef uint8_t *pool  # EARLY_BYTES per direction per slot
+    cdef int32_t *free_slots
+    cdef Py_ssize_t pool_slots, free_count
 
     cdef void _key(self, const Packet *p, Key *key) noexcept nogil
     cdef int64_t _packet(self, const Packet *p, const Key *key) noexcept nogil
     cdef void _add(self, Conversation *c, const Packet *p, int direction) noexcept nogil
+    cdef int _payload(self, Conversation *c, const Packet *p, int direction, const uint8_t *data, int length, bint opaque) noexcept nogil
+    cdef void _identify(self, Conversation *c, bint final) noexcept nogil
+    cdef void _release(self, Conversation *c) noexcept nogil
     cdef int _fragment(self, const Packet *p) noexcept nogil
     cdef int _first_fragment(self, const Packet *p, int64_t conversation) noexcept nogil
     cdef int _expire(self, bint everything) noexcept nogil
     cdef int _grow_conversations(self) noexcept nogil
     cdef int _grow_flows(self) noexcept nogil
+    cdef int _grow_pool(self) noexcept nogil

@@ -22,17 +22,25 @@ Held fragments whose first fragment never comes are counted in ``orphan_fragment
 remembered for fragments is let go once the table's clock (its latest packet) has passed it by
 the timeout plus :data:`EXPIRY_SLACK_NS`: timestamps that run back by less than that give the
 same result however the packets were cut into batches or partitions.
+
+With payload inspection on (:meth:`FlowTable.inspect`), each conversation keeps its first
+payload bytes per direction (early.pxd: TCP in sequence order, retransmitted and overlapping
+bytes dropped, nothing after a gap; UDP its first datagrams), ``EARLY_BYTES`` at most, in a
+slot of the table's pool, while the compiled signatures cannot decide its protocol yet; then
+the slot is freed (apps that name their server keep it until the table is exported) and later
+packets cost one check.
 """
 
 import numpy as np
 
-from libc.stdint cimport INT64_MAX, INT64_MIN, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
+from libc.stdint cimport INT64_MAX, INT64_MIN, int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy
 
 from pcapflow._kernels.bytes cimport pf_grow
 from pcapflow._kernels.constants cimport *
+from pcapflow._kernels.early cimport early_append, early_decide, early_in_order, early_sequence
 from pcapflow._kernels.entries cimport (
     _datagram_hash, _entries_append, _entries_find, _entries_init, _entries_point, _entries_rebuild, _entry,
 )
@@ -40,6 +48,7 @@ from pcapflow._kernels.hashing cimport (
     SLOT_EMPTY, SLOT_REMOVED, Index, hash_address, index_free, index_home, index_init, mix64, slot_entry, slot_home, slot_matches,
     slot_value,
 )
+from pcapflow._kernels.signatures cimport APP_NONE, APP_UNDECIDED, EARLY_BYTES, OPAQUE, Signatures
 
 cdef int64_t NEVER = INT64_MAX
 cdef int64_t FRAGMENT_TIMEOUT = 300 * 1000000000  # Zeek's frag_timeout
@@ -80,6 +89,7 @@ cdef class FlowTable:
         self.tcp_timeout, self.udp_timeout, self.other_timeout = tcp_timeout_ns, udp_timeout_ns, other_timeout_ns
         self.vlan_in_key, self.colliding = vlan_in_key, colliding_hashes
         self.clock = INT64_MIN
+        self.signatures = None
         if (index_init(&self.flows, 1 << 14) < 0 or _entries_init(&self.firsts, sizeof(FirstFragment), colliding_hashes) < 0
                 or _entries_init(&self.held, sizeof(HeldFragment), colliding_hashes) < 0):
             raise MemoryError("no memory for a flow table")
@@ -91,9 +101,27 @@ cdef class FlowTable:
         index_free(&self.firsts.index)
         free(self.held.data)
         index_free(&self.held.index)
+        free(self.pool)
+        free(self.free_slots)
 
     def __len__(self):
         return self.count
+
+    def inspect(self, Signatures signatures, const uint8_t[::1] keeps_bytes):
+        """Identify conversations' protocols with ``signatures`` from their first payload bytes;
+        ``keeps_bytes[app]``: the app's first bytes stay for :meth:`first_bytes`."""
+        if self.count:
+            raise ValueError("payload inspection must be set before the first packet")
+        self.signatures, self.keeps_bytes = signatures, keeps_bytes
+
+    def first_bytes(self, Py_ssize_t index, int direction):
+        """The first payload bytes a conversation kept from one direction (b"" when none)."""
+        if not 0 <= index < self.count or direction not in (0, 1):
+            raise IndexError(f"no conversation {index} direction {direction}")
+        cdef Conversation *c = &self.conversations[index]
+        if c.early < 0:
+            return b""
+        return (<char *>self.pool + (<int64_t>c.early * 2 + direction) * EARLY_BYTES)[:c.early_length[direction]]
 
     def fold(self, int64_t records_before, const uint8_t[::1] labels, int partition,
              const uint8_t[::1] status, const int64_t[::1] record_index, const int64_t[::1] ts_ns,
@@ -103,10 +131,13 @@ cdef class FlowTable:
              const uint32_t[::1] ip_id, const uint16_t[::1] frag_offset, const uint8_t[::1] more_fragments,
              const uint16_t[::1] src_port, const uint16_t[::1] dst_port, const uint16_t[::1] tcp_flags,
              const uint32_t[::1] tcp_seq, const uint32_t[::1] tcp_ack, const uint8_t[::1] icmp_type,
-             const uint8_t[::1] icmp_code, const uint32_t[::1] payload_bytes):
+             const uint8_t[::1] icmp_code, const uint32_t[::1] payload_bytes, const int64_t[::1] early_at,
+             const uint16_t[::1] early_length, const uint8_t[::1] early):
         """Fold the tracked packets of one batch (capture order) whose label is ``partition``
         (every tracked packet when ``labels`` is empty). ``records_before + record_index`` numbers
-        the records of the whole capture."""
+        the records of the whole capture. ``early_at``, ``early_length``: where each packet's first
+        payload bytes are in ``early`` (:class:`~pcapflow._kernels.firstbytes.FirstBytes`), empty
+        for none."""
         cdef Py_ssize_t count = status.shape[0], row
         lengths = (record_index.shape[0], ts_ns.shape[0], wirelen.shape[0], vlan_id.shape[0], ip_version.shape[0],
                    src_ip_hi.shape[0], src_ip_lo.shape[0], dst_ip_hi.shape[0], dst_ip_lo.shape[0], ip_proto.shape[0],
@@ -115,6 +146,14 @@ cdef class FlowTable:
                    icmp_code.shape[0], payload_bytes.shape[0])
         if any(length != count for length in lengths) or (labels.shape[0] and labels.shape[0] != count):
             raise ValueError("every column of a batch must have one entry per packet")
+        if early_length.shape[0] and (early_length.shape[0] != count or early_at.shape[0] != count):
+            raise ValueError("every column of a batch must have one entry per packet")
+        cdef bint inspecting = self.signatures is not None
+        cdef bint with_bytes = early_length.shape[0] != 0
+        cdef const uint8_t *early_data = &early[0] if early.shape[0] else NULL
+        cdef Conversation *c
+        cdef int length
+        cdef bint opaque
         cdef bint labelled = labels.shape[0] != 0
         cdef int failed = 0
         cdef Packet packet
@@ -135,6 +174,14 @@ cdef class FlowTable:
                     self._key(&packet, &key)
                     conversation = self._packet(&packet, &key)
                     failed = conversation < 0
+                    if not failed and inspecting:
+                        c = &self.conversations[conversation]
+                        if c.app == APP_UNDECIDED or c.early >= 0:
+                            length = early_length[row] if with_bytes else 0
+                            opaque, length = (length & OPAQUE) != 0, length & ~OPAQUE
+                            if length and (early_at[row] < 0 or early_at[row] + length > early.shape[0]):
+                                length = 0
+                            failed = self._payload(c, &packet, key.direction, early_data + early_at[row] if length else NULL, length, opaque)
                     if not failed and more_fragments[row] and frag_offset[row] == 0:
                         failed = self._first_fragment(&packet, conversation)
                 if failed:
@@ -208,6 +255,10 @@ cdef class FlowTable:
         c.ip_bytes[0] = c.ip_bytes[1] = c.payload_bytes[0] = c.payload_bytes[1] = 0
         for slot in range(2 * LETTERS):
             c.first_letter[slot] = NEVER
+        c.app = APP_UNDECIDED if self.signatures is not None else APP_NONE
+        c.app_basis, c.seq_started, c.early = 0, 0, -1
+        c.early_length[0] = c.early_length[1] = c.early_first[0] = c.early_first[1] = 0
+        c.early_segments[0] = c.early_segments[1] = c.early_opaque = 0
         self._add(c, p, key.direction)
         self.flows.slots[at] = slot_value(hash, index)
         return index
@@ -239,6 +290,59 @@ cdef class FlowTable:
             _letter(c, LETTER_FIN, direction, p.record)
         if rst:
             _letter(c, LETTER_RST, direction, p.record)
+
+    cdef int _payload(self, Conversation *c, const Packet *p, int direction, const uint8_t *data, int length, bint opaque) noexcept nogil:
+        """Keep a packet's first payload bytes (``length`` of them at ``data``; ``opaque``: a
+        stream's first segment that can match nothing, without its bytes) while they may be
+        needed; decide the protocol when they are enough. -1 when memory runs out."""
+        cdef int skip
+        early_sequence(c, p, direction)
+        if length == 0 and not opaque:
+            return 0
+        skip = early_in_order(c, p, direction)
+        if skip < 0 or (skip >= length and not opaque):
+            return 0
+        if c.early < 0:
+            if c.app != APP_UNDECIDED:
+                return 0
+            if self.free_count == 0 and self._grow_pool() < 0:
+                return -1
+            self.free_count -= 1
+            c.early = self.free_slots[self.free_count]
+            c.early_length[0] = c.early_length[1] = c.early_segments[0] = c.early_segments[1] = c.early_opaque = 0
+        if opaque:
+            c.early_opaque |= 1 << direction
+            if c.early_segments[direction] < 255:
+                c.early_segments[direction] += 1
+        else:
+            early_append(c, self.pool, direction, data + skip, length - skip)
+        if c.app == APP_UNDECIDED:
+            self._identify(c, False)
+        return 0
+
+    cdef void _identify(self, Conversation *c, bint final) noexcept nogil:
+        cdef uint8_t basis = 0
+        cdef int app = early_decide(self.signatures, c, self.pool, final, &basis)
+        if app == APP_UNDECIDED:
+            return
+        c.app, c.app_basis = app, basis if app >= 0 else 0
+        if app < 0 or not self.keeps_bytes[app]:
+            self._release(c)
+
+    cdef void _release(self, Conversation *c) noexcept nogil:
+        self.free_slots[self.free_count] = c.early
+        self.free_count += 1
+        c.early = -1
+
+    cdef int _grow_pool(self) noexcept nogil:
+        cdef Py_ssize_t slots = self.pool_slots * 2 + 256, at
+        if pf_grow(<void **>&self.pool, slots, 2 * EARLY_BYTES) < 0 or pf_grow(<void **>&self.free_slots, slots, sizeof(int32_t)) < 0:
+            return -1
+        for at in range(self.pool_slots, slots):  # every slot before is taken: the free list is empty
+            self.free_slots[self.free_count] = <int32_t>at
+            self.free_count += 1
+        self.pool_slots = slots
+        return 0
 
     cdef int _fragment(self, const Packet *p) noexcept nogil:
         """A non-first fragment joins its datagram's conversation, or waits for its first fragment."""
@@ -350,13 +454,17 @@ cdef class FlowTable:
         """Pickled as its settings and its memory: the raw bytes of the conversation, index and
         fragment arrays, whatever their structs hold, with the structs' sizes to check them by."""
         settings = (self.tcp_timeout, self.udp_timeout, self.other_timeout, self.vlan_in_key, self.colliding)
+        inspection = None
+        if self.signatures is not None:  # with the pool of first bytes, free slots and all
+            inspection = (self.signatures, np.asarray(self.keeps_bytes), _raw(self.pool, self.pool_slots * 2 * EARLY_BYTES),
+                          _raw(self.free_slots, self.pool_slots * sizeof(int32_t)), self.free_count)
         state = ((sizeof(Conversation), sizeof(FirstFragment), sizeof(HeldFragment)), self.clock, self.orphan_fragments,
                  _raw(self.conversations, self.count * sizeof(Conversation)), _index_state(&self.flows),
-                 _entries_state(&self.firsts), _entries_state(&self.held))
+                 _entries_state(&self.firsts), _entries_state(&self.held), inspection)
         return FlowTable, settings, state
 
     def __setstate__(self, state):
-        sizes, self.clock, self.orphan_fragments, conversations, flows, firsts, held = state
+        sizes, self.clock, self.orphan_fragments, conversations, flows, firsts, held, inspection = state
         if sizes != (sizeof(Conversation), sizeof(FirstFragment), sizeof(HeldFragment)):
             raise ValueError("this flow table was pickled by a build of pcapflow with other structs")
         free(self.conversations)
@@ -365,11 +473,29 @@ cdef class FlowTable:
         _index_restore(&self.flows, flows)
         _entries_restore(&self.firsts, firsts)
         _entries_restore(&self.held, held)
+        if inspection is not None:
+            self.signatures, self.keeps_bytes, pool, free_slots, self.free_count = inspection
+            free(self.pool)
+            free(self.free_slots)
+            self.pool, self.free_slots = NULL, NULL  # not left dangling should a copy fail
+            self.pool = <uint8_t *>_copied(pool)
+            self.free_slots = <int32_t *>_copied(free_slots)
+            self.pool_slots = len(free_slots) // sizeof(int32_t)
 
     def close(self):
-        """The end of the capture: fragments still held are orphans."""
+        """The end of the capture: fragments still held are orphans; protocols still undecided
+        are decided with the bytes there are."""
+        cdef Py_ssize_t index
+        cdef Conversation *c
         with nogil:
             self._expire(True)
+            for index in range(self.count):
+                c = &self.conversations[index]
+                if c.app == APP_UNDECIDED:
+                    if c.early >= 0:
+                        self._identify(c, True)
+                    else:
+                        c.app = APP_NONE
 
     def first_records(self):
         """The first record of every conversation, in the order they started."""

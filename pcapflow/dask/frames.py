@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     import dask.dataframe as dd
     import pandas as pd
 
-#: The conversation columns the per-port table reads.
+#: The conversation columns the per-port table reads (and ``app``, where payload was inspected).
 PORT_INPUTS = ("protocol", "server_port", "client_ip", "client_port", "server_ip", "client_packets", "server_packets",
                "client_bytes", "server_bytes", "first_seen", "last_seen", "conn_state")
 
@@ -84,22 +84,24 @@ def _orphans(finished: tuple[dict[str, np.ndarray], int]) -> int:
     return finished[1]
 
 
-def _ordered(rows: pd.DataFrame) -> pd.DataFrame:
+def _ordered(rows: pd.DataFrame, meta: pd.DataFrame) -> pd.DataFrame:
     """The per-port rows in the local order: conversations, then bytes (descending), then
-    protocol and port; the categories those of a local table."""
+    protocol and port; the categories those of a local table (the values seen, or the fixed
+    categories of ``meta``, the table of no conversation, where it has some)."""
     rows = rows.assign(_name=rows["protocol"].astype(str)).sort_values(
         ["conversations", "bytes", "_name", "server_port"], ascending=[False, False, True, True], kind="stable")
     rows = rows.drop(columns="_name").reset_index(drop=True)
     for spec in PORT_COLUMNS:
-        if spec.dtype == "category":
-            rows[spec.name] = rows[spec.name].astype(object).astype("category")
+        if spec.dtype == "category" and spec.name in rows:
+            fixed = meta[spec.name].cat.categories
+            rows[spec.name] = rows[spec.name].astype(object).astype(meta[spec.name].dtype if len(fixed) else "category")
     return rows
 
 
 def summarize_ports(conversations: dd.DataFrame, services: ServiceTable | None = None) -> dd.DataFrame:
     """The per-port table of a Dask conversations frame (one partition once computed), equal to
     :func:`pcapflow.summarize_ports` of the same conversations; see the module docstring."""
-    inputs = conversations[list(PORT_INPUTS)]
+    inputs = conversations[[name for name in (*PORT_INPUTS, "app") if name in conversations.columns]]
     meta = summarize_ports_here(inputs._meta, services)
     by_port = inputs.shuffle(on="server_port").map_partitions(summarize_ports_here, services, meta=meta)
-    return by_port.repartition(npartitions=1).map_partitions(_ordered, meta=meta)
+    return by_port.repartition(npartitions=1).map_partitions(_ordered, meta, meta=meta)

@@ -47,18 +47,21 @@ if TYPE_CHECKING:
 @sizeof.register(PieceRead)
 def read_nbytes(read: PieceRead) -> int:
     """The memory of a read's tables, for the scheduler's choice of where to run what needs it."""
-    return sum(getattr(table, name).nbytes for table in read.tables for name in table.column_names())
+    tables = sum(getattr(table, name).nbytes for table in read.tables for name in table.column_names())
+    return tables + sum(column.nbytes for early in read.early if early is not None for column in early)
 
 
-def read_parts(piece: Piece, engine: str, chunk_bytes: int, partitions: int) -> tuple[PieceRead, list[PieceRead]]:
-    """Read one piece: what reading found (no tables), and its packets split per partition."""
-    read = read_piece(piece, engine, chunk_bytes, 1)
+def read_parts(piece: Piece, engine: str, chunk_bytes: int, partitions: int, inspect_payload: bool) -> tuple[PieceRead, list[PieceRead]]:
+    """Read one piece: what reading found (no tables), and its packets (with their first
+    payload bytes when ``inspect_payload``) split per partition."""
+    read = read_piece(piece, engine, chunk_bytes, 1, inspect_payload)
     parts = [PieceRead(piece) for _ in range(partitions)]
-    for table in read.tables:
-        for part, packets in zip(parts, split(table, partitions)):
+    for table, early in zip(read.tables, read.early):
+        for part, (packets, packets_early) in zip(parts, split(table, partitions, early)):
             part.tables.append(packets)
             part.labels.append(None)
-    read.tables, read.labels = [], []
+            part.early.append(packets_early)
+    read.tables, read.labels, read.early = [], [], []
     return read, parts
 
 
@@ -95,7 +98,7 @@ class DaskRun(CaptureRun):
         held: dict[Piece, list[Future]] = {}  # the parts of each read taken, until it is folded
 
         def remote(piece: Piece) -> Future:
-            both = client.submit(read_parts, piece, self.engine, self.chunk_bytes, count, pure=False)
+            both = client.submit(read_parts, piece, self.engine, self.chunk_bytes, count, options.inspect_payload, pure=False)
             held[piece] = [client.submit(operator.getitem, both, 1, pure=False)]
             return client.submit(operator.getitem, both, 0, pure=False)
 

@@ -64,7 +64,7 @@ def decode_fast(batch: RawBatch) -> PacketTable:
         table.status, table.vlan_id, table.ip_version, table.src_ip_hi, table.src_ip_lo, table.dst_ip_hi, table.dst_ip_lo,
         table.ip_proto, table.ip_bytes, table.ip_id, table.frag_offset, table.more_fragments.view(np.uint8),
         table.src_port, table.dst_port, table.tcp_flags, table.tcp_seq, table.tcp_ack, table.icmp_type, table.icmp_code,
-        table.payload_bytes,
+        table.payload_bytes, table.payload_offset,
     )
     return table
 

@@ -314,14 +314,17 @@ def _tcp(rec: _Record, tcp) -> int:
     if not 20 <= header <= rec.ip_left:
         raise _Stop(DecodeStatus.BAD_TRANSPORT_HEADER)
     rec.row.update(tcp_seq=tcp.seq, tcp_ack=tcp.ack, tcp_flags=int(tcp.flags))  # scapy's 9 flags: NS..FIN
+    rec.row["payload_offset"] = rec.offset + header
     return rec.ip_left - header
 
 
 def _udp(rec: _Record, udp) -> int:
     if rec.row.get("more_fragments"):  # a first fragment holds only part of what udp.len describes
+        rec.row["payload_offset"] = rec.offset + 8
         return rec.ip_left - 8
     if not 8 <= udp.len <= rec.ip_left:
         raise _Stop(DecodeStatus.BAD_TRANSPORT_HEADER)
+    rec.row["payload_offset"] = rec.offset + 8
     return udp.len - 8
 
 

@@ -82,6 +82,7 @@ class PacketTable:
     icmp_type: np.ndarray  # uint8 (ICMP and ICMPv6)
     icmp_code: np.ndarray  # uint8
     payload_bytes: np.ndarray  # uint32: transport payload from header lengths, not caplen
+    payload_offset: np.ndarray  # uint32: where a TCP or UDP payload starts in the record, else 0
 
     def __len__(self) -> int:
         return len(self.ts_ns)
@@ -131,6 +132,7 @@ COLUMN_DTYPES: dict[str, np.dtype] = {
     "icmp_type": np.dtype(np.uint8),
     "icmp_code": np.dtype(np.uint8),
     "payload_bytes": np.dtype(np.uint32),
+    "payload_offset": np.dtype(np.uint32),
 }
 
 

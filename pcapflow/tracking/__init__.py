@@ -33,6 +33,7 @@ import numpy as np
 from pcapflow._kernels.flowexport import export_columns
 from pcapflow._kernels.flowtable import FlowTable
 from pcapflow._kernels.partition import partition_labels
+from pcapflow.apps import APP_NAMES, NAMING_APPS, compiled_signatures, server_name
 from pcapflow.decode.table import PacketTable
 from pcapflow.options import AnalysisOptions
 from pcapflow.protocols import IPPROTO_TCP, IPPROTO_UDP
@@ -51,6 +52,7 @@ FOLDED_COLUMNS = (
     "tcp_flags", "tcp_seq", "tcp_ack", "icmp_type", "icmp_code", "payload_bytes",
 )
 _ALL = np.zeros(0, dtype=np.uint8)
+_NO_BYTES = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.uint16), np.zeros(0, dtype=np.uint8))
 
 
 class ConversationTracker:
@@ -64,6 +66,8 @@ class ConversationTracker:
             int(o.tcp_idle_timeout * NS), int(o.udp_idle_timeout * NS), int(o.other_idle_timeout * NS), o.vlan_in_key,
             colliding_hashes,
         )
+        if o.inspect_payload:
+            self._flows.inspect(*compiled_signatures())
         self._orphans = 0  # the table's count, kept when finish lets the table go
 
     @property
@@ -82,17 +86,19 @@ class ConversationTracker:
         seconds = np.select([proto == IPPROTO_TCP, proto == IPPROTO_UDP], [o.tcp_idle_timeout, o.udp_idle_timeout], o.other_idle_timeout)
         return (seconds * NS).astype(np.int64)
 
-    def add(self, table: PacketTable, records_before: int = 0, *, labels: np.ndarray | None = None, partition: int = 0) -> None:
+    def add(self, table: PacketTable, records_before: int = 0, *, labels: np.ndarray | None = None, partition: int = 0,
+            early: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> None:
         """Track the packets of one batch (batches must come in capture order).
 
         ``records_before`` is the number of records of the files before the batch's file, so
         that ``records_before + record_index`` numbers the records of the whole capture. With
         ``labels`` (of :func:`partition_labels`), only the packets labelled ``partition`` are
-        tracked.
+        tracked. ``early``: the batch's first payload bytes
+        (:meth:`~pcapflow._kernels.firstbytes.FirstBytes.take`), for payload inspection.
         """
         columns = [getattr(table, name) for name in FOLDED_COLUMNS]
         columns[FOLDED_COLUMNS.index("more_fragments")] = table.more_fragments.view(np.uint8)
-        self._table().fold(records_before, _ALL if labels is None else labels, partition, *columns)
+        self._table().fold(records_before, _ALL if labels is None else labels, partition, *columns, *(early or _NO_BYTES))
 
     def finish(self, capture_end: int) -> dict[str, np.ndarray]:
         """The :data:`~pcapflow.tracking.columns.TRACKER_COLUMNS` of every conversation (ends tracking).
@@ -105,6 +111,7 @@ class ConversationTracker:
         flows.close()
         order = np.argsort(flows.first_records(), kind="stable")
         rows = export_columns(flows, order)
+        names, name_sources = _server_names(flows, order, rows)
         # the table is let go of before the columns are made, and each exported column once it
         # is used: on a large capture the finishing partitions are the peak of memory
         self._orphans, self._flows = flows.orphan_fragments, None
@@ -132,14 +139,51 @@ class ConversationTracker:
         columns["client_first"] = np.where(a_is_client, rows["first_sender"] == 0, rows["first_sender"] == 1)
         columns["history_order"], columns["client_is_a"] = rows["history_order"], a_is_client
         columns["end_reason"] = end_reasons(rows, ranks, capture_end, self.timeout_ns(rows["proto"]))
+        columns["app"], columns["app_basis"] = rows["app"], np.where(rows["app"] >= 0, rows["app_basis"], 0)
+        columns["server_name"], columns["server_name_source"] = names, name_sources
         return {spec.name: columns[spec.name].astype(spec.dtype, copy=False) for spec in TRACKER_COLUMNS}
 
 
-def split(table: PacketTable, partitions: int) -> list[PacketTable]:
-    """The tracked packets of ``table``, one table per partition (the folded columns only): what
-    a partition's tracker needs, compact, for shipping to wherever it runs."""
+def _server_names(flows: FlowTable, order: np.ndarray, rows: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """The server name of each conversation whose app names one, from its client's first bytes
+    (the client by the kernel's guess, the direction it keeps bytes of: the one that sent them)."""
+    names = np.full(len(order), None, dtype=object)
+    sources = np.zeros(len(order), dtype=np.uint8)
+    for code in (APP_NAMES.index(app) for app in NAMING_APPS):
+        for row in np.flatnonzero(rows["app"] == code):
+            index = int(order[row])
+            for direction in (0, 1):
+                name, source = server_name(APP_NAMES[code], flows.first_bytes(index, direction))
+                if name:
+                    names[row], sources[row] = name, source
+                    break
+    return names, sources
+
+
+FirstPayloadBytes = tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+def split(table: PacketTable, partitions: int, early: FirstPayloadBytes | None = None) -> list[tuple[PacketTable, FirstPayloadBytes | None]]:
+    """The tracked packets of ``table``, one table per partition (the folded columns only), each
+    with its packets' first payload bytes of ``early``: what a partition's tracker needs,
+    compact, for shipping to wherever it runs."""
     labels = partition_labels(table.status, table.src_ip_hi, table.src_ip_lo, table.dst_ip_hi, table.dst_ip_lo, partitions)
-    return [table.take(np.flatnonzero(labels == part), FOLDED_COLUMNS) for part in range(partitions)]
+    parts = []
+    for part in range(partitions):
+        rows = np.flatnonzero(labels == part)
+        parts.append((table.take(rows, FOLDED_COLUMNS), None if early is None else _early_rows(early, rows)))
+    return parts
+
+
+def _early_rows(early: FirstPayloadBytes, rows: np.ndarray) -> FirstPayloadBytes:
+    """The first payload bytes of the packets ``rows`` only, their bytes packed anew."""
+    at, length, data = early
+    at, length = at[rows], length[rows]
+    ends = np.cumsum(length, dtype=np.int64)
+    starts = ends - length
+    # each kept byte's position in ``data``: its packet's start there plus its place in the packet
+    positions = np.repeat(at - starts, length.astype(np.int64)) + np.arange(ends[-1] if len(ends) else 0, dtype=np.int64)
+    return starts, length, data[positions]
 
 
 def combine(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:

@@ -48,6 +48,8 @@ _FLOW_MEANINGS = {
        for side in "ab"},
     "history_order": "Zeek's history letters (SYN, SYN+ACK, pure ACK, data, FIN, RST) each endpoint showed, in order "
                      "of first appearance (see pcapflow.tracking.history)",
+    "app": "the protocol payload inspection identified: index into pcapflow.apps.APP_NAMES, -1 for none",
+    "app_basis": "which sides' payload matched: index into pcapflow.apps.APP_BASES",
 }
 
 #: Per conversation, as the flow table keeps it (its export, in this order).
@@ -78,4 +80,8 @@ TRACKER_COLUMNS: tuple[ArraySpec, ...] = (
     ArraySpec("client_is_a", np.dtype(bool), "the client is the flow table's endpoint A"),
     ArraySpec("history_order", np.dtype(np.uint64), "the letters of Zeek's history, by endpoint (see pcapflow.tracking.history)"),
     ArraySpec("end_reason", np.dtype(np.int64), "index into pcapflow.tracking.state.END_REASONS"),
+    ArraySpec("app", np.dtype(np.int16), "the identified protocol: index into pcapflow.apps.APP_NAMES, -1 for none"),
+    ArraySpec("app_basis", np.dtype(np.uint8), "which sides matched: index into pcapflow.apps.APP_BASES"),
+    ArraySpec("server_name", np.dtype(object), "the name the client asked for (str), or None"),
+    ArraySpec("server_name_source", np.dtype(np.uint8), "index into pcapflow.apps.SERVER_NAME_SOURCES"),
 )

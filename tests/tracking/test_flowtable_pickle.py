@@ -54,3 +54,42 @@ def test_a_table_of_another_build_is_refused(batches):
     table = rebuild(*settings)
     with pytest.raises(ValueError, match="other structs"):
         table.__setstate__(((1, 2, 3), *state[1:]))
+
+
+@pytest.fixture(scope="module")
+def inspected(tmp_path_factory):
+    """Batches of HTTP and SSH conversations whose first bytes span batches, with those bytes."""
+    from pcapflow.pipeline import Piece, read_piece
+
+    packets = []
+    for i in range(6):
+        client, server = f"10.4.0.{i + 1}", "10.4.1.1"
+        sport, dport = 40000 + i, 80 if i % 2 else 22
+        first = b"GET / HTTP/1.1\r\n" if dport == 80 else b"SSH-2.0-OpenSSH_9.6\r\n"
+        rest = f"Host: site{i}.example\r\n\r\n".encode() if dport == 80 else b""
+        packets += [eth() / IP(src=client, dst=server) / TCP(sport=sport, dport=dport, flags="S", seq=100),
+                    eth() / IP(src=server, dst=client) / TCP(sport=dport, dport=sport, flags="SA", seq=500, ack=101),
+                    eth() / IP(src=client, dst=server) / TCP(sport=sport, dport=dport, flags="PA", seq=101, ack=501) / Raw(first),
+                    eth() / IP(src=client, dst=server) / TCP(sport=sport, dport=dport, flags="PA", seq=101 + len(first), ack=501) / Raw(rest or b"x"),
+                    eth() / IP(src=server, dst=client) / TCP(sport=dport, dport=sport, flags="PA", seq=501, ack=101)
+                    / Raw(b"HTTP/1.1 200 OK\r\n\r\n" if dport == 80 else b"SSH-2.0-OpenSSH_9.6\r\n")]
+    path = write(tmp_path_factory.mktemp("pickle") / "inspected.pcap", pcap_bytes(stamped(packets)))
+    read = read_piece(Piece(str(path), 0, 0, None), "fast", 400, 1, inspect_payload=True)
+    return list(zip(read.tables, read.early))
+
+
+@given(cuts=st.sets(st.integers(0, 30)))
+def test_pickled_with_first_bytes_kept_the_apps_and_names_are_the_same(inspected, cuts):
+    def finished(pickled_after):
+        tracker = ConversationTracker()
+        for index, (table, early) in enumerate(inspected):
+            tracker.add(table, early=early)
+            if index in pickled_after:
+                tracker = pickle.loads(pickle.dumps(tracker))
+        return tracker.finish(int(inspected[-1][0].ts_ns.max()))
+
+    assert len(inspected) > 6
+    expected, got = finished(set()), finished(cuts)
+    for name in ("app", "server_name"):
+        np.testing.assert_array_equal(got[name], expected[name], err_msg=name)
+    assert sorted(expected["server_name"][expected["server_name"] != None].tolist()) == [f"site{i}.example" for i in (1, 3, 5)]  # noqa: E711
