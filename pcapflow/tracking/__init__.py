@@ -33,8 +33,9 @@ import numpy as np
 from pcapflow._kernels.flowexport import export_columns
 from pcapflow._kernels.flowtable import FlowTable
 from pcapflow._kernels.partition import partition_labels
-from pcapflow.apps import APP_NAMES, NAMING_APPS, compiled_signatures, server_name
+from pcapflow.apps import APP_NAMES, NAMING_APPS, VERSIONED_APPS, app_version, compiled_signatures, server_name
 from pcapflow.decode.table import PacketTable
+from pcapflow.dns_names import dns_answers
 from pcapflow.options import AnalysisOptions
 from pcapflow.protocols import IPPROTO_TCP, IPPROTO_UDP
 from pcapflow.tracking.columns import TRACKER_COLUMNS
@@ -112,6 +113,7 @@ class ConversationTracker:
         order = np.argsort(flows.first_records(), kind="stable")
         rows = export_columns(flows, order)
         names, name_sources = _server_names(flows, order, rows)
+        versions, answers = _versions_and_answers(flows, order, rows)
         # the table is let go of before the columns are made, and each exported column once it
         # is used: on a large capture the finishing partitions are the peak of memory
         self._orphans, self._flows = flows.orphan_fragments, None
@@ -141,6 +143,7 @@ class ConversationTracker:
         columns["end_reason"] = end_reasons(rows, ranks, capture_end, self.timeout_ns(rows["proto"]))
         columns["app"], columns["app_basis"] = rows["app"], np.where(rows["app"] >= 0, rows["app_basis"], 0)
         columns["server_name"], columns["server_name_source"] = names, name_sources
+        columns["app_version"], columns["dns_answers"] = versions, answers
         return {spec.name: columns[spec.name].astype(spec.dtype, copy=False) for spec in TRACKER_COLUMNS}
 
 
@@ -158,6 +161,25 @@ def _server_names(flows: FlowTable, order: np.ndarray, rows: dict[str, np.ndarra
                     names[row], sources[row] = name, source
                     break
     return names, sources
+
+
+def _versions_and_answers(flows: FlowTable, order: np.ndarray, rows: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Per conversation, its app's version (the server: the side that did not send first) and,
+    for DNS, the answers of the side that sent them with the record of its first response."""
+    versions = np.full(len(order), None, dtype=object)
+    answers = np.full(len(order), None, dtype=object)
+    for code in (APP_NAMES.index(app) for app in VERSIONED_APPS):
+        for row in np.flatnonzero(rows["app"] == code):
+            index, client = int(order[row]), int(rows["first_sender"][row])
+            versions[row] = app_version(APP_NAMES[code], flows.first_bytes(index, client), flows.first_bytes(index, 1 - client))
+    for row in np.flatnonzero(rows["app"] == APP_NAMES.index("dns")):
+        index, found = int(order[row]), list[tuple[int, int, str, int]]()
+        for direction in (0, 1):
+            got = dns_answers(flows.first_bytes(index, direction), bool(rows["proto"][row] == IPPROTO_TCP))
+            record = flows.first_data_record(index, direction)
+            found.extend((hi, lo, name, record) for hi, lo, name in got)
+        answers[row] = tuple(found) or None
+    return versions, answers
 
 
 FirstPayloadBytes = tuple[np.ndarray, np.ndarray, np.ndarray]
