@@ -208,9 +208,10 @@ def server_name(app: str, data: bytes) -> tuple[str | None, int]:
     return None, 0
 
 
-def app_frame_columns(columns, service) -> dict:
+def app_frame_columns(columns, service, dns_answers=None) -> dict:
     """The conversations frame's payload columns of the tracker's ``columns`` (``service``: the
-    frame's service labels, for ``service_mismatch``)."""
+    frame's service labels, for ``service_mismatch``; ``dns_answers``: those of the whole capture
+    when ``columns`` are only a part of it)."""
     import pandas as pd
 
     from pcapflow.schema import APP_BASIS_DTYPE, APP_DTYPE, APP_VERSION_DTYPE, SERVER_NAME_SOURCE_DTYPE
@@ -220,7 +221,8 @@ def app_frame_columns(columns, service) -> dict:
     basis = pd.Categorical.from_codes(np.asarray(columns["app_basis"]).astype(np.int64) - 1, dtype=APP_BASIS_DTYPE)
     named = np.asarray(columns["server_name"], dtype=object).copy()
     sources = np.where(pd.isna(named), 0, np.asarray(columns["server_name_source"]).astype(np.int64))
-    dns_server_names(columns, named, sources, SERVER_NAME_SOURCES.index("dns"))
+    answers = columns["dns_answers"] if dns_answers is None else dns_answers
+    dns_server_names(columns, answers, named, sources, SERVER_NAME_SOURCES.index("dns"))
     names = pd.array(named, dtype="string")
     return {
         "app": app,

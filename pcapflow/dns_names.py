@@ -105,12 +105,13 @@ def dns_answers(data: bytes, tcp: bool) -> list[tuple[int, int, str]]:
     return answers
 
 
-def dns_server_names(columns, names: np.ndarray, sources: np.ndarray, dns_source: int) -> None:
-    """Fill ``names`` and ``sources`` (per conversation, None/0 where no name yet) from the DNS
-    answers of the tracker's merged ``columns`` (see the module docstring); in place."""
+def dns_server_names(columns, answers, names: np.ndarray, sources: np.ndarray, dns_source: int) -> None:
+    """Fill ``names`` and ``sources`` (per conversation of the tracker's merged ``columns``,
+    None/0 where no name yet) from ``answers`` (``dns_answers`` entries of the whole capture,
+    see the module docstring); in place."""
     import pandas as pd
 
-    answered = [answers for answers in columns["dns_answers"] if answers]
+    answered = [entry for entry in answers if entry]
     missing = np.flatnonzero(pd.isna(names))
     if not answered or not len(missing):
         return

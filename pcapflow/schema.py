@@ -197,9 +197,10 @@ def ports_frame(rows: dict[str, np.ndarray]) -> pd.DataFrame:
     return typed_frame(out, PORT_COLUMNS)
 
 
-def conversations_frame(columns: Mapping[str, np.ndarray], services: ServiceTable) -> pd.DataFrame:
+def conversations_frame(columns: Mapping[str, np.ndarray], services: ServiceTable, dns_answers=None) -> pd.DataFrame:
     """The conversations DataFrame (columns :data:`CONVERSATION_COLUMNS`) of the tracker's columns,
-    with services labelled from ``services`` (a :class:`~pcapflow.services.ServiceTable`)."""
+    with services labelled from ``services`` (a :class:`~pcapflow.services.ServiceTable`);
+    ``dns_answers``: the whole capture's, when ``columns`` are one partition's."""
     if not columns:
         return typed_frame({spec.name: [] for spec in CONVERSATION_COLUMNS}, CONVERSATION_COLUMNS)
     version = columns["ip_version"]
@@ -225,5 +226,5 @@ def conversations_frame(columns: Mapping[str, np.ndarray], services: ServiceTabl
     out["history"] = histories(np.asarray(columns["history_order"]), np.asarray(columns["client_is_a"]), np.asarray(columns["client_first"]))
     out["service"], _ = services.label(out["protocol"], np.asarray(columns["server_port"]))
     out["community_id"] = conversation_community_ids(columns)
-    out.update(app_frame_columns(columns, out["service"]))
+    out.update(app_frame_columns(columns, out["service"], dns_answers))
     return typed_frame(out, CONVERSATION_COLUMNS)

@@ -51,14 +51,14 @@ def frame_names(path, **options) -> dict:
             for port, row in frame.iterrows()}
 
 
-@pytest.fixture(scope="module")
-def capture(tmp_path_factory):
+def dns_capture(directory):
+    """Conversations named (and not) by the DNS answers around them; :data:`EXPECTED`."""
     chain = [DNSRR(rrname="www.example.org", type="CNAME", rdata="edge.cdn.example"),
              DNSRR(rrname="edge.cdn.example", type="CNAME", rdata="e7.cdn.example"),
              DNSRR(rrname="e7.cdn.example", type="A", rdata="10.0.1.7")]
     several = [DNSRR(rrname="multi.example", type="A", rdata="10.0.1.8"), DNSRR(rrname="multi.example", type="A", rdata="10.0.1.9")]
     v6 = "2001:db8::7"
-    return captured(tmp_path_factory.mktemp("dns"), [
+    return captured(directory, [
         *opaque_session(40001, "10.0.1.7"),  # before any answer: no name
         *dns_answer(53001, "www.example.org", chain),
         *opaque_session(40002, "10.0.1.7"),  # www.example.org, through two CNAMEs
@@ -75,6 +75,11 @@ def capture(tmp_path_factory):
         *opaque_session(40007, "10.0.1.11"),
         *dns_answer(53006, "too-late.example", [DNSRR(rrname="too-late.example", type="A", rdata="10.0.1.11")]),
     ])
+
+
+@pytest.fixture(scope="module")
+def capture(tmp_path_factory):
+    return dns_capture(tmp_path_factory.mktemp("dns"))
 
 
 EXPECTED = {

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from pcapflow._kernels.firstbytes import OPAQUE_LENGTH
 from pcapflow._kernels.flowexport import export_columns
 from pcapflow._kernels.flowtable import FlowTable
 from pcapflow._kernels.partition import partition_labels
@@ -169,15 +170,17 @@ def _versions_and_answers(flows: FlowTable, order: np.ndarray, rows: dict[str, n
     versions = np.full(len(order), None, dtype=object)
     answers = np.full(len(order), None, dtype=object)
     for code in (APP_NAMES.index(app) for app in VERSIONED_APPS):
-        for row in np.flatnonzero(rows["app"] == code):
-            index, client = int(order[row]), int(rows["first_sender"][row])
+        of_app = np.flatnonzero(rows["app"] == code)
+        for row, index, client in zip(of_app.tolist(), order[of_app].tolist(), rows["first_sender"][of_app].tolist()):
             versions[row] = app_version(APP_NAMES[code], flows.first_bytes(index, client), flows.first_bytes(index, 1 - client))
-    for row in np.flatnonzero(rows["app"] == APP_NAMES.index("dns")):
-        index, found = int(order[row]), list[tuple[int, int, str, int]]()
+    dns = np.flatnonzero(rows["app"] == APP_NAMES.index("dns"))
+    for row, index, tcp in zip(dns.tolist(), order[dns].tolist(), (rows["proto"][dns] == IPPROTO_TCP).tolist()):
+        found = list[tuple[int, int, str, int]]()
         for direction in (0, 1):
-            got = dns_answers(flows.first_bytes(index, direction), bool(rows["proto"][row] == IPPROTO_TCP))
-            record = flows.first_data_record(index, direction)
-            found.extend((hi, lo, name, record) for hi, lo, name in got)
+            data = flows.first_bytes(index, direction)
+            if len(data) > 4 and data[4 if tcp else 2] & 0x80:  # its first message is a response
+                record = flows.first_data_record(index, direction)
+                found.extend((hi, lo, name, record) for hi, lo, name in dns_answers(data, tcp))
         answers[row] = tuple(found) or None
     return versions, answers
 
@@ -198,13 +201,15 @@ def split(table: PacketTable, partitions: int, early: FirstPayloadBytes | None =
 
 
 def _early_rows(early: FirstPayloadBytes, rows: np.ndarray) -> FirstPayloadBytes:
-    """The first payload bytes of the packets ``rows`` only, their bytes packed anew."""
+    """The first payload bytes of the packets ``rows`` only, their bytes packed anew (a length
+    with the OPAQUE_LENGTH flag has no bytes)."""
     at, length, data = early
     at, length = at[rows], length[rows]
-    ends = np.cumsum(length, dtype=np.int64)
-    starts = ends - length
+    sizes = np.where(length & OPAQUE_LENGTH, 0, length).astype(np.int64)
+    ends = np.cumsum(sizes)
+    starts = ends - sizes
     # each kept byte's position in ``data``: its packet's start there plus its place in the packet
-    positions = np.repeat(at - starts, length.astype(np.int64)) + np.arange(ends[-1] if len(ends) else 0, dtype=np.int64)
+    positions = np.repeat(at - starts, sizes) + np.arange(ends[-1] if len(ends) else 0, dtype=np.int64)
     return starts, length, data[positions]
 
 
