@@ -7,8 +7,11 @@ The flow table identifies each conversation's protocol in its fold (the compiled
 the first bytes of the few whose protocol names a server (:data:`NAMING_APPS`). The tracker
 gives per conversation ``app`` (int16: index into :data:`APP_NAMES`, -1 for none), ``app_basis``
 (uint8: index into :data:`APP_BASES`), ``server_name`` (object: str or None) and
-``server_name_source`` (uint8: index into :data:`SERVER_NAME_SOURCES`). :func:`app_frame_columns`
-makes the frame's columns of them, ``service_mismatch`` included (:data:`EQUIVALENT_APPS`).
+``server_name_source`` (uint8: index into :data:`SERVER_NAME_SOURCES`), ``app_version`` (object:
+one of :data:`APP_VERSIONS` or None; :func:`app_version`) and ``dns_answers`` (see
+:mod:`pcapflow.dns_names`). :func:`app_frame_columns` makes the frame's columns of them,
+``service_mismatch`` included (:data:`EQUIVALENT_APPS`), and names from DNS answers the
+conversations that have no other server name.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from pcapflow.data.signatures import APP_NAMES, SIGNATURES
+from pcapflow.dns_names import dns_server_names
 from pcapflow.quic import quic_client_hello
 
 if TYPE_CHECKING:
@@ -27,9 +31,16 @@ if TYPE_CHECKING:
 #: ``app_basis``: which sides' payload matched (index 0: no app).
 APP_BASES = ("", "both", "client", "server")
 #: ``server_name_source``: where a server name came from (index 0: none).
-SERVER_NAME_SOURCES = ("", "tls_sni", "http_host", "quic_sni")
+SERVER_NAME_SOURCES = ("", "tls_sni", "http_host", "quic_sni", "dns")
 #: The apps whose client's first bytes name the server (kept for :func:`server_name`).
 NAMING_APPS = ("tls", "http", "quic")
+#: The apps whose first bytes show their version (kept for :func:`app_version`).
+VERSIONED_APPS = ("tls", "ssh", "quic")
+#: ``app_version``'s values: TLS by its version number, SSH by its banner's protocol version,
+#: QUIC by its long header's version (RFC 9000 §15, RFC 9369 §3.1).
+APP_VERSIONS = ("SSLv3", "TLSv1.0", "TLSv1.1", "TLSv1.2", "TLSv1.3", "SSH-1.5", "SSH-1.99", "SSH-2.0", "QUICv1", "QUICv2")
+_TLS_VERSIONS = {0x0300: "SSLv3", 0x0301: "TLSv1.0", 0x0302: "TLSv1.1", 0x0303: "TLSv1.2", 0x0304: "TLSv1.3"}
+_QUIC_VERSIONS = {0x00000001: "QUICv1", 0x6B3343CF: "QUICv2"}
 
 #: Registered service names (pcapflow.services) and the apps that are what they name, where the
 #: names differ. An app equal to the service's name agrees too; a port with no registered name
@@ -76,7 +87,7 @@ def compiled_signatures():
     """The signature table compiled for the flow table, and which apps keep their first bytes."""
     from pcapflow._kernels.signatures import compile_signatures
 
-    keeps = np.array([name in NAMING_APPS for name in APP_NAMES], dtype=np.uint8)
+    keeps = np.array([name in (*NAMING_APPS, *VERSIONED_APPS, "dns") for name in APP_NAMES], dtype=np.uint8)
     return compile_signatures(SIGNATURES, APP_NAMES), keeps
 
 
@@ -104,8 +115,8 @@ def tls_client_hello_sni(handshake: bytes) -> str | None:
     return None
 
 
-def tls_records_sni(data: bytes) -> str | None:
-    """The SNI of a client's first TLS records (the ClientHello may span records and segments)."""
+def tls_first_handshake(data: bytes) -> bytes:
+    """The first handshake message of a side's first TLS records (it may span records and segments)."""
     handshake = bytearray()
     at = 0
     while at + 5 <= len(data) and data[at] == 0x16:
@@ -114,7 +125,63 @@ def tls_records_sni(data: bytes) -> str | None:
         at += 5 + length
         if len(handshake) >= 4 and len(handshake) >= 4 + int.from_bytes(handshake[1:4]):
             break
-    return tls_client_hello_sni(bytes(handshake))
+    return bytes(handshake)
+
+
+def tls_records_sni(data: bytes) -> str | None:
+    """The SNI of a client's first TLS records (the ClientHello may span records and segments)."""
+    return tls_client_hello_sni(tls_first_handshake(data))
+
+
+def tls_server_hello_version(handshake: bytes) -> int | None:
+    """The version a ServerHello chose: its supported_versions extension's (RFC 8446 §4.2.1),
+    else its legacy version; None when ``handshake`` is no ServerHello."""
+    if len(handshake) < 6 or handshake[0] != 2:
+        return None
+    at = 4 + 2 + 32
+    try:
+        at += 1 + handshake[at]  # session id
+        at += 2 + 1  # cipher suite, compression method
+        end = min(len(handshake), at + 2 + int.from_bytes(handshake[at : at + 2]))
+        at += 2
+        while at + 4 <= end:
+            kind, size = int.from_bytes(handshake[at : at + 2]), int.from_bytes(handshake[at + 2 : at + 4])
+            if kind == 43 and size == 2 and at + 6 <= end:
+                return int.from_bytes(handshake[at + 4 : at + 6])
+            at += 4 + size
+    except IndexError:
+        pass
+    return int.from_bytes(handshake[4:6])
+
+
+def _ssh_version(banner: bytes) -> str | None:
+    """The protocol version of an SSH identification string (RFC 4253 §4.2)."""
+    if not banner.startswith(b"SSH-"):
+        return None
+    version = "SSH-" + banner[4:].split(b"-", 1)[0].decode("ascii", "replace")
+    return version if version in APP_VERSIONS else None
+
+
+def _quic_version(datagram: bytes) -> str | None:
+    """The version of a QUIC long-header packet (RFC 8999 §5.1)."""
+    return _QUIC_VERSIONS.get(int.from_bytes(datagram[1:5])) if len(datagram) >= 5 and datagram[0] & 0x80 else None
+
+
+def app_version(app: str, client: bytes, server: bytes) -> str | None:
+    """The version (one of APP_VERSIONS) of a conversation's protocol by its sides' first bytes:
+    TLS the ServerHello's choice, else the ClientHello's legacy version; SSH and QUIC the
+    server's version, else the client's."""
+    if app == "tls":
+        chosen = tls_server_hello_version(tls_first_handshake(server)) or tls_server_hello_version(tls_first_handshake(client))
+        if chosen is None:
+            hello = tls_first_handshake(client) or tls_first_handshake(server)
+            chosen = int.from_bytes(hello[4:6]) if len(hello) >= 6 and hello[0] == 1 else None
+        return _TLS_VERSIONS.get(chosen) if chosen is not None else None
+    if app == "ssh":
+        return _ssh_version(server) or _ssh_version(client)
+    if app == "quic":
+        return _quic_version(server) or _quic_version(client)
+    return None
 
 
 def http_host(data: bytes) -> str | None:
@@ -141,24 +208,29 @@ def server_name(app: str, data: bytes) -> tuple[str | None, int]:
     return None, 0
 
 
-def app_frame_columns(columns, service) -> dict:
+def app_frame_columns(columns, service, dns_answers=None) -> dict:
     """The conversations frame's payload columns of the tracker's ``columns`` (``service``: the
-    frame's service labels, for ``service_mismatch``)."""
+    frame's service labels, for ``service_mismatch``; ``dns_answers``: those of the whole capture
+    when ``columns`` are only a part of it)."""
     import pandas as pd
 
-    from pcapflow.schema import APP_BASIS_DTYPE, APP_DTYPE, SERVER_NAME_SOURCE_DTYPE
+    from pcapflow.schema import APP_BASIS_DTYPE, APP_DTYPE, APP_VERSION_DTYPE, SERVER_NAME_SOURCE_DTYPE
 
     codes = np.asarray(columns["app"]).astype(np.int64)
     app = pd.Categorical.from_codes(codes, dtype=APP_DTYPE)
     basis = pd.Categorical.from_codes(np.asarray(columns["app_basis"]).astype(np.int64) - 1, dtype=APP_BASIS_DTYPE)
-    names = pd.array(columns["server_name"], dtype="string")
-    sources = np.where(pd.isna(names), 0, np.asarray(columns["server_name_source"]).astype(np.int64))
+    named = np.asarray(columns["server_name"], dtype=object).copy()
+    sources = np.where(pd.isna(named), 0, np.asarray(columns["server_name_source"]).astype(np.int64))
+    answers = columns["dns_answers"] if dns_answers is None else dns_answers
+    dns_server_names(columns, answers, named, sources, SERVER_NAME_SOURCES.index("dns"))
+    names = pd.array(named, dtype="string")
     return {
         "app": app,
         "app_basis": basis,
         "service_mismatch": mismatches(codes, service),
         "server_name": names,
         "server_name_source": pd.Categorical.from_codes(sources - 1, dtype=SERVER_NAME_SOURCE_DTYPE),
+        "app_version": pd.Categorical(columns["app_version"], dtype=APP_VERSION_DTYPE),
     }
 
 

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from pcapflow.addresses import format_addresses
-from pcapflow.apps import APP_BASES, APP_NAMES, SERVER_NAME_SOURCES, app_frame_columns
+from pcapflow.apps import APP_BASES, APP_NAMES, APP_VERSIONS, SERVER_NAME_SOURCES, app_frame_columns
 from pcapflow.decode.table import NO_VLAN, DecodeStatus, PacketTable
 from pcapflow.protocols import protocol_names
 from pcapflow.tracking.community_id import conversation_community_ids
@@ -33,6 +33,7 @@ CONN_STATE_DTYPE = pd.CategoricalDtype(CONN_STATES)
 APP_DTYPE = pd.CategoricalDtype(list(APP_NAMES))
 APP_BASIS_DTYPE = pd.CategoricalDtype(list(APP_BASES[1:]))
 SERVER_NAME_SOURCE_DTYPE = pd.CategoricalDtype(list(SERVER_NAME_SOURCES[1:]))
+APP_VERSION_DTYPE = pd.CategoricalDtype(list(APP_VERSIONS))
 END_REASON_DTYPE = pd.CategoricalDtype(END_REASONS)
 
 
@@ -103,8 +104,9 @@ CONVERSATION_COLUMNS: tuple[ColumnSpec, ...] = (
     ColumnSpec("app", APP_DTYPE, "the protocol its first payload bytes show (signature table); <NA>: no payload, no match, or --no-payload"),
     ColumnSpec("app_basis", APP_BASIS_DTYPE, "which sides' payload matched app: both, client or server"),
     ColumnSpec("service_mismatch", "bool", "app is identified and is not what the server port is registered for (equivalence table)"),
-    ColumnSpec("server_name", "string", "the name the client asked for: TLS or QUIC SNI, HTTP Host; <NA> if none"),
-    ColumnSpec("server_name_source", SERVER_NAME_SOURCE_DTYPE, "where server_name came from: tls_sni, http_host, quic_sni"),
+    ColumnSpec("server_name", "string", "the name the client asked for: TLS or QUIC SNI, HTTP Host, else an earlier DNS answer's; <NA> if none"),
+    ColumnSpec("server_name_source", SERVER_NAME_SOURCE_DTYPE, "where server_name came from: tls_sni, http_host, quic_sni or dns"),
+    ColumnSpec("app_version", APP_VERSION_DTYPE, "app's version: SSLv3, TLSv1.0-1.3 (ServerHello, else ClientHello), SSH-2.0/1.99/1.5, QUICv1/v2"),
 )
 
 
@@ -195,9 +197,10 @@ def ports_frame(rows: dict[str, np.ndarray]) -> pd.DataFrame:
     return typed_frame(out, PORT_COLUMNS)
 
 
-def conversations_frame(columns: Mapping[str, np.ndarray], services: ServiceTable) -> pd.DataFrame:
+def conversations_frame(columns: Mapping[str, np.ndarray], services: ServiceTable, dns_answers=None) -> pd.DataFrame:
     """The conversations DataFrame (columns :data:`CONVERSATION_COLUMNS`) of the tracker's columns,
-    with services labelled from ``services`` (a :class:`~pcapflow.services.ServiceTable`)."""
+    with services labelled from ``services`` (a :class:`~pcapflow.services.ServiceTable`);
+    ``dns_answers``: the whole capture's, when ``columns`` are one partition's."""
     if not columns:
         return typed_frame({spec.name: [] for spec in CONVERSATION_COLUMNS}, CONVERSATION_COLUMNS)
     version = columns["ip_version"]
@@ -223,5 +226,5 @@ def conversations_frame(columns: Mapping[str, np.ndarray], services: ServiceTabl
     out["history"] = histories(np.asarray(columns["history_order"]), np.asarray(columns["client_is_a"]), np.asarray(columns["client_first"]))
     out["service"], _ = services.label(out["protocol"], np.asarray(columns["server_port"]))
     out["community_id"] = conversation_community_ids(columns)
-    out.update(app_frame_columns(columns, out["service"]))
+    out.update(app_frame_columns(columns, out["service"], dns_answers))
     return typed_frame(out, CONVERSATION_COLUMNS)

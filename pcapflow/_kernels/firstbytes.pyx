@@ -22,6 +22,9 @@ from pcapflow._kernels.constants cimport IPPROTO_TCP, IPPROTO_UDP, OK, TCP_SYN
 from pcapflow._kernels.hashing cimport hash_address, mix64
 from pcapflow._kernels.signatures cimport EARLY_BYTES, OPAQUE, Side, Signatures
 
+#: The flag bit of :meth:`FirstBytes.take`'s ``length`` that marks a first segment sent without its bytes.
+OPAQUE_LENGTH = OPAQUE
+
 
 cdef struct Budget:
     uint64_t src_hi, src_lo, dst_hi, dst_lo

@@ -123,6 +123,13 @@ cdef class FlowTable:
             return b""
         return (<char *>self.pool + (<int64_t>c.early * 2 + direction) * EARLY_BYTES)[:c.early_length[direction]]
 
+    def first_data_record(self, Py_ssize_t index, int direction):
+        """The record of the first packet with payload one direction of a conversation sent (-1: none)."""
+        if not 0 <= index < self.count or direction not in (0, 1):
+            raise IndexError(f"no conversation {index} direction {direction}")
+        cdef int64_t record = self.conversations[index].first_letter[LETTER_DATA * 2 + direction]
+        return -1 if record == NEVER else record
+
     def fold(self, int64_t records_before, const uint8_t[::1] labels, int partition,
              const uint8_t[::1] status, const int64_t[::1] record_index, const int64_t[::1] ts_ns,
              const uint32_t[::1] wirelen, const uint16_t[::1] vlan_id, const uint8_t[::1] ip_version,

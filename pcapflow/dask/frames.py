@@ -6,7 +6,8 @@ partitions' conversations are not gathered: each partition's rows become one par
 with the columns and dtypes of :data:`pcapflow.schema.CONVERSATION_COLUMNS` (its meta is the
 schema's empty frame) and the local run's ``conversation_id`` as index and column: a
 conversation's rank, by first record, among the first records of every partition (only those
-travel between partitions, 8 bytes a conversation). The capture report is in
+travel between partitions, 8 bytes a conversation, and the DNS answers, for the server names of
+:mod:`pcapflow.dns_names`). The capture report is in
 the computed frame's ``attrs["report"]`` (each partition's too).
 
 :func:`summarize_ports` is :func:`pcapflow.summarize_ports` as a Dask computation: the
@@ -45,14 +46,19 @@ def _first_records(finished: tuple[dict[str, np.ndarray], int]) -> np.ndarray:
     return finished[0]["first_record"]
 
 
-def _partition_frame(finished: tuple[dict[str, np.ndarray], int], first_records: list[np.ndarray], services: ServiceTable,
-                     report: CaptureReport) -> pd.DataFrame:
+def _dns_answers(finished: tuple[dict[str, np.ndarray], int]) -> list:
+    return [entry for entry in finished[0]["dns_answers"] if entry]
+
+
+def _partition_frame(finished: tuple[dict[str, np.ndarray], int], first_records: list[np.ndarray], dns_answers: list[list],
+                     services: ServiceTable, report: CaptureReport) -> pd.DataFrame:
     """One partition's conversations frame, numbered as in the whole capture (every partition's
-    first records are sorted and distinct)."""
+    first records are sorted and distinct), its server names from the DNS answers of every
+    partition."""
     columns = finished[0]
     ids = sum((np.searchsorted(others, columns["first_record"]) for others in first_records), np.zeros(len(columns["first_record"]), np.int64))
     columns["conversation_id"] = ids
-    frame = conversations_frame(columns, services)
+    frame = conversations_frame(columns, services, [entry for answers in dns_answers for entry in answers])
     frame.index = ids
     frame.attrs["report"] = report
     return frame
@@ -74,7 +80,8 @@ def read_conversations(paths: PathLike | Iterable[PathLike], *, scheduler: objec
         finished = run.partitions(settings)
         first_records = [client.submit(_first_records, part) for part in finished]
         run.orphan_fragments = sum(client.gather([client.submit(_orphans, part) for part in finished]))
-        frames = [client.submit(_partition_frame, part, first_records, services, run.report) for part in finished]
+        dns_answers = [client.submit(_dns_answers, part) for part in finished]  # a few per DNS conversation
+        frames = [client.submit(_partition_frame, part, first_records, dns_answers, services, run.report) for part in finished]
     meta = conversations_frame({}, services)
     meta.attrs["report"] = run.report
     return dd.from_delayed(frames, meta=meta, verify_meta=False)

@@ -30,11 +30,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from pcapflow._kernels.firstbytes import OPAQUE_LENGTH
 from pcapflow._kernels.flowexport import export_columns
 from pcapflow._kernels.flowtable import FlowTable
 from pcapflow._kernels.partition import partition_labels
-from pcapflow.apps import APP_NAMES, NAMING_APPS, compiled_signatures, server_name
+from pcapflow.apps import APP_NAMES, NAMING_APPS, VERSIONED_APPS, app_version, compiled_signatures, server_name
 from pcapflow.decode.table import PacketTable
+from pcapflow.dns_names import dns_answers
 from pcapflow.options import AnalysisOptions
 from pcapflow.protocols import IPPROTO_TCP, IPPROTO_UDP
 from pcapflow.tracking.columns import TRACKER_COLUMNS
@@ -112,6 +114,7 @@ class ConversationTracker:
         order = np.argsort(flows.first_records(), kind="stable")
         rows = export_columns(flows, order)
         names, name_sources = _server_names(flows, order, rows)
+        versions, answers = _versions_and_answers(flows, order, rows)
         # the table is let go of before the columns are made, and each exported column once it
         # is used: on a large capture the finishing partitions are the peak of memory
         self._orphans, self._flows = flows.orphan_fragments, None
@@ -141,6 +144,7 @@ class ConversationTracker:
         columns["end_reason"] = end_reasons(rows, ranks, capture_end, self.timeout_ns(rows["proto"]))
         columns["app"], columns["app_basis"] = rows["app"], np.where(rows["app"] >= 0, rows["app_basis"], 0)
         columns["server_name"], columns["server_name_source"] = names, name_sources
+        columns["app_version"], columns["dns_answers"] = versions, answers
         return {spec.name: columns[spec.name].astype(spec.dtype, copy=False) for spec in TRACKER_COLUMNS}
 
 
@@ -160,6 +164,27 @@ def _server_names(flows: FlowTable, order: np.ndarray, rows: dict[str, np.ndarra
     return names, sources
 
 
+def _versions_and_answers(flows: FlowTable, order: np.ndarray, rows: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Per conversation, its app's version (the server: the side that did not send first) and,
+    for DNS, the answers of the side that sent them with the record of its first response."""
+    versions = np.full(len(order), None, dtype=object)
+    answers = np.full(len(order), None, dtype=object)
+    for code in (APP_NAMES.index(app) for app in VERSIONED_APPS):
+        of_app = np.flatnonzero(rows["app"] == code)
+        for row, index, client in zip(of_app.tolist(), order[of_app].tolist(), rows["first_sender"][of_app].tolist()):
+            versions[row] = app_version(APP_NAMES[code], flows.first_bytes(index, client), flows.first_bytes(index, 1 - client))
+    dns = np.flatnonzero(rows["app"] == APP_NAMES.index("dns"))
+    for row, index, tcp in zip(dns.tolist(), order[dns].tolist(), (rows["proto"][dns] == IPPROTO_TCP).tolist()):
+        found = list[tuple[int, int, str, int]]()
+        for direction in (0, 1):
+            data = flows.first_bytes(index, direction)
+            if len(data) > 4 and data[4 if tcp else 2] & 0x80:  # its first message is a response
+                record = flows.first_data_record(index, direction)
+                found.extend((hi, lo, name, record) for hi, lo, name in dns_answers(data, tcp))
+        answers[row] = tuple(found) or None
+    return versions, answers
+
+
 FirstPayloadBytes = tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
@@ -176,13 +201,15 @@ def split(table: PacketTable, partitions: int, early: FirstPayloadBytes | None =
 
 
 def _early_rows(early: FirstPayloadBytes, rows: np.ndarray) -> FirstPayloadBytes:
-    """The first payload bytes of the packets ``rows`` only, their bytes packed anew."""
+    """The first payload bytes of the packets ``rows`` only, their bytes packed anew (a length
+    with the OPAQUE_LENGTH flag has no bytes)."""
     at, length, data = early
     at, length = at[rows], length[rows]
-    ends = np.cumsum(length, dtype=np.int64)
-    starts = ends - length
+    sizes = np.where(length & OPAQUE_LENGTH, 0, length).astype(np.int64)
+    ends = np.cumsum(sizes)
+    starts = ends - sizes
     # each kept byte's position in ``data``: its packet's start there plus its place in the packet
-    positions = np.repeat(at - starts, length.astype(np.int64)) + np.arange(ends[-1] if len(ends) else 0, dtype=np.int64)
+    positions = np.repeat(at - starts, sizes) + np.arange(ends[-1] if len(ends) else 0, dtype=np.int64)
     return starts, length, data[positions]
 
 

@@ -84,4 +84,6 @@ TRACKER_COLUMNS: tuple[ArraySpec, ...] = (
     ArraySpec("app_basis", np.dtype(np.uint8), "which sides matched: index into pcapflow.apps.APP_BASES"),
     ArraySpec("server_name", np.dtype(object), "the name the client asked for (str), or None"),
     ArraySpec("server_name_source", np.dtype(np.uint8), "index into pcapflow.apps.SERVER_NAME_SOURCES"),
+    ArraySpec("app_version", np.dtype(object), "the app's version (one of pcapflow.apps.APP_VERSIONS), or None"),
+    ArraySpec("dns_answers", np.dtype(object), "a DNS conversation's address answers (see pcapflow.dns_names), or None"),
 )

@@ -61,3 +61,14 @@ def test_given_an_address_the_frame_computes_on_a_client_left_open(capture, clie
         pd.testing.assert_frame_equal(frame.compute().sort_index(), pcapflow.read_conversations(capture), check_index_type=False)
     finally:
         made.close()
+
+
+def test_server_names_from_dns_answers_of_other_partitions(tmp_path, client):
+    from tests.test_dns_names import EXPECTED, dns_capture
+
+    path = dns_capture(tmp_path)
+    computed = client.compute(pcapflow.dask.read_conversations(path, scheduler=client)).result().sort_index()
+    local = pcapflow.read_conversations(path)
+    pd.testing.assert_frame_equal(computed, local, check_index_type=False)
+    named = computed.set_index("client_port")["server_name"]
+    assert {port: (None if pd.isna(named[port]) else named[port]) for port in EXPECTED} == {port: name for port, (name, _) in EXPECTED.items()}

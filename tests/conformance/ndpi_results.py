@@ -10,6 +10,7 @@ _FLOW = re.compile(r"^\t\d+\t(TCP|UDP) (\S+) <?-> (\S+) \[proto: [\d.]+/([^\]]+)
 _CONFIDENCE = re.compile(r"\[Confidence: ([^\]]+)\]")
 _NAME = re.compile(r"\[Hostname/SNI: ([^\]]+)\]")
 _VLAN = re.compile(r"\[VLAN: (\d+)\]")
+_VERSION = re.compile(r"\[(SSLv3|TLSv1(?:\.[0-3])?|QUIC ver: [^\]]+)\]")
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,7 @@ class NdpiFlow:
     confidence: str
     server_name: str | None
     vlan: int | None
+    versions: tuple[str, ...] = ()  # the TLS (TLSv1.2) and QUIC (QUIC ver: V-1) versions it prints
 
 
 def _endpoint(text: str) -> tuple[str, int]:
@@ -38,5 +40,6 @@ def read_ndpi_flows(path: Path) -> list[NdpiFlow]:
         name = _NAME.search(line)
         vlan = _VLAN.search(line)
         flows.append(NdpiFlow(found[1].lower(), _endpoint(found[2]), _endpoint(found[3]), found[4],
-                              confidence[1] if confidence else "", name[1] if name else None, int(vlan[1]) if vlan else None))
+                              confidence[1] if confidence else "", name[1] if name else None, int(vlan[1]) if vlan else None,
+                              tuple(_VERSION.findall(line))))
     return flows

@@ -101,6 +101,28 @@ def test_server_name_agrees_with_ndpi(compared):
     assert len(named) >= 50 and wrong == []
 
 
+#: nDPI's printed versions -> app_version (nDPI prints TLS 1.0 as "TLSv1").
+NDPI_VERSIONS = {"TLSv1": "TLSv1.0", "QUIC ver: V-1": "QUICv1", "QUIC ver: V-2": "QUICv2"}
+
+
+def test_app_version_agrees_with_ndpi():
+    """On the TLS and QUIC flows nDPI identified by DPI and printed a version of (of a QUIC flow
+    its QUIC version, not that of the TLS inside), app_version is that version (nDPI's of gQUIC,
+    Q025, is none of pcapflow's)."""
+    compared, wrong = 0, []
+    for capture, flow, found in _flows():
+        app = _expected(flow.app)
+        printed = [version for version in flow.versions if version.startswith("QUIC") == (app == "quic")]
+        if flow.confidence != "DPI" or app not in ("tls", "quic") or not printed or not found:
+            continue
+        expected = NDPI_VERSIONS.get(printed[0], printed[0])
+        got = None if pd.isna(found[0].app_version) else str(found[0].app_version)
+        compared += 1
+        if got != (expected if expected.startswith(("TLS", "SSL", "QUICv")) else None):
+            wrong.append((capture, flow.first[1], flow.second[1], expected, got))
+    assert wrong == [] and compared >= 35, (compared, wrong)
+
+
 ZEEK_SERVICES = {"dhcp": "dhcp", "redis": "redis", "ldap_tcp": "ldap", "http": "http"}
 
 
