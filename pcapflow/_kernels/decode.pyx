@@ -13,6 +13,8 @@ why each one is so) and the parity tests hold the two to the same table:
   frame), never from the captured length;
 - TCP, UDP and SCTP ports (a transport header cut after its ports is ``PORTS_ONLY``), TCP flags,
   sequence and acknowledgement numbers, ICMP and ICMPv6 type and code, the payload length.
+- with ``decapsulate``, the tunnels of tunnels.pxd (VXLAN, Geneve, GTP-U, GRE, IP in IP), up to
+  MAX_TUNNEL_DEPTH deep: the fields are then the innermost packet's, with its tunnel, depth and id.
 
 Every read is checked against the record's captured length first: a record that ends early gets
 the truncation status of the layer it ends in, and the fields decoded before it stay set.
@@ -24,10 +26,10 @@ from libc.string cimport memset
 from pcapflow._kernels.bytes cimport pf_be16, pf_be32, pf_be64, pf_le32, pf_prefetch
 from pcapflow._kernels.constants cimport *
 from pcapflow._kernels.links cimport family_ethertype, other_link_layer, ppp_protocol
+from pcapflow._kernels.tunnels cimport ip_tunnel, udp_tunnel
 
 cdef enum:
     PREFETCH_AHEAD = 8  # records: far enough ahead for their bytes to arrive in time
-    BY_VERSION = 0x10000  # "the IP version nibble says": raw IP link types, the bottom of an MPLS stack
 
 cdef uint64_t IPV4_MAPPED = 0xFFFF00000000
 
@@ -54,6 +56,9 @@ cdef struct Fields:
     uint64_t src_ip_lo
     uint64_t dst_ip_hi
     uint64_t dst_ip_lo
+    uint8_t tunnel
+    uint8_t tunnel_depth
+    int64_t tunnel_id
 
 
 cdef struct Columns:
@@ -78,6 +83,9 @@ cdef struct Columns:
     uint8_t *icmp_type
     uint8_t *icmp_code
     uint32_t *payload_bytes
+    uint8_t *tunnel
+    uint8_t *tunnel_depth
+    int64_t *tunnel_id
 
 
 cdef inline bint _is_vlan(int ethertype) noexcept nogil:
@@ -317,31 +325,55 @@ cdef int _transport(const uint8_t *p, int64_t caplen, int64_t at, int64_t left, 
     return OK
 
 
-cdef int _decode(const uint8_t *p, int64_t caplen, int64_t wirelen, int linktype, Fields *out) noexcept nogil:
-    cdef int64_t offset = 0, left = 0
-    cdef int ethertype = 0, status
+cdef inline void _enter_tunnel(Fields *out, int tunnel, int64_t tunnel_id) noexcept nogil:
+    """Forget the carrier's headers: the fields are the inner packet's from here on."""
+    cdef uint16_t vlan_id = out.vlan_id
+    cdef uint8_t depth = out.tunnel_depth
+    memset(out, 0, sizeof(Fields))
+    out.vlan_id = vlan_id
+    out.tunnel = tunnel
+    out.tunnel_depth = depth + 1
+    out.tunnel_id = tunnel_id
+
+
+cdef int _decode(const uint8_t *p, int64_t caplen, int64_t wirelen, int linktype, bint decapsulate,
+                 Fields *out) noexcept nogil:
+    cdef int64_t offset = 0, left = 0, tunnel_id = NO_TUNNEL_ID
+    cdef int ethertype = 0, status, tunnel
     status = _link(p, caplen, linktype, &offset, &ethertype)
     if status != OK:
         return status
-    status = _encapsulations(p, caplen, &offset, &ethertype, &out.vlan_id)
-    if status != OK:
-        return status
-    if ethertype == BY_VERSION:
-        if offset + 1 > caplen:
-            return TRUNCATED_IP
-        ethertype = ETHERTYPE_IPV4 if (p[offset] >> 4) == 4 else (ETHERTYPE_IPV6 if (p[offset] >> 4) == 6 else 0)
-    if ethertype == ETHERTYPE_IPV4:
-        status = _ipv4(p, caplen, wirelen, &offset, &left, out)
-    elif ethertype == ETHERTYPE_IPV6:
-        status = _ipv6(p, caplen, wirelen, &offset, &left, out)
-    else:
-        return NOT_IP
-    if status != OK:
-        return status
-    if out.frag_offset:  # a later fragment carries fragment data, not a transport header
-        out.payload_bytes = <uint32_t>left
-        return FRAGMENT
-    return _transport(p, caplen, offset, left, out)
+    while True:  # once per encapsulation opened, at most MAX_TUNNEL_DEPTH + 1 times
+        status = _encapsulations(p, caplen, &offset, &ethertype, &out.vlan_id)
+        if status != OK:
+            return status
+        if ethertype == BY_VERSION:
+            if offset + 1 > caplen:
+                return TRUNCATED_IP
+            ethertype = ETHERTYPE_IPV4 if (p[offset] >> 4) == 4 else (ETHERTYPE_IPV6 if (p[offset] >> 4) == 6 else 0)
+        if ethertype == ETHERTYPE_IPV4:
+            status = _ipv4(p, caplen, wirelen, &offset, &left, out)
+        elif ethertype == ETHERTYPE_IPV6:
+            status = _ipv6(p, caplen, wirelen, &offset, &left, out)
+        else:
+            return NOT_IP
+        if status != OK:
+            return status
+        if out.frag_offset:  # a later fragment carries fragment data, not a transport header
+            out.payload_bytes = <uint32_t>left
+            return FRAGMENT
+        if not decapsulate or out.tunnel_depth == MAX_TUNNEL_DEPTH or out.more_fragments:
+            return _transport(p, caplen, offset, left, out)
+        tunnel = ip_tunnel(p, caplen, offset, left, out.ip_proto, &offset, &ethertype, &tunnel_id)
+        if tunnel == NO_TUNNEL:
+            status = _transport(p, caplen, offset, left, out)
+            if status != OK or out.ip_proto != IPPROTO_UDP:
+                return status
+            tunnel = udp_tunnel(p, caplen, offset + 8, out.payload_bytes, out.src_port, out.dst_port,
+                                &offset, &ethertype, &tunnel_id)
+            if tunnel == NO_TUNNEL:
+                return OK
+        _enter_tunnel(out, tunnel, tunnel_id)
 
 
 def decode_records(
@@ -352,16 +384,19 @@ def decode_records(
     uint8_t[::1] ip_proto, uint32_t[::1] ip_bytes, uint32_t[::1] ip_id, uint16_t[::1] frag_offset,
     uint8_t[::1] more_fragments, uint16_t[::1] src_port, uint16_t[::1] dst_port, uint16_t[::1] tcp_flags,
     uint32_t[::1] tcp_seq, uint32_t[::1] tcp_ack, uint8_t[::1] icmp_type, uint8_t[::1] icmp_code,
-    uint32_t[::1] payload_bytes,
+    uint32_t[::1] payload_bytes, uint8_t[::1] tunnel, uint8_t[::1] tunnel_depth, int64_t[::1] tunnel_id,
+    bint decapsulate,
 ):
     """Decode every record of a batch into the given columns (each as long as the batch; every
-    entry is written). A record whose data does not lie inside ``buffer`` gets BAD_RECORD."""
+    entry is written). A record whose data does not lie inside ``buffer`` gets BAD_RECORD. With
+    ``decapsulate``, the fields are those of the innermost packet of a tunnelled record."""
     cdef Py_ssize_t count = data_offset.shape[0], row, size = buffer.shape[0]
     lengths = (caplen.shape[0], wirelen.shape[0], linktype.shape[0], bad_record.shape[0], status.shape[0],
                vlan_id.shape[0], ip_version.shape[0], src_ip_hi.shape[0], src_ip_lo.shape[0], dst_ip_hi.shape[0],
                dst_ip_lo.shape[0], ip_proto.shape[0], ip_bytes.shape[0], ip_id.shape[0], frag_offset.shape[0],
                more_fragments.shape[0], src_port.shape[0], dst_port.shape[0], tcp_flags.shape[0], tcp_seq.shape[0],
-               tcp_ack.shape[0], icmp_type.shape[0], icmp_code.shape[0], payload_bytes.shape[0])
+               tcp_ack.shape[0], icmp_type.shape[0], icmp_code.shape[0], payload_bytes.shape[0],
+               tunnel.shape[0], tunnel_depth.shape[0], tunnel_id.shape[0])
     if any(length != count for length in lengths):
         raise ValueError("every column of a batch must have one entry per record")
     cdef Columns out
@@ -374,6 +409,7 @@ def decode_records(
     out.src_port, out.dst_port, out.tcp_flags = &src_port[0], &dst_port[0], &tcp_flags[0]
     out.tcp_seq, out.tcp_ack, out.icmp_type, out.icmp_code = &tcp_seq[0], &tcp_ack[0], &icmp_type[0], &icmp_code[0]
     out.payload_bytes = &payload_bytes[0]
+    out.tunnel, out.tunnel_depth, out.tunnel_id = &tunnel[0], &tunnel_depth[0], &tunnel_id[0]
     cdef const uint8_t *base = &buffer[0] if size else NULL
     cdef int64_t start, length
     cdef Fields fields
@@ -384,11 +420,12 @@ def decode_records(
                 pf_prefetch(base + data_offset[row + PREFETCH_AHEAD])
             memset(&fields, 0, sizeof(Fields))
             fields.vlan_id = NO_VLAN
+            fields.tunnel_id = NO_TUNNEL_ID
             start, length = data_offset[row], caplen[row]
             if bad_record[row] or start < 0 or start + length > size:
                 result = BAD_RECORD
             else:
-                result = _decode(base + start, length, wirelen[row], linktype[row], &fields)
+                result = _decode(base + start, length, wirelen[row], linktype[row], decapsulate, &fields)
             out.status[row] = result
             out.vlan_id[row] = fields.vlan_id
             out.ip_version[row] = fields.ip_version
@@ -409,3 +446,6 @@ def decode_records(
             out.icmp_type[row] = fields.icmp_type
             out.icmp_code[row] = fields.icmp_code
             out.payload_bytes[row] = fields.payload_bytes
+            out.tunnel[row] = fields.tunnel
+            out.tunnel_depth[row] = fields.tunnel_depth
+            out.tunnel_id[row] = fields.tunnel_id
