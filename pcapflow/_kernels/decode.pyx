@@ -325,6 +325,49 @@ cdef int _transport(const uint8_t *p, int64_t caplen, int64_t at, int64_t left, 
     return OK
 
 
+cdef inline int _network(const uint8_t *p, int64_t caplen, int64_t wirelen, int64_t *offset, int64_t *left,
+                         int ethertype, Fields *out) noexcept nogil:
+    """Encapsulations, then the IP header (``offset``: behind it, ``left``: the datagram's bytes
+    from there); OK, FRAGMENT for a later fragment, or the status of what stops it."""
+    cdef int status = _encapsulations(p, caplen, offset, &ethertype, &out.vlan_id)
+    cdef int64_t at
+    if status != OK:
+        return status
+    if ethertype == BY_VERSION:
+        at = offset[0]
+        if at + 1 > caplen:
+            return TRUNCATED_IP
+        ethertype = ETHERTYPE_IPV4 if (p[at] >> 4) == 4 else (ETHERTYPE_IPV6 if (p[at] >> 4) == 6 else 0)
+    if ethertype == ETHERTYPE_IPV4:
+        status = _ipv4(p, caplen, wirelen, offset, left, out)
+    elif ethertype == ETHERTYPE_IPV6:
+        status = _ipv6(p, caplen, wirelen, offset, left, out)
+    else:
+        return NOT_IP
+    if status != OK:
+        return status
+    if out.frag_offset:  # a later fragment carries fragment data, not a transport header
+        out.payload_bytes = <uint32_t>left[0]
+        return FRAGMENT
+    return OK
+
+
+cdef int _decode(const uint8_t *p, int64_t caplen, int64_t wirelen, int linktype, bint decapsulate,
+                 Fields *out) noexcept nogil:
+    cdef int64_t offset = 0, left = 0
+    cdef int ethertype = 0, status
+    status = _link(p, caplen, linktype, &offset, &ethertype)
+    if status != OK:
+        return status
+    status = _network(p, caplen, wirelen, &offset, &left, ethertype, out)
+    if status != OK:
+        return status
+    status = _transport(p, caplen, offset, left, out)
+    if decapsulate and status == OK:  # the one test an untunnelled packet pays
+        return _decapsulate(p, caplen, wirelen, offset, left, out)
+    return status
+
+
 cdef inline void _enter_tunnel(Fields *out, int tunnel, int64_t tunnel_id) noexcept nogil:
     """Forget the carrier's headers: the fields are the inner packet's from here on."""
     cdef uint16_t vlan_id = out.vlan_id
@@ -336,44 +379,30 @@ cdef inline void _enter_tunnel(Fields *out, int tunnel, int64_t tunnel_id) noexc
     out.tunnel_id = tunnel_id
 
 
-cdef int _decode(const uint8_t *p, int64_t caplen, int64_t wirelen, int linktype, bint decapsulate,
-                 Fields *out) noexcept nogil:
-    cdef int64_t offset = 0, left = 0, tunnel_id = NO_TUNNEL_ID
+cdef int _decapsulate(const uint8_t *p, int64_t caplen, int64_t wirelen, int64_t offset, int64_t left,
+                      Fields *out) noexcept nogil:
+    """Open the tunnels of a decoded packet (``offset``: its IP payload, ``left`` bytes of it), one
+    after the other: the fields become the innermost packet's. Kept out of _decode, whose straight
+    line every packet takes."""
+    cdef int64_t tunnel_id = NO_TUNNEL_ID
     cdef int ethertype = 0, status, tunnel
-    status = _link(p, caplen, linktype, &offset, &ethertype)
-    if status != OK:
-        return status
-    while True:  # once per encapsulation opened, at most MAX_TUNNEL_DEPTH + 1 times
-        status = _encapsulations(p, caplen, &offset, &ethertype, &out.vlan_id)
-        if status != OK:
-            return status
-        if ethertype == BY_VERSION:
-            if offset + 1 > caplen:
-                return TRUNCATED_IP
-            ethertype = ETHERTYPE_IPV4 if (p[offset] >> 4) == 4 else (ETHERTYPE_IPV6 if (p[offset] >> 4) == 6 else 0)
-        if ethertype == ETHERTYPE_IPV4:
-            status = _ipv4(p, caplen, wirelen, &offset, &left, out)
-        elif ethertype == ETHERTYPE_IPV6:
-            status = _ipv6(p, caplen, wirelen, &offset, &left, out)
-        else:
-            return NOT_IP
-        if status != OK:
-            return status
-        if out.frag_offset:  # a later fragment carries fragment data, not a transport header
-            out.payload_bytes = <uint32_t>left
-            return FRAGMENT
-        if not decapsulate or out.tunnel_depth == MAX_TUNNEL_DEPTH or out.more_fragments:
-            return _transport(p, caplen, offset, left, out)
+    while out.tunnel_depth < MAX_TUNNEL_DEPTH and not out.more_fragments:
         tunnel = ip_tunnel(p, caplen, offset, left, out.ip_proto, &offset, &ethertype, &tunnel_id)
         if tunnel == NO_TUNNEL:
-            status = _transport(p, caplen, offset, left, out)
-            if status != OK or out.ip_proto != IPPROTO_UDP:
-                return status
+            if out.ip_proto != IPPROTO_UDP:
+                return OK
             tunnel = udp_tunnel(p, caplen, offset + 8, out.payload_bytes, out.src_port, out.dst_port,
                                 &offset, &ethertype, &tunnel_id)
             if tunnel == NO_TUNNEL:
                 return OK
         _enter_tunnel(out, tunnel, tunnel_id)
+        status = _network(p, caplen, wirelen, &offset, &left, ethertype, out)
+        if status != OK:
+            return status
+        status = _transport(p, caplen, offset, left, out)
+        if status != OK:
+            return status
+    return OK
 
 
 def decode_records(
