@@ -352,6 +352,10 @@ cdef inline int _network(const uint8_t *p, int64_t caplen, int64_t wirelen, int6
     return OK
 
 
+cdef inline bint _may_carry_tunnel(int proto) noexcept nogil:
+    return proto == IPPROTO_UDP or proto == IPPROTO_GRE or proto == IPPROTO_IPIP or proto == IPPROTO_IPV6
+
+
 cdef int _decode(const uint8_t *p, int64_t caplen, int64_t wirelen, int linktype, bint decapsulate,
                  Fields *out) noexcept nogil:
     cdef int64_t offset = 0, left = 0
@@ -363,7 +367,7 @@ cdef int _decode(const uint8_t *p, int64_t caplen, int64_t wirelen, int linktype
     if status != OK:
         return status
     status = _transport(p, caplen, offset, left, out)
-    if decapsulate and status == OK:  # the one test an untunnelled packet pays
+    if decapsulate and status == OK and _may_carry_tunnel(out.ip_proto):  # an untunnelled packet pays no call
         return _decapsulate(p, caplen, wirelen, offset, left, out)
     return status
 
