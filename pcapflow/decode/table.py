@@ -54,6 +54,9 @@ NO_VLAN = int(Limit.NO_VLAN)
 #: Sentinel of the ``tunnel_id`` column: the packet's encapsulation names no id (or it has none).
 NO_TUNNEL_ID = int(Limit.NO_TUNNEL_ID)
 
+#: What the ``tunnel`` column's codes (constants.Tunnel, from 1) are called in frames and reports.
+TUNNEL_NAMES = ("vxlan", "geneve", "gtp_u", "gre", "ip_in_ip")
+
 
 @dataclass(slots=True)
 class PacketTable:

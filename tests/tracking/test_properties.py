@@ -151,7 +151,7 @@ def test_trackers_of_partitions_combine_into_one_tracker(tmp_path_factory, packe
     capture_end = max(int(table.ts_ns.max()) for table in tables)
     parts = [tracking.ConversationTracker() for _ in range(partitions)]
     for table in tables:
-        for tracker, part in zip(parts, tracking.split(table, partitions)):
+        for tracker, (part, _) in zip(parts, tracking.split(table, partitions)):
             tracker.add(part)
     _assert_same_columns(tracking.combine([tracker.finish(capture_end) for tracker in parts]), _finished(tables))
 
