@@ -52,7 +52,7 @@ from pcapflow.capture.pieces import plan_spans
 from pcapflow.capture.source import input_size
 from pcapflow.decode import LINKTYPE_NAMES, SUPPORTED_LINKTYPES, DecodeStatus, PacketTable, decode
 from pcapflow.decode.carriers import carrier_rows, with_carriers
-from pcapflow.decode.table import TRACKED_BELOW
+from pcapflow.decode.table import TRACKED_BELOW, TUNNEL_NAMES
 from pcapflow.errors import PcapflowError, UnsupportedLinkTypeError
 from pcapflow.options import AnalysisOptions
 from pcapflow.report import CaptureReport
@@ -99,6 +99,7 @@ class PieceRead:
     labels: list[np.ndarray | None] = field(default_factory=list)  # per table, None with one partition
     early: list[tuple[np.ndarray, np.ndarray, np.ndarray] | None] = field(default_factory=list)  # per table: FirstBytes.take's
     status_counts: np.ndarray = field(default_factory=lambda: np.zeros(256, dtype=np.int64))
+    tunnel_counts: np.ndarray = field(default_factory=lambda: np.zeros(256, dtype=np.int64))  # records by innermost tunnel
     latest_ts: int = NO_TIME
     report: FileReport | None = None  # of the piece; a stream's reads share the stream's, filled as it is read
     position: int = 0  # file bytes read when it was done (for progress)
@@ -115,8 +116,11 @@ class PieceRead:
             batch.buffer, *_record_columns(batch, rows), table.status, table.ip_proto, table.src_ip_hi, table.src_ip_lo,
             table.dst_ip_hi, table.dst_ip_lo, table.src_port, table.dst_port, table.tcp_flags, table.tcp_seq, table.payload_offset,
             table.payload_bytes))
-        statuses = table.status if rows is None else table.status[~carrier_rows(table)]
+        records = slice(None) if rows is None else ~carrier_rows(table)
+        statuses = table.status[records]
         self.status_counts += np.bincount(statuses, minlength=256)
+        if rows is not None:
+            self.tunnel_counts += np.bincount(table.tunnel[records], minlength=256)
         self.records += len(statuses)
         if len(table):
             self.latest_ts = max(self.latest_ts, int(table.ts_ns.max()))
@@ -316,13 +320,16 @@ class CaptureRun:
         self.progress = progress
         self.files: list[FileReport] = []
         self.status_counts = np.zeros(256, dtype=np.int64)
+        self.tunnel_counts = np.zeros(256, dtype=np.int64)
         self.capture_end = NO_TIME
         self.orphan_fragments = 0
 
     @property
     def report(self) -> CaptureReport:
         counts = {DecodeStatus(int(value)).name: int(self.status_counts[value]) for value in np.flatnonzero(self.status_counts)}
-        return CaptureReport(files=tuple(self.files), status_counts=counts, engine=self.engine, orphan_fragments=self.orphan_fragments)
+        tunnels = {TUNNEL_NAMES[code - 1]: int(self.tunnel_counts[code]) for code in np.flatnonzero(self.tunnel_counts[1:]) + 1}
+        return CaptureReport(files=tuple(self.files), status_counts=counts, engine=self.engine, orphan_fragments=self.orphan_fragments,
+                             tunnels=tunnels)
 
     def _reads(self, executor: Executor | None, partitions: int, remote: RemoteRead | None = None,
                inspect_payload: bool = False, decapsulate: bool = False) -> Iterator[tuple[PieceRead, int]]:
@@ -367,6 +374,7 @@ class CaptureRun:
         """Take a read into its file's report and the capture's counts."""
         assert read.report is not None  # every read of a piece or a stream has it
         self.status_counts += read.status_counts
+        self.tunnel_counts += read.tunnel_counts
         self.capture_end = max(self.capture_end, read.latest_ts)
         if current is None:
             current = read.report
@@ -377,13 +385,16 @@ class CaptureRun:
         current.records = file_records
         return current
 
-    def tables(self) -> Iterator[PacketTable]:
-        """The decoded tables of the capture, in capture order (record indexes within files)."""
+    def tables(self, decapsulate: bool = False) -> Iterator[PacketTable]:
+        """The decoded tables of the capture, in capture order (record indexes within files);
+        with ``decapsulate``, a tunnelled record's row holds its innermost packet's headers."""
         logger.info("reading %d file(s) on %d worker thread(s)", len(self.paths), self.workers)
         with ThreadPoolExecutor(self.workers, thread_name_prefix="pcapflow") as executor:
             try:
-                for read, _ in self._reads(executor, 1):
-                    yield from read.tables
+                for read, _ in self._reads(executor, 1, decapsulate=decapsulate):
+                    for table in read.tables:
+                        carriers = carrier_rows(table)
+                        yield table.take(np.flatnonzero(~carriers)) if carriers.any() else table
             finally:
                 executor.shutdown(wait=True, cancel_futures=True)
 

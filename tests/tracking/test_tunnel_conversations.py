@@ -115,3 +115,34 @@ def test_tunnelled_conversations_do_not_depend_on_workers_batches_or_pieces(tmp_
     tunnelled = sum(1 for packet in packets if not isinstance(packet.payload.payload, TCP))
     assert int(expected.loc[expected["is_tunnel"], "packets"].sum()) == tunnelled
     assert int(expected.loc[expected["tunnel"].notna(), "packets"].sum()) == tunnelled
+
+
+def test_read_packets_shows_the_innermost_headers_and_the_report_counts_tunnels(tmp_path):
+    packets = stamped([vxlan(inner_tcp(), 7), eth() / IP(src=VTEP_A, dst=VTEP_B) / GRE() / inner_tcp(), eth() / inner_tcp()])
+    path = write(tmp_path / "v.pcap", pcap_bytes(packets))
+    frame = pcapflow.read_packets(path)
+    assert frame["src_ip"].tolist() == ["10.0.0.1"] * 3
+    assert frame["tunnel_depth"].tolist() == [1, 1, 0]
+    assert frame["tunnel"].tolist()[:2] == ["vxlan", "gre"] and frame["tunnel"].isna().tolist() == [False, False, True]
+    assert frame["tunnel_id"].tolist() == [7, pd.NA, pd.NA]
+    outer = pcapflow.read_packets(path, decapsulate=False)
+    assert outer["src_ip"].tolist() == [VTEP_A, VTEP_A, "10.0.0.1"] and (outer["tunnel_depth"] == 0).all()
+    analysis = pcapflow.analyze(path, workers=2)
+    assert analysis.report.tunnels == {"vxlan": 1, "gre": 1}
+    assert analysis.report.to_dict()["decapsulated"] == {"vxlan": 1, "gre": 1}
+    assert analysis.report.records_read == sum(analysis.report.status_counts.values()) == 3
+    assert pcapflow.analyze(path, decapsulate=False).report.tunnels == {}
+
+
+def test_the_analyze_header_says_what_came_out_of_tunnels(tmp_path):
+    from click.testing import CliRunner
+
+    from pcapflow.cli import main
+
+    packets = stamped([vxlan(inner_tcp(), 7), vxlan(inner_tcp(), 7), eth() / IP(src=VTEP_A, dst=VTEP_B) / GRE() / inner_tcp()])
+    path = str(write(tmp_path / "v.pcap", pcap_bytes(packets)))
+    lines = CliRunner().invoke(main, ["analyze", path], catch_exceptions=False).output.splitlines()
+    assert lines[1:3] == ["packets  3 read: 3 tracked", "         3 out of tunnels (vxlan 2, gre 1)"]
+    assert lines[3].startswith("conversations  4 (tcp 2, gre 1, udp 1)")
+    plain = CliRunner().invoke(main, ["analyze", "--no-decap", path], catch_exceptions=False).output.splitlines()
+    assert plain[2].startswith("conversations  2 (gre 1, udp 1)")
