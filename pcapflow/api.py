@@ -91,9 +91,11 @@ class Analysis:
 
 
 def read_packets(
-    paths: PathLike | Iterable[PathLike], *, engine: str = "fast", chunk_bytes: int = DEFAULT_CHUNK_BYTES
+    paths: PathLike | Iterable[PathLike], *, engine: str = "fast", chunk_bytes: int = DEFAULT_CHUNK_BYTES, decapsulate: bool = True
 ) -> pd.DataFrame:
-    """One row per capture record of ``paths`` (read as one capture), with decoded header fields.
+    """One row per capture record of ``paths`` (read as one capture), with decoded header fields:
+    a tunnelled record's are its innermost packet's, with its tunnel, depth and id (the outer
+    headers with ``decapsulate=False``).
 
     The columns are those of :data:`pcapflow.schema.PACKET_COLUMNS`. The capture report
     (a :class:`~pcapflow.report.CaptureReport`) is in ``frame.attrs["report"]``.
@@ -102,7 +104,7 @@ def read_packets(
     from pcapflow.decode import PacketTable
     from pcapflow.schema import packets_frame
 
-    reader = PacketReader(paths, engine=engine, chunk_bytes=chunk_bytes)
+    reader = PacketReader(paths, engine=engine, chunk_bytes=chunk_bytes, decapsulate=decapsulate)
     frame = packets_frame(PacketTable.concat(list(reader)))
     frame.attrs["report"] = reader.report
     return frame

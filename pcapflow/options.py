@@ -43,6 +43,7 @@ class AnalysisOptions:
     workers: int = field(default_factory=usable_cores)  # threads reading and tracking at once
     services: Mapping | str | os.PathLike | None = None  # overrides of the IANA names: a mapping or a CSV file
     inspect_payload: bool = True  # identify protocols and server names from the first payload bytes
+    decapsulate: bool = True  # open tunnels: their inner packets become conversations of their own
 
     def __post_init__(self) -> None:
         for name in ("tcp_idle_timeout", "udp_idle_timeout", "other_idle_timeout"):

@@ -51,11 +51,12 @@ from pcapflow.capture.batch import RawBatch
 from pcapflow.capture.pieces import plan_spans
 from pcapflow.capture.source import input_size
 from pcapflow.decode import LINKTYPE_NAMES, SUPPORTED_LINKTYPES, DecodeStatus, PacketTable, decode
-from pcapflow.decode.table import TRACKED_BELOW
+from pcapflow.decode.carriers import carrier_rows, with_carriers
+from pcapflow.decode.table import TRACKED_BELOW, TUNNEL_NAMES
 from pcapflow.errors import PcapflowError, UnsupportedLinkTypeError
 from pcapflow.options import AnalysisOptions
 from pcapflow.report import CaptureReport
-from pcapflow.tracking import ConversationTracker, combine, partition_labels
+from pcapflow.tracking import ConversationTracker, combine, packet_partitions
 
 #: Bytes of an uncompressed file per piece (a file this size or smaller is one piece).
 PIECE_BYTES = 32 << 20
@@ -98,30 +99,42 @@ class PieceRead:
     labels: list[np.ndarray | None] = field(default_factory=list)  # per table, None with one partition
     early: list[tuple[np.ndarray, np.ndarray, np.ndarray] | None] = field(default_factory=list)  # per table: FirstBytes.take's
     status_counts: np.ndarray = field(default_factory=lambda: np.zeros(256, dtype=np.int64))
+    tunnel_counts: np.ndarray = field(default_factory=lambda: np.zeros(256, dtype=np.int64))  # records by innermost tunnel
     latest_ts: int = NO_TIME
     report: FileReport | None = None  # of the piece; a stream's reads share the stream's, filled as it is read
     position: int = 0  # file bytes read when it was done (for progress)
     records: int = 0
     first_record: int = 0  # the number of its first record in its file, once the reads before it are taken
 
-    def take(self, table: PacketTable, partitions: int, batch: RawBatch | None = None, budgets: FirstBytes | None = None) -> None:
-        """Take a decoded table; with ``budgets``, its first payload bytes from ``batch`` too."""
+    def take(self, table: PacketTable, partitions: int, batch: RawBatch | None = None, budgets: FirstBytes | None = None,
+             rows: np.ndarray | None = None) -> None:
+        """Take a decoded table; with ``budgets``, its first payload bytes from ``batch`` too.
+        ``rows``: the record of each row of a table with carrier rows (with_carriers)."""
         self.tables.append(table)
         self.labels.append(_labels(table, partitions))
         self.early.append(None if budgets is None or batch is None else budgets.take(
-            batch.buffer, batch.data_offset, batch.caplen, table.status, table.ip_proto, table.src_ip_hi, table.src_ip_lo,
+            batch.buffer, *_record_columns(batch, rows), table.status, table.ip_proto, table.src_ip_hi, table.src_ip_lo,
             table.dst_ip_hi, table.dst_ip_lo, table.src_port, table.dst_port, table.tcp_flags, table.tcp_seq, table.payload_offset,
             table.payload_bytes))
-        self.status_counts += np.bincount(table.status, minlength=256)
-        self.records += len(table)
+        records = slice(None) if rows is None else ~carrier_rows(table)
+        statuses = table.status[records]
+        self.status_counts += np.bincount(statuses, minlength=256)
+        if rows is not None:
+            self.tunnel_counts += np.bincount(table.tunnel[records], minlength=256)
+        self.records += len(statuses)
         if len(table):
             self.latest_ts = max(self.latest_ts, int(table.ts_ns.max()))
+
+
+def _record_columns(batch: RawBatch, rows: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """Where each row's record starts in the batch's buffer and its captured length."""
+    return (batch.data_offset, batch.caplen) if rows is None else (batch.data_offset[rows], batch.caplen[rows])
 
 
 def _labels(table: PacketTable, partitions: int) -> np.ndarray | None:
     if partitions == 1:
         return None
-    return partition_labels(table.status, table.src_ip_hi, table.src_ip_lo, table.dst_ip_hi, table.dst_ip_lo, partitions)
+    return packet_partitions(table, partitions)
 
 
 def plan_pieces(path: str, file_index: int, start: int = 0) -> list[Piece]:
@@ -130,23 +143,35 @@ def plan_pieces(path: str, file_index: int, start: int = 0) -> list[Piece]:
     return [Piece(path, file_index, begin, end, stream=not on_their_own) for begin, end in spans]
 
 
-def read_piece(piece: Piece, engine: str, chunk_bytes: int, partitions: int, inspect_payload: bool = False) -> PieceRead:
+def _take_decoded(read: PieceRead, batch: RawBatch, engine: str, partitions: int, budgets: FirstBytes | None, decapsulate: bool) -> None:
+    """Decode a batch into a read; with ``decapsulate``, its tunnels opened and their carriers
+    given rows of their own (:func:`~pcapflow.decode.carriers.with_carriers`), for tracking."""
+    table = decode(batch, engine, decapsulate)
+    if decapsulate:
+        table, rows = with_carriers(table, batch, engine)
+        read.take(table, partitions, batch, budgets, rows)
+    else:
+        read.take(table, partitions, batch, budgets)
+
+
+def read_piece(piece: Piece, engine: str, chunk_bytes: int, partitions: int, inspect_payload: bool = False,
+               decapsulate: bool = False) -> PieceRead:
     """Read, decode and label one piece (not a stream), in chunks of about ``chunk_bytes``."""
     read = PieceRead(piece)
     budgets = FirstBytes(compiled_signatures()[0]) if inspect_payload else None
     with piece.open() as capture:
         for batch in capture.batches(chunk_bytes, reuse=True):
-            read.take(decode(batch, engine), partitions, batch, budgets)
+            _take_decoded(read, batch, engine, partitions, budgets, decapsulate)
         read.report = capture.report
     read.position = piece.stop or read.report.end_offset
     return read
 
 
 def decode_batch(piece: Piece, batch: RawBatch, report: FileReport, engine: str, partitions: int, position: int,
-                 inspect_payload: bool = False) -> PieceRead:
+                 inspect_payload: bool = False, decapsulate: bool = False) -> PieceRead:
     """Decode and label one batch of a stream (``report``: the stream's, filled as it is read)."""
     read = PieceRead(piece, report=report, position=position)
-    read.take(decode(batch, engine), partitions, batch, FirstBytes(compiled_signatures()[0]) if inspect_payload else None)
+    _take_decoded(read, batch, engine, partitions, FirstBytes(compiled_signatures()[0]) if inspect_payload else None, decapsulate)
     return read
 
 
@@ -179,8 +204,8 @@ class _Reads:
     every piece, a stream as a whole, is read by it instead."""
 
     def __init__(self, paths: list[str], executor: Executor | None, engine: str, chunk_bytes: int, partitions: int, lookahead: int,
-                 remote: RemoteRead | None = None, inspect_payload: bool = False):
-        self._inspect_payload = inspect_payload
+                 remote: RemoteRead | None = None, inspect_payload: bool = False, decapsulate: bool = False):
+        self._inspect_payload, self._decapsulate = inspect_payload, decapsulate
         self._paths = iter(enumerate(paths))
         self._executor, self._engine, self._chunk_bytes, self._partitions = executor, engine, chunk_bytes, partitions
         self._remote = remote
@@ -224,7 +249,7 @@ class _Reads:
             else:
                 assert self._executor is not None
                 self._flying.append((piece, self._executor.submit(read_piece, piece, self._engine, self._chunk_bytes, self._partitions,
-                                                                  self._inspect_payload)))
+                                                                  self._inspect_payload, self._decapsulate)))
 
     def _read_stream(self, piece: Piece, capture: CaptureFile, batches: Iterator[RawBatch]) -> None:
         """The next batch of the stream being read, sent to be decoded; its end, with its report."""
@@ -238,7 +263,7 @@ class _Reads:
             return
         if batch is not None:
             future = self._executor.submit(decode_batch, piece, batch, capture.report, self._engine, self._partitions, capture.position,
-                                           self._inspect_payload)
+                                           self._inspect_payload, self._decapsulate)
             self._flying.append((piece, future))
             return
         position = capture.position
@@ -295,16 +320,19 @@ class CaptureRun:
         self.progress = progress
         self.files: list[FileReport] = []
         self.status_counts = np.zeros(256, dtype=np.int64)
+        self.tunnel_counts = np.zeros(256, dtype=np.int64)
         self.capture_end = NO_TIME
         self.orphan_fragments = 0
 
     @property
     def report(self) -> CaptureReport:
         counts = {DecodeStatus(int(value)).name: int(self.status_counts[value]) for value in np.flatnonzero(self.status_counts)}
-        return CaptureReport(files=tuple(self.files), status_counts=counts, engine=self.engine, orphan_fragments=self.orphan_fragments)
+        tunnels = {TUNNEL_NAMES[code - 1]: int(self.tunnel_counts[code]) for code in np.flatnonzero(self.tunnel_counts[1:]) + 1}
+        return CaptureReport(files=tuple(self.files), status_counts=counts, engine=self.engine, orphan_fragments=self.orphan_fragments,
+                             tunnels=tunnels)
 
     def _reads(self, executor: Executor | None, partitions: int, remote: RemoteRead | None = None,
-               inspect_payload: bool = False) -> Iterator[tuple[PieceRead, int]]:
+               inspect_payload: bool = False, decapsulate: bool = False) -> Iterator[tuple[PieceRead, int]]:
         """(read, records of the files before its file), in capture order, with record indexes
         made the records' positions in their files and the report kept up to date (the reads of
         ``remote`` hold no tables: ``first_record`` says where theirs start)."""
@@ -314,7 +342,7 @@ class CaptureRun:
         current: FileReport | None = None
         file_counts = np.zeros(256, dtype=np.int64)  # of the records of the file being read, by status
         reads = _Reads(self.paths, executor, self.engine, self.chunk_bytes, partitions, LOOKAHEAD_PER_WORKER * self.workers,
-                       remote, inspect_payload)
+                       remote, inspect_payload, decapsulate)
         try:
             for read in reads:
                 piece = read.piece
@@ -346,6 +374,7 @@ class CaptureRun:
         """Take a read into its file's report and the capture's counts."""
         assert read.report is not None  # every read of a piece or a stream has it
         self.status_counts += read.status_counts
+        self.tunnel_counts += read.tunnel_counts
         self.capture_end = max(self.capture_end, read.latest_ts)
         if current is None:
             current = read.report
@@ -356,13 +385,16 @@ class CaptureRun:
         current.records = file_records
         return current
 
-    def tables(self) -> Iterator[PacketTable]:
-        """The decoded tables of the capture, in capture order (record indexes within files)."""
+    def tables(self, decapsulate: bool = False) -> Iterator[PacketTable]:
+        """The decoded tables of the capture, in capture order (record indexes within files);
+        with ``decapsulate``, a tunnelled record's row holds its innermost packet's headers."""
         logger.info("reading %d file(s) on %d worker thread(s)", len(self.paths), self.workers)
         with ThreadPoolExecutor(self.workers, thread_name_prefix="pcapflow") as executor:
             try:
-                for read, _ in self._reads(executor, 1):
-                    yield from read.tables
+                for read, _ in self._reads(executor, 1, decapsulate=decapsulate):
+                    for table in read.tables:
+                        carriers = carrier_rows(table)
+                        yield table.take(np.flatnonzero(~carriers)) if carriers.any() else table
             finally:
                 executor.shutdown(wait=True, cancel_futures=True)
 
@@ -375,7 +407,7 @@ class CaptureRun:
             try:
                 folding: list[Future] = []
                 batch: list[tuple[PieceRead, int]] = []
-                for read in self._reads(executor, partitions, inspect_payload=options.inspect_payload):
+                for read in self._reads(executor, partitions, inspect_payload=options.inspect_payload, decapsulate=options.decapsulate):
                     batch.append(read)
                     if len(batch) == partitions:
                         folding = self._fold(executor, trackers, batch, folding)

@@ -40,7 +40,10 @@ class PacketReader:
         chunk_bytes: int = DEFAULT_CHUNK_BYTES,
         progress: Progress | None = None,
         workers: int | None = None,
+        decapsulate: bool = False,
     ):
+        """With ``decapsulate``, a tunnelled record's row holds its innermost packet's headers,
+        with its ``tunnel``, ``tunnel_depth`` and ``tunnel_id``."""
         settings = AnalysisOptions(engine=engine, chunk_bytes=chunk_bytes, workers=usable_cores() if workers is None else workers)
         self.paths = as_paths(paths)
         if len(self.paths) > np.iinfo(np.uint16).max:
@@ -49,13 +52,14 @@ class PacketReader:
         self.chunk_bytes = chunk_bytes
         self.progress = progress
         self.workers = settings.workers
+        self.decapsulate = decapsulate
         self._run: CaptureRun | None = None
 
     def __iter__(self) -> Iterator[PacketTable]:
         self._run = CaptureRun(
             self.paths, engine=self.engine, chunk_bytes=self.chunk_bytes, workers=self.workers, progress=self.progress
         )
-        yield from self._run.tables()
+        yield from self._run.tables(self.decapsulate)
 
     @property
     def report(self) -> CaptureReport:

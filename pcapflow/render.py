@@ -70,6 +70,8 @@ def render_report(report: CaptureReport, ports: dict[str, np.ndarray]) -> str:
     for label, counts in (("out of scope", report.out_of_scope), ("malformed", report.malformed)):
         if counts:
             lines.append(f"         {sum(counts.values()):,} {label} ({_counts(counts)})")
+    if report.tunnels:
+        lines.append(f"         {sum(report.tunnels.values()):,} out of tunnels ({_counts(report.tunnels)})")
     if report.orphan_fragments:
         lines.append(f"         {report.orphan_fragments:,} orphan fragments (not tracked: their first fragment never appeared)")
     by_protocol: dict[str, int] = {}

@@ -6,7 +6,7 @@ so ``records_read == sum(status_counts.values())`` always holds.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pcapflow.capture.batch import FileReport
 from pcapflow.decode.table import DecodeStatus
@@ -20,6 +20,7 @@ class CaptureReport:
     status_counts: dict[str, int]  # DecodeStatus name -> records, for every status seen
     engine: str
     orphan_fragments: int = 0  # non-first fragments whose first fragment never appeared (not tracked)
+    tunnels: dict[str, int] = field(default_factory=dict)  # innermost encapsulation name -> records decapsulated
 
     def __deepcopy__(self, memo: dict) -> CaptureReport:
         # pandas deep-copies a frame's attrs (where the report lives) on every operation; the
@@ -59,5 +60,6 @@ class CaptureReport:
             "out_of_scope": self.out_of_scope,
             "malformed": self.malformed,
             "orphan_fragments": self.orphan_fragments,
+            "decapsulated": dict(self.tunnels),
             "files": [report.to_dict() for report in self.files],
         }

@@ -16,7 +16,7 @@ import pandas as pd
 
 from pcapflow.addresses import format_addresses
 from pcapflow.apps import APP_BASES, APP_NAMES, APP_VERSIONS, SERVER_NAME_SOURCES, app_frame_columns
-from pcapflow.decode.table import NO_VLAN, DecodeStatus, PacketTable
+from pcapflow.decode.table import NO_TUNNEL_ID, NO_VLAN, TUNNEL_NAMES, DecodeStatus, PacketTable
 from pcapflow.protocols import protocol_names
 from pcapflow.tracking.community_id import conversation_community_ids
 from pcapflow.tracking.history import histories
@@ -35,6 +35,7 @@ APP_BASIS_DTYPE = pd.CategoricalDtype(list(APP_BASES[1:]))
 SERVER_NAME_SOURCE_DTYPE = pd.CategoricalDtype(list(SERVER_NAME_SOURCES[1:]))
 APP_VERSION_DTYPE = pd.CategoricalDtype(list(APP_VERSIONS))
 END_REASON_DTYPE = pd.CategoricalDtype(END_REASONS)
+TUNNEL_DTYPE = pd.CategoricalDtype(list(TUNNEL_NAMES))
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +71,9 @@ PACKET_COLUMNS: tuple[ColumnSpec, ...] = (
     ColumnSpec("icmp_code", "uint8", "ICMP or ICMPv6 code"),
     ColumnSpec("payload_bytes", "uint32", "transport payload length from the header lengths (not from caplen)"),
     ColumnSpec("payload_offset", "uint32", "where a TCP or UDP payload starts in the record (0 for other packets)"),
+    ColumnSpec("tunnel", TUNNEL_DTYPE, "the innermost encapsulation opened (vxlan, geneve, gtp_u, gre, ip_in_ip); <NA> when untunnelled"),
+    ColumnSpec("tunnel_depth", "uint8", "encapsulations opened to reach the headers shown (0 to 4)"),
+    ColumnSpec("tunnel_id", "UInt32", "VNI, TEID, GRE key or PPTP call id of the innermost encapsulation; <NA> where none"),
 )
 
 
@@ -107,6 +111,10 @@ CONVERSATION_COLUMNS: tuple[ColumnSpec, ...] = (
     ColumnSpec("server_name", "string", "the name the client asked for: TLS or QUIC SNI, HTTP Host, else an earlier DNS answer's; <NA> if none"),
     ColumnSpec("server_name_source", SERVER_NAME_SOURCE_DTYPE, "where server_name came from: tls_sni, http_host, quic_sni or dns"),
     ColumnSpec("app_version", APP_VERSION_DTYPE, "app's version: SSLv3, TLSv1.0-1.3 (ServerHello, else ClientHello), SSH-2.0/1.99/1.5, QUICv1/v2"),
+    ColumnSpec("tunnel", TUNNEL_DTYPE, "the innermost encapsulation its packets came out of; <NA> when untunnelled"),
+    ColumnSpec("tunnel_id", "UInt32", "VNI, TEID, GRE key or PPTP call id of that encapsulation (part of the key); <NA> where none"),
+    ColumnSpec("parent_id", "Int64", "conversation_id of the carrier conversation of its first packet; <NA> when untunnelled"),
+    ColumnSpec("is_tunnel", "bool", "its packets carried tunnelled packets (each such frame also counts in an inner conversation)"),
 )
 
 
@@ -172,7 +180,15 @@ def packets_frame(table: PacketTable) -> pd.DataFrame:
     columns["vlan_id"][table.vlan_id == NO_VLAN] = pd.NA
     columns["src_ip"] = format_addresses(table.src_ip_hi, table.src_ip_lo, table.ip_version)
     columns["dst_ip"] = format_addresses(table.dst_ip_hi, table.dst_ip_lo, table.ip_version)
+    columns["tunnel"], columns["tunnel_id"] = tunnel_columns(table.tunnel, table.tunnel_id)
     return typed_frame(columns, PACKET_COLUMNS)
+
+
+def tunnel_columns(tunnel: np.ndarray, tunnel_id: np.ndarray) -> tuple[pd.Categorical, pd.arrays.IntegerArray]:
+    """The ``tunnel`` and ``tunnel_id`` frame columns of the codes and ids of a stage."""
+    ids = pd.array(np.maximum(tunnel_id, 0).astype(np.uint32), dtype="UInt32")
+    ids[np.asarray(tunnel_id) == NO_TUNNEL_ID] = pd.NA
+    return pd.Categorical.from_codes(np.asarray(tunnel, dtype=np.int64) - 1, dtype=TUNNEL_DTYPE), ids
 
 
 def _status_codes(status: np.ndarray) -> np.ndarray:
@@ -227,4 +243,8 @@ def conversations_frame(columns: Mapping[str, np.ndarray], services: ServiceTabl
     out["service"], _ = services.label(out["protocol"], np.asarray(columns["server_port"]))
     out["community_id"] = conversation_community_ids(columns)
     out.update(app_frame_columns(columns, out["service"], dns_answers))
+    out["tunnel"], out["tunnel_id"] = tunnel_columns(columns["tunnel"], columns["tunnel_id"])
+    parent = pd.array(columns["parent_id"], dtype="Int64")
+    parent[np.asarray(columns["parent_id"]) < 0] = pd.NA
+    out["parent_id"] = parent
     return typed_frame(out, CONVERSATION_COLUMNS)

@@ -50,7 +50,7 @@ def one_input(data: bytes) -> None:
         linktype = np.array([LINKTYPES[(i + shift) % len(LINKTYPES)] for i in range(count)], dtype=np.uint16)
         decode_fast(RawBatch(buffer=buffer, data_offset=offsets.astype(np.int64), caplen=caplen, wirelen=wirelen,
                              ts_ns=np.zeros(count, dtype=np.int64), linktype=linktype, bad_record=np.zeros(count, dtype=bool),
-                             record_index=np.arange(count, dtype=np.int64), file_index=0))
+                             record_index=np.arange(count, dtype=np.int64), file_index=0), decapsulate=shift % 2 == 1)
 
 
 if __name__ == "__main__":

@@ -82,14 +82,16 @@ def test_the_pcapng_walk_stays_inside_its_blocks(tail, draw):
                 min_size=1, max_size=20), st.data())
 def test_the_decode_reads_only_what_each_record_holds(frames, draw):
     """Records laid out back to back in one buffer with nothing after them: a read beyond a
-    record's caplen would read the next record (or outside the buffer), and change its fields."""
+    record's caplen would read the next record (or outside the buffer), and change its fields;
+    with the tunnels opened or not."""
+    decapsulate = draw.draw(st.booleans())
     buffer = np.frombuffer(b"".join(frame for frame, _, _ in frames), dtype=np.uint8)
     caplen = np.array([len(frame) for frame, _, _ in frames], dtype=np.uint32)
     offsets = np.concatenate([[0], np.cumsum(caplen[:-1], dtype=np.int64)]).astype(np.int64)
     batch = RawBatch(buffer=buffer, data_offset=offsets, caplen=caplen, wirelen=np.array([w for _, w, _ in frames], dtype=np.uint32),
                      ts_ns=np.zeros(len(frames), dtype=np.int64), linktype=np.array([k for _, _, k in frames], dtype=np.uint16),
                      bad_record=np.zeros(len(frames), dtype=bool), record_index=np.arange(len(frames), dtype=np.int64), file_index=0)
-    table = decode_fast(batch)
+    table = decode_fast(batch, decapsulate)
     assert set(table.status.tolist()) <= STATUSES
     # each record alone in a buffer of its own decodes to the same row: nothing was read from its neighbours
     row = draw.draw(st.integers(0, len(frames) - 1))
@@ -97,7 +99,7 @@ def test_the_decode_reads_only_what_each_record_holds(frames, draw):
     alone = RawBatch(buffer=np.frombuffer(frame, dtype=np.uint8), data_offset=np.zeros(1, dtype=np.int64), caplen=caplen[row : row + 1],
                      wirelen=np.array([wirelen], dtype=np.uint32), ts_ns=np.zeros(1, dtype=np.int64), linktype=np.array([kind], dtype=np.uint16),
                      bad_record=np.zeros(1, dtype=bool), record_index=np.zeros(1, dtype=np.int64), file_index=0)
-    single = decode_fast(alone)
+    single = decode_fast(alone, decapsulate)
     for name in table.column_names():
         if name != "record_index":
             assert getattr(single, name)[0] == getattr(table, name)[row], name

@@ -264,7 +264,7 @@ def test_report_and_timeline_show_the_commands_progress_bar(capture, monkeypatch
 
 
 def test_the_page_of_a_real_capture_loads_nothing_from_elsewhere(corpus):
-    page = report_html(pcapflow.analyze(corpus / "zeek-training" / "08-tables-identify-services-per-host.pcap"))
+    page = report_html(pcapflow.analyze(corpus / "zeek-training" / "08-tables-identify-services-per-host.pcap", decapsulate=False))
     test_the_page_loads_nothing_from_elsewhere(page)
     test_every_chart_is_an_inline_svg_with_ids_of_its_own(page)
     # 2,709 server ports (a scan): the table holds the busiest 1,000

@@ -95,6 +95,10 @@ cpdef enum EtherType:
     PPP_MULTILINK = 0x003D
     PPP_LINK_COMPRESSED = 0x00FB
     PPP_COMPRESSED = 0x00FD
+    ETHERTYPE_TRANSPARENT_BRIDGING = 0x6558  # an Ethernet frame inside GRE or Geneve
+    ETHERTYPE_ERSPAN_II = 0x88BE  # ERSPAN type II (type I has no header of its own)
+    ETHERTYPE_ERSPAN_III = 0x22EB
+    ETHERTYPE_PPP = 0x880B  # PPTP's enhanced GRE carrying PPP
 
 cpdef enum LinkField:
     # numbers in link-layer headers other than ethertypes
@@ -108,6 +112,21 @@ cpdef enum LinkField:
     NFULA_PAYLOAD = 9  # the NFLOG TLV that holds the packet
     PFLOG_MIN_HEADER = 45  # the shortest PFLOG header (OpenBSD 3.4's)
 
+cpdef enum Tunnel:
+    # the encapsulation a packet came out of (its innermost one): the ``tunnel`` column's codes
+    NO_TUNNEL = 0
+    TUNNEL_VXLAN = 1
+    TUNNEL_GENEVE = 2
+    TUNNEL_GTP_U = 3
+    TUNNEL_GRE = 4
+    TUNNEL_IP_IN_IP = 5  # 4in4, 6in4 (protocol 41), 4in6, 6in6
+
+cpdef enum TunnelPort:
+    # the UDP ports a tunnel is looked for on (IANA)
+    GTP_U_PORT = 2152
+    VXLAN_PORT = 4789
+    GENEVE_PORT = 6081
+
 cpdef enum TcpFlag:
     TCP_FIN = 0x01
     TCP_SYN = 0x02
@@ -119,6 +138,12 @@ cpdef enum Limit:
     NO_VLAN = 0xFFFF  # the vlan_id of an untagged frame
     MAX_RECORD_BYTES = 262144  # Wireshark's WTAP_MAX_PACKET_SIZE_STANDARD
     MAX_EXTENSION_HEADERS = 8  # IPv6 extension headers followed per datagram
+    MAX_TUNNEL_DEPTH = 4  # encapsulations opened per packet (Zeek's Tunnel::max_depth)
+    NO_TUNNEL_ID = -1  # the tunnel_id of a packet whose encapsulation names none
+
+
+cdef enum:
+    BY_VERSION = 0x10000  # "the IP version nibble says": raw IP link types, the bottom of an MPLS stack, GTP-U
 
 
 cdef inline bint is_tracked(int status) noexcept nogil:

@@ -85,6 +85,10 @@ class EtherType(enum.IntEnum):
     PPP_MULTILINK = 0x003D
     PPP_LINK_COMPRESSED = 0x00FB
     PPP_COMPRESSED = 0x00FD
+    ETHERTYPE_TRANSPARENT_BRIDGING = 0x6558
+    ETHERTYPE_ERSPAN_II = 0x88BE
+    ETHERTYPE_ERSPAN_III = 0x22EB
+    ETHERTYPE_PPP = 0x880B
 
 class LinkField(enum.IntEnum):
     HDLC_ADDRESS_ALL_STATIONS = 0xFF
@@ -97,6 +101,19 @@ class LinkField(enum.IntEnum):
     NFULA_PAYLOAD = 9
     PFLOG_MIN_HEADER = 45
 
+class Tunnel(enum.IntEnum):
+    NO_TUNNEL = 0
+    TUNNEL_VXLAN = 1
+    TUNNEL_GENEVE = 2
+    TUNNEL_GTP_U = 3
+    TUNNEL_GRE = 4
+    TUNNEL_IP_IN_IP = 5
+
+class TunnelPort(enum.IntEnum):
+    GTP_U_PORT = 2152
+    VXLAN_PORT = 4789
+    GENEVE_PORT = 6081
+
 class TcpFlag(enum.IntEnum):
     TCP_FIN = 0x01
     TCP_SYN = 0x02
@@ -108,6 +125,8 @@ class Limit(enum.IntEnum):
     NO_VLAN = 0xFFFF
     MAX_RECORD_BYTES = 262144
     MAX_EXTENSION_HEADERS = 8
+    MAX_TUNNEL_DEPTH = 4
+    NO_TUNNEL_ID = -1
 
 def icmp_counterparts(proto: int) -> dict[int, int]: ...
 def icmp_requests(proto: int) -> tuple[int, ...]: ...

@@ -6,5 +6,6 @@ def decode_records(
     src_ip_lo: np.ndarray, dst_ip_hi: np.ndarray, dst_ip_lo: np.ndarray, ip_proto: np.ndarray, ip_bytes: np.ndarray,
     ip_id: np.ndarray, frag_offset: np.ndarray, more_fragments: np.ndarray, src_port: np.ndarray, dst_port: np.ndarray,
     tcp_flags: np.ndarray, tcp_seq: np.ndarray, tcp_ack: np.ndarray, icmp_type: np.ndarray, icmp_code: np.ndarray,
-    payload_bytes: np.ndarray, payload_offset: np.ndarray,
+    payload_bytes: np.ndarray, payload_offset: np.ndarray, tunnel: np.ndarray, tunnel_depth: np.ndarray, tunnel_id: np.ndarray,
+    decapsulate: bool,
 ) -> None: ...

@@ -14,6 +14,8 @@ why each one is so) and the parity tests hold the two to the same table:
 - TCP, UDP and SCTP ports (a transport header cut after its ports is ``PORTS_ONLY``), TCP flags,
   sequence and acknowledgement numbers, ICMP and ICMPv6 type and code, the payload length and,
   for TCP and UDP, where the payload starts in the record (for payload inspection; 0 otherwise).
+- with ``decapsulate``, the tunnels of tunnels.pxd (VXLAN, Geneve, GTP-U, GRE, IP in IP), up to
+  MAX_TUNNEL_DEPTH deep: the fields are then the innermost packet's, with its tunnel, depth and id.
 
 Every read is checked against the record's captured length first: a record that ends early gets
 the truncation status of the layer it ends in, and the fields decoded before it stay set.
@@ -25,10 +27,10 @@ from libc.string cimport memset
 from pcapflow._kernels.bytes cimport pf_be16, pf_be32, pf_be64, pf_le32, pf_prefetch
 from pcapflow._kernels.constants cimport *
 from pcapflow._kernels.links cimport family_ethertype, other_link_layer, ppp_protocol
+from pcapflow._kernels.tunnels cimport ip_tunnel, udp_tunnel
 
 cdef enum:
     PREFETCH_AHEAD = 8  # records: far enough ahead for their bytes to arrive in time
-    BY_VERSION = 0x10000  # "the IP version nibble says": raw IP link types, the bottom of an MPLS stack
 
 cdef uint64_t IPV4_MAPPED = 0xFFFF00000000
 
@@ -56,6 +58,9 @@ cdef struct Fields:
     uint64_t src_ip_lo
     uint64_t dst_ip_hi
     uint64_t dst_ip_lo
+    uint8_t tunnel
+    uint8_t tunnel_depth
+    int64_t tunnel_id
 
 
 cdef struct Columns:
@@ -81,6 +86,9 @@ cdef struct Columns:
     uint8_t *icmp_code
     uint32_t *payload_bytes
     uint32_t *payload_offset
+    uint8_t *tunnel
+    uint8_t *tunnel_depth
+    int64_t *tunnel_id
 
 
 cdef inline bint _is_vlan(int ethertype) noexcept nogil:
@@ -322,31 +330,88 @@ cdef int _transport(const uint8_t *p, int64_t caplen, int64_t at, int64_t left, 
     return OK
 
 
-cdef int _decode(const uint8_t *p, int64_t caplen, int64_t wirelen, int linktype, Fields *out) noexcept nogil:
-    cdef int64_t offset = 0, left = 0
-    cdef int ethertype = 0, status
-    status = _link(p, caplen, linktype, &offset, &ethertype)
-    if status != OK:
-        return status
-    status = _encapsulations(p, caplen, &offset, &ethertype, &out.vlan_id)
+cdef inline int _network(const uint8_t *p, int64_t caplen, int64_t wirelen, int64_t *offset, int64_t *left,
+                         int ethertype, Fields *out) noexcept nogil:
+    """Encapsulations, then the IP header (``offset``: behind it, ``left``: the datagram's bytes
+    from there); OK, FRAGMENT for a later fragment, or the status of what stops it."""
+    cdef int status = _encapsulations(p, caplen, offset, &ethertype, &out.vlan_id)
+    cdef int64_t at
     if status != OK:
         return status
     if ethertype == BY_VERSION:
-        if offset + 1 > caplen:
+        at = offset[0]
+        if at + 1 > caplen:
             return TRUNCATED_IP
-        ethertype = ETHERTYPE_IPV4 if (p[offset] >> 4) == 4 else (ETHERTYPE_IPV6 if (p[offset] >> 4) == 6 else 0)
+        ethertype = ETHERTYPE_IPV4 if (p[at] >> 4) == 4 else (ETHERTYPE_IPV6 if (p[at] >> 4) == 6 else 0)
     if ethertype == ETHERTYPE_IPV4:
-        status = _ipv4(p, caplen, wirelen, &offset, &left, out)
+        status = _ipv4(p, caplen, wirelen, offset, left, out)
     elif ethertype == ETHERTYPE_IPV6:
-        status = _ipv6(p, caplen, wirelen, &offset, &left, out)
+        status = _ipv6(p, caplen, wirelen, offset, left, out)
     else:
         return NOT_IP
     if status != OK:
         return status
     if out.frag_offset:  # a later fragment carries fragment data, not a transport header
-        out.payload_bytes = <uint32_t>left
+        out.payload_bytes = <uint32_t>left[0]
         return FRAGMENT
-    return _transport(p, caplen, offset, left, out)
+    return OK
+
+
+cdef inline bint _may_carry_tunnel(int proto) noexcept nogil:
+    return proto == IPPROTO_UDP or proto == IPPROTO_GRE or proto == IPPROTO_IPIP or proto == IPPROTO_IPV6
+
+
+cdef int _decode(const uint8_t *p, int64_t caplen, int64_t wirelen, int linktype, bint decapsulate,
+                 Fields *out) noexcept nogil:
+    cdef int64_t offset = 0, left = 0
+    cdef int ethertype = 0, status
+    status = _link(p, caplen, linktype, &offset, &ethertype)
+    if status != OK:
+        return status
+    status = _network(p, caplen, wirelen, &offset, &left, ethertype, out)
+    if status != OK:
+        return status
+    status = _transport(p, caplen, offset, left, out)
+    if decapsulate and status == OK and _may_carry_tunnel(out.ip_proto):  # an untunnelled packet pays no call
+        return _decapsulate(p, caplen, wirelen, offset, left, out)
+    return status
+
+
+cdef inline void _enter_tunnel(Fields *out, int tunnel, int64_t tunnel_id) noexcept nogil:
+    """Forget the carrier's headers: the fields are the inner packet's from here on."""
+    cdef uint16_t vlan_id = out.vlan_id
+    cdef uint8_t depth = out.tunnel_depth
+    memset(out, 0, sizeof(Fields))
+    out.vlan_id = vlan_id
+    out.tunnel = tunnel
+    out.tunnel_depth = depth + 1
+    out.tunnel_id = tunnel_id
+
+
+cdef int _decapsulate(const uint8_t *p, int64_t caplen, int64_t wirelen, int64_t offset, int64_t left,
+                      Fields *out) noexcept nogil:
+    """Open the tunnels of a decoded packet (``offset``: its IP payload, ``left`` bytes of it), one
+    after the other: the fields become the innermost packet's. Kept out of _decode, whose straight
+    line every packet takes."""
+    cdef int64_t tunnel_id = NO_TUNNEL_ID
+    cdef int ethertype = 0, status, tunnel
+    while out.tunnel_depth < MAX_TUNNEL_DEPTH and not out.more_fragments:
+        tunnel = ip_tunnel(p, caplen, offset, left, out.ip_proto, &offset, &ethertype, &tunnel_id)
+        if tunnel == NO_TUNNEL:
+            if out.ip_proto != IPPROTO_UDP:
+                return OK
+            tunnel = udp_tunnel(p, caplen, offset + 8, out.payload_bytes, out.src_port, out.dst_port,
+                                &offset, &ethertype, &tunnel_id)
+            if tunnel == NO_TUNNEL:
+                return OK
+        _enter_tunnel(out, tunnel, tunnel_id)
+        status = _network(p, caplen, wirelen, &offset, &left, ethertype, out)
+        if status != OK:
+            return status
+        status = _transport(p, caplen, offset, left, out)
+        if status != OK:
+            return status
+    return OK
 
 
 def decode_records(
@@ -357,16 +422,19 @@ def decode_records(
     uint8_t[::1] ip_proto, uint32_t[::1] ip_bytes, uint32_t[::1] ip_id, uint16_t[::1] frag_offset,
     uint8_t[::1] more_fragments, uint16_t[::1] src_port, uint16_t[::1] dst_port, uint16_t[::1] tcp_flags,
     uint32_t[::1] tcp_seq, uint32_t[::1] tcp_ack, uint8_t[::1] icmp_type, uint8_t[::1] icmp_code,
-    uint32_t[::1] payload_bytes, uint32_t[::1] payload_offset,
+    uint32_t[::1] payload_bytes, uint32_t[::1] payload_offset, uint8_t[::1] tunnel, uint8_t[::1] tunnel_depth,
+    int64_t[::1] tunnel_id, bint decapsulate,
 ):
     """Decode every record of a batch into the given columns (each as long as the batch; every
-    entry is written). A record whose data does not lie inside ``buffer`` gets BAD_RECORD."""
+    entry is written). A record whose data does not lie inside ``buffer`` gets BAD_RECORD. With
+    ``decapsulate``, the fields are those of the innermost packet of a tunnelled record."""
     cdef Py_ssize_t count = data_offset.shape[0], row, size = buffer.shape[0]
     lengths = (caplen.shape[0], wirelen.shape[0], linktype.shape[0], bad_record.shape[0], status.shape[0],
                vlan_id.shape[0], ip_version.shape[0], src_ip_hi.shape[0], src_ip_lo.shape[0], dst_ip_hi.shape[0],
                dst_ip_lo.shape[0], ip_proto.shape[0], ip_bytes.shape[0], ip_id.shape[0], frag_offset.shape[0],
                more_fragments.shape[0], src_port.shape[0], dst_port.shape[0], tcp_flags.shape[0], tcp_seq.shape[0],
-               tcp_ack.shape[0], icmp_type.shape[0], icmp_code.shape[0], payload_bytes.shape[0], payload_offset.shape[0])
+               tcp_ack.shape[0], icmp_type.shape[0], icmp_code.shape[0], payload_bytes.shape[0], payload_offset.shape[0],
+               tunnel.shape[0], tunnel_depth.shape[0], tunnel_id.shape[0])
     if any(length != count for length in lengths):
         raise ValueError("every column of a batch must have one entry per record")
     cdef Columns out
@@ -379,6 +447,7 @@ def decode_records(
     out.src_port, out.dst_port, out.tcp_flags = &src_port[0], &dst_port[0], &tcp_flags[0]
     out.tcp_seq, out.tcp_ack, out.icmp_type, out.icmp_code = &tcp_seq[0], &tcp_ack[0], &icmp_type[0], &icmp_code[0]
     out.payload_bytes, out.payload_offset = &payload_bytes[0], &payload_offset[0]
+    out.tunnel, out.tunnel_depth, out.tunnel_id = &tunnel[0], &tunnel_depth[0], &tunnel_id[0]
     cdef const uint8_t *base = &buffer[0] if size else NULL
     cdef int64_t start, length
     cdef Fields fields
@@ -389,11 +458,12 @@ def decode_records(
                 pf_prefetch(base + data_offset[row + PREFETCH_AHEAD])
             memset(&fields, 0, sizeof(Fields))
             fields.vlan_id = NO_VLAN
+            fields.tunnel_id = NO_TUNNEL_ID
             start, length = data_offset[row], caplen[row]
             if bad_record[row] or start < 0 or start + length > size:
                 result = BAD_RECORD
             else:
-                result = _decode(base + start, length, wirelen[row], linktype[row], &fields)
+                result = _decode(base + start, length, wirelen[row], linktype[row], decapsulate, &fields)
             out.status[row] = result
             out.vlan_id[row] = fields.vlan_id
             out.ip_version[row] = fields.ip_version
@@ -415,3 +485,6 @@ def decode_records(
             out.icmp_code[row] = fields.icmp_code
             out.payload_bytes[row] = fields.payload_bytes
             out.payload_offset[row] = fields.payload_offset
+            out.tunnel[row] = fields.tunnel
+            out.tunnel_depth[row] = fields.tunnel_depth
+            out.tunnel_id[row] = fields.tunnel_id

@@ -6,7 +6,7 @@ import numpy as np
 
 from libc.stdint cimport INT64_MAX, int16_t, int64_t, uint8_t, uint16_t, uint64_t
 
-from pcapflow._kernels.flowtable cimport ENDED_IDLE, ENDED_OPEN, ENDED_REUSE, LETTERS, Conversation, FlowTable
+from pcapflow._kernels.flowtable cimport ENDED_IDLE, ENDED_OPEN, ENDED_REUSE, LETTERS, TUNNEL_HAS_ID, Conversation, FlowTable
 
 cdef enum:
     HISTORY_TIE = 0x10  # see _history_order
@@ -30,7 +30,8 @@ def export_columns(FlowTable table, const int64_t[::1] order):
     cdef uint64_t[::1] a_hi = narrow["a_ip_hi"], a_lo = narrow["a_ip_lo"], b_hi = narrow["b_ip_hi"], b_lo = narrow["b_ip_lo"]
     cdef uint64_t[::1] history = narrow["history_order"]
     cdef int16_t[::1] app = narrow["app"]
-    cdef uint8_t[::1] app_basis = narrow["app_basis"]
+    cdef uint8_t[::1] app_basis = narrow["app_basis"], tunnel = narrow["tunnel"], is_tunnel = narrow["is_tunnel"]
+    cdef int64_t[::1] tunnel_id = narrow["tunnel_id"], parent = narrow["parent"]
     cdef int64_t[:, ::1] out = wide
     cdef const Conversation *c
     with nogil:
@@ -48,6 +49,8 @@ def export_columns(FlowTable table, const int64_t[::1] order):
                 out[9 + side, row] = c.payload_bytes[side]
             history[row] = _history_order(c)
             app[row], app_basis[row] = c.app if c.app >= 0 else -1, c.app_basis
+            tunnel[row], is_tunnel[row], parent[row] = c.tunnel & ~TUNNEL_HAS_ID, c.is_tunnel, c.parent
+            tunnel_id[row] = c.tunnel_id if c.tunnel & TUNNEL_HAS_ID else -1
     columns = dict(narrow)
     columns.update(zip(WIDE_FIELDS, wide))
     return {name: columns[name] for name, _ in FLOW_FIELDS}
@@ -83,7 +86,8 @@ NARROW_FIELDS = (
     ("a_ip_hi", np.uint64), ("a_ip_lo", np.uint64), ("a_port", np.uint16),
     ("b_ip_hi", np.uint64), ("b_ip_lo", np.uint64), ("b_port", np.uint16),
     ("first_sender", np.uint8), ("ended_by", np.uint8), ("history_order", np.uint64),
-    ("app", np.int16), ("app_basis", np.uint8),
+    ("app", np.int16), ("app_basis", np.uint8), ("tunnel", np.uint8), ("tunnel_id", np.int64), ("parent", np.int64),
+    ("is_tunnel", np.uint8),
 )
 WIDE_FIELDS = (
     "first_record", "first_seen", "last_seen",

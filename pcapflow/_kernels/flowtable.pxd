@@ -18,6 +18,7 @@ cdef enum:
     ENDED_OPEN = 0
     ENDED_REUSE = 1
     ENDED_IDLE = 2
+    TUNNEL_HAS_ID = 0x80  # in a conversation's tunnel: its encapsulation names an id (0 is one)
 
 
 cdef struct Conversation:
@@ -25,7 +26,9 @@ cdef struct Conversation:
     uint64_t a_hi, a_lo, b_hi, b_lo
     uint16_t a_port, b_port, key_vlan, vlan
     uint8_t proto, ip_version, first_sender, ended_by, has_marker
+    uint8_t tunnel  # key: the innermost encapsulation (constants Tunnel), TUNNEL_HAS_ID set when it names an id
     uint32_t marker
+    uint32_t tunnel_id  # key: VNI, TEID, GRE key or call id (with TUNNEL_HAS_ID)
     int64_t last_seen
     int64_t packets[2]
     int64_t bytes[2]
@@ -42,14 +45,21 @@ cdef struct Conversation:
     uint8_t early_segments[2]
     uint8_t early_opaque  # bit per direction: its first segment can match nothing (signatures.pxd: OPAQUE)
     uint32_t next_seq[2]
+    # a tunnelled conversation's carrier address pair (direction-free, part of its key), and its
+    # parent: the conversation of the carrier of its first packet (-1: none); a carrier's is_tunnel
+    uint64_t carrier_a_hi, carrier_a_lo, carrier_b_hi, carrier_b_lo
+    int64_t parent
+    uint8_t is_tunnel
 
 
 cdef struct Packet:
     int64_t record, ts
     uint64_t src_hi, src_lo, dst_hi, dst_lo
     uint16_t src_port, dst_port, vlan, flags
-    uint8_t proto, ip_version
-    uint32_t seq, ack, wirelen, ip_bytes, payload_bytes, ip_id
+    uint8_t proto, ip_version, tunnel
+    uint32_t seq, ack, wirelen, ip_bytes, payload_bytes, ip_id, tunnel_id
+    uint64_t carrier_a_hi, carrier_a_lo, carrier_b_hi, carrier_b_lo  # of a tunnelled packet, else 0
+    int64_t parent  # the conversation of its carrier, -1 for none
 
 
 cdef struct Key:

@@ -138,19 +138,25 @@ cdef class FlowTable:
              const uint32_t[::1] ip_id, const uint16_t[::1] frag_offset, const uint8_t[::1] more_fragments,
              const uint16_t[::1] src_port, const uint16_t[::1] dst_port, const uint16_t[::1] tcp_flags,
              const uint32_t[::1] tcp_seq, const uint32_t[::1] tcp_ack, const uint8_t[::1] icmp_type,
-             const uint8_t[::1] icmp_code, const uint32_t[::1] payload_bytes, const int64_t[::1] early_at,
+             const uint8_t[::1] icmp_code, const uint32_t[::1] payload_bytes, const uint8_t[::1] tunnel,
+             const uint8_t[::1] tunnel_depth, const int64_t[::1] tunnel_id, const int64_t[::1] early_at,
              const uint16_t[::1] early_length, const uint8_t[::1] early):
         """Fold the tracked packets of one batch (capture order) whose label is ``partition``
         (every tracked packet when ``labels`` is empty). ``records_before + record_index`` numbers
         the records of the whole capture. ``early_at``, ``early_length``: where each packet's first
         payload bytes are in ``early`` (:class:`~pcapflow._kernels.firstbytes.FirstBytes`), empty
-        for none."""
+        for none.
+
+        A tunnelled frame comes as two rows, its carrier's headers (``tunnel`` NO_TUNNEL,
+        ``tunnel_depth`` above 0) and right behind them its innermost packet's (``tunnel`` set): the
+        inner packet's key adds its tunnel, tunnel id and the carrier's address pair to its
+        5-tuple, and a conversation it starts has the carrier's conversation for parent."""
         cdef Py_ssize_t count = status.shape[0], row
         lengths = (record_index.shape[0], ts_ns.shape[0], wirelen.shape[0], vlan_id.shape[0], ip_version.shape[0],
                    src_ip_hi.shape[0], src_ip_lo.shape[0], dst_ip_hi.shape[0], dst_ip_lo.shape[0], ip_proto.shape[0],
                    ip_bytes.shape[0], ip_id.shape[0], frag_offset.shape[0], more_fragments.shape[0], src_port.shape[0],
                    dst_port.shape[0], tcp_flags.shape[0], tcp_seq.shape[0], tcp_ack.shape[0], icmp_type.shape[0],
-                   icmp_code.shape[0], payload_bytes.shape[0])
+                   icmp_code.shape[0], payload_bytes.shape[0], tunnel.shape[0], tunnel_depth.shape[0], tunnel_id.shape[0])
         if any(length != count for length in lengths) or (labels.shape[0] and labels.shape[0] != count):
             raise ValueError("every column of a batch must have one entry per packet")
         if early_length.shape[0] and (early_length.shape[0] != count or early_at.shape[0] != count):
@@ -165,7 +171,8 @@ cdef class FlowTable:
         cdef int failed = 0
         cdef Packet packet
         cdef Key key
-        cdef int64_t conversation
+        cdef int64_t conversation, carrier = -1, carrier_record = -1
+        cdef uint64_t carrier_a_hi = 0, carrier_a_lo = 0, carrier_b_hi = 0, carrier_b_lo = 0
         with nogil:
             for row in range(count):
                 if not is_tracked(status[row]) or (labelled and labels[row] != partition):
@@ -173,6 +180,15 @@ cdef class FlowTable:
                 _packet_of(&packet, row, records_before, record_index, ts_ns, wirelen, vlan_id, ip_version, src_ip_hi, src_ip_lo,
                            dst_ip_hi, dst_ip_lo, ip_proto, ip_bytes, ip_id, src_port, dst_port, tcp_flags, tcp_seq, tcp_ack,
                            icmp_type, icmp_code, payload_bytes)
+                packet.tunnel, packet.tunnel_id, packet.parent = NO_TUNNEL, 0, -1
+                packet.carrier_a_hi = packet.carrier_a_lo = packet.carrier_b_hi = packet.carrier_b_lo = 0
+                if tunnel[row] != NO_TUNNEL:
+                    packet.tunnel = tunnel[row] | (TUNNEL_HAS_ID if tunnel_id[row] >= 0 else 0)
+                    packet.tunnel_id = <uint32_t>tunnel_id[row] if tunnel_id[row] >= 0 else 0
+                    if carrier_record == packet.record:  # its carrier's row came right before it
+                        packet.carrier_a_hi, packet.carrier_a_lo = carrier_a_hi, carrier_a_lo
+                        packet.carrier_b_hi, packet.carrier_b_lo = carrier_b_hi, carrier_b_lo
+                        packet.parent = carrier
                 if packet.ts > self.clock:
                     self.clock = packet.ts
                 if status[row] == FRAGMENT:
@@ -181,6 +197,10 @@ cdef class FlowTable:
                     self._key(&packet, &key)
                     conversation = self._packet(&packet, &key)
                     failed = conversation < 0
+                    if not failed and tunnel_depth[row] and tunnel[row] == NO_TUNNEL:  # a carrier
+                        self.conversations[conversation].is_tunnel = 1
+                        carrier, carrier_record = conversation, packet.record
+                        carrier_a_hi, carrier_a_lo, carrier_b_hi, carrier_b_lo = key.a_hi, key.a_lo, key.b_hi, key.b_lo
                     if not failed and inspecting:
                         c = &self.conversations[conversation]
                         if c.app == APP_UNDECIDED or c.early >= 0:
@@ -213,6 +233,9 @@ cdef class FlowTable:
         key.vlan = p.vlan if self.vlan_in_key else NO_VLAN
         ports = p.proto | (<uint64_t>key.a_port << 8) | (<uint64_t>key.b_port << 24) | (<uint64_t>key.vlan << 40)
         key.hash = 0 if self.colliding else mix64(hash_address(key.a_hi, key.a_lo) + mix64(hash_address(key.b_hi, key.b_lo) ^ ports))
+        if p.tunnel and not self.colliding:
+            key.hash ^= mix64(p.tunnel_id + (<uint64_t>p.tunnel << 32) + hash_address(p.carrier_a_hi, p.carrier_a_lo)
+                              + hash_address(p.carrier_b_hi, p.carrier_b_lo))
 
     cdef int64_t _packet(self, const Packet *p, const Key *key) noexcept nogil:
         """Fold one packet with ports; the index of its conversation, or -1 when memory runs out."""
@@ -230,7 +253,8 @@ cdef class FlowTable:
             if slot_matches(slot, hash):
                 c = &self.conversations[slot_entry(slot)]
                 if (c.a_hi == key.a_hi and c.a_lo == key.a_lo and c.b_hi == key.b_hi and c.b_lo == key.b_lo
-                        and c.a_port == key.a_port and c.b_port == key.b_port and c.proto == p.proto and c.key_vlan == key.vlan):
+                        and c.a_port == key.a_port and c.b_port == key.b_port and c.proto == p.proto and c.key_vlan == key.vlan
+                        and c.tunnel == p.tunnel and (p.tunnel == NO_TUNNEL or _same_tunnel(c, p))):
                     index = slot_entry(slot)
                     break
             at = (at + 1) & self.flows.mask
@@ -257,6 +281,8 @@ cdef class FlowTable:
         c.a_hi, c.a_lo, c.b_hi, c.b_lo, c.a_port, c.b_port = key.a_hi, key.a_lo, key.b_hi, key.b_lo, key.a_port, key.b_port
         c.key_vlan, c.vlan, c.proto, c.ip_version = key.vlan, p.vlan, p.proto, p.ip_version
         c.first_sender, c.ended_by, c.has_marker, c.marker = key.direction, ENDED_OPEN, 0, 0
+        c.tunnel, c.tunnel_id, c.parent, c.is_tunnel = p.tunnel, p.tunnel_id, p.parent, 0
+        c.carrier_a_hi, c.carrier_a_lo, c.carrier_b_hi, c.carrier_b_lo = p.carrier_a_hi, p.carrier_a_lo, p.carrier_b_hi, p.carrier_b_lo
         c.first_record, c.first_seen, c.last_seen = p.record, p.ts, p.ts
         c.packets[0] = c.packets[1] = c.bytes[0] = c.bytes[1] = 0
         c.ip_bytes[0] = c.ip_bytes[1] = c.payload_bytes[0] = c.payload_bytes[1] = 0
@@ -556,6 +582,11 @@ cdef void _entries_restore(Entries *entries, tuple state) except *:
     entries.data = <char *>_copied(data)
     entries.count = entries.capacity = len(data) // entries.size
     _index_restore(&entries.index, index)
+
+
+cdef inline bint _same_tunnel(const Conversation *c, const Packet *p) noexcept nogil:
+    return (c.tunnel_id == p.tunnel_id and c.carrier_a_hi == p.carrier_a_hi and c.carrier_a_lo == p.carrier_a_lo
+            and c.carrier_b_hi == p.carrier_b_hi and c.carrier_b_lo == p.carrier_b_lo)
 
 
 cdef inline void _letter(Conversation *c, int letter, int direction, int64_t record) noexcept nogil:

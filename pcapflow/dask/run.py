@@ -51,10 +51,12 @@ def read_nbytes(read: PieceRead) -> int:
     return tables + sum(column.nbytes for early in read.early if early is not None for column in early)
 
 
-def read_parts(piece: Piece, engine: str, chunk_bytes: int, partitions: int, inspect_payload: bool) -> tuple[PieceRead, list[PieceRead]]:
+def read_parts(piece: Piece, engine: str, chunk_bytes: int, partitions: int, inspect_payload: bool,
+               decapsulate: bool = False) -> tuple[PieceRead, list[PieceRead]]:
     """Read one piece: what reading found (no tables), and its packets (with their first
-    payload bytes when ``inspect_payload``) split per partition."""
-    read = read_piece(piece, engine, chunk_bytes, 1, inspect_payload)
+    payload bytes when ``inspect_payload``; with tunnels opened and carrier rows when
+    ``decapsulate``) split per partition."""
+    read = read_piece(piece, engine, chunk_bytes, 1, inspect_payload, decapsulate)
     parts = [PieceRead(piece) for _ in range(partitions)]
     for table, early in zip(read.tables, read.early):
         for part, (packets, packets_early) in zip(parts, split(table, partitions, early)):
@@ -98,7 +100,8 @@ class DaskRun(CaptureRun):
         held: dict[Piece, list[Future]] = {}  # the parts of each read taken, until it is folded
 
         def remote(piece: Piece) -> Future:
-            both = client.submit(read_parts, piece, self.engine, self.chunk_bytes, count, options.inspect_payload, pure=False)
+            both = client.submit(read_parts, piece, self.engine, self.chunk_bytes, count, options.inspect_payload,
+                                 options.decapsulate, pure=False)
             held[piece] = [client.submit(operator.getitem, both, 1, pure=False)]
             return client.submit(operator.getitem, both, 0, pure=False)
 

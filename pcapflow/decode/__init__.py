@@ -2,7 +2,7 @@
 
 Contract
 --------
-``decode(batch, engine)`` returns one :class:`PacketTable` row per record of the batch, in
+``decode(batch, engine, decapsulate)`` returns one :class:`PacketTable` row per record of the batch, in
 record order, with the columns and dtypes of :data:`~pcapflow.decode.table.COLUMN_DTYPES`.
 It never raises on packet contents: every row gets a :class:`DecodeStatus` saying whether it
 can be tracked and, if not, why.
@@ -11,7 +11,9 @@ Engines
 -------
 ``"fast"`` (the default) is the compiled kernel :func:`pcapflow._kernels.decode.decode_records`:
 link layer, then VLAN/MPLS/PPPoE encapsulations, IPv4/IPv6 (with AH, extension headers and
-fragments), then TCP/UDP/SCTP/ICMP, one record at a time without the GIL, every read checked
+fragments), then TCP/UDP/SCTP/ICMP; with ``decapsulate``, the tunnels of
+:mod:`pcapflow._kernels.tunnels` are opened (up to ``MAX_TUNNEL_DEPTH`` deep) and the row holds the
+innermost packet's headers with ``tunnel``, ``tunnel_depth`` and ``tunnel_id``. One record at a time without the GIL, every read checked
 against the record's captured length. ``"reference"`` dissects every packet with scapy and must
 produce the identical table; it is the oracle the fast engine is tested against, and a slow path
 for checking a surprising result by hand.
@@ -52,7 +54,7 @@ LINKTYPE_NAMES: dict[int, str] = {
 }
 
 
-def decode_fast(batch: RawBatch) -> PacketTable:
+def decode_fast(batch: RawBatch, decapsulate: bool = False) -> PacketTable:
     """Decode a batch with the compiled kernel (see the module docstring)."""
     table = allocated_table(len(batch))
     table.file_index[:] = batch.file_index
@@ -64,25 +66,25 @@ def decode_fast(batch: RawBatch) -> PacketTable:
         table.status, table.vlan_id, table.ip_version, table.src_ip_hi, table.src_ip_lo, table.dst_ip_hi, table.dst_ip_lo,
         table.ip_proto, table.ip_bytes, table.ip_id, table.frag_offset, table.more_fragments.view(np.uint8),
         table.src_port, table.dst_port, table.tcp_flags, table.tcp_seq, table.tcp_ack, table.icmp_type, table.icmp_code,
-        table.payload_bytes, table.payload_offset,
+        table.payload_bytes, table.payload_offset, table.tunnel, table.tunnel_depth, table.tunnel_id, decapsulate,
     )
     return table
 
 
-def decode_reference(batch: RawBatch) -> PacketTable:
+def decode_reference(batch: RawBatch, decapsulate: bool = False) -> PacketTable:
     """Decode a batch by dissecting every packet with scapy (slow; the oracle)."""
     from pcapflow.decode.reference import decode_with_scapy
 
-    return decode_with_scapy(batch)
+    return decode_with_scapy(batch, decapsulate)
 
 
-ENGINES: dict[str, Callable[[RawBatch], PacketTable]] = dict(zip(ENGINE_NAMES, (decode_fast, decode_reference)))
+ENGINES: dict[str, Callable[[RawBatch, bool], PacketTable]] = dict(zip(ENGINE_NAMES, (decode_fast, decode_reference)))
 
 
-def decode(batch: RawBatch, engine: str = "fast") -> PacketTable:
-    """Decode every record of ``batch`` with the named engine."""
+def decode(batch: RawBatch, engine: str = "fast", decapsulate: bool = False) -> PacketTable:
+    """Decode every record of ``batch`` with the named engine (opening its tunnels with ``decapsulate``)."""
     try:
         decoder = ENGINES[engine]
     except KeyError:
         raise OptionsError(f"unknown engine {engine!r}: choose one of {', '.join(ENGINES)}") from None
-    return decoder(batch)
+    return decoder(batch, decapsulate)

@@ -65,7 +65,10 @@ class _Stop(Exception):
 
 
 SCAPY_CLASSES = {  # the layer classes used, by module
-    "scapy.layers.l2": "Ether Dot3 Dot1Q Dot1AD CookedLinux CookedLinuxV2 LoopbackOpenBSD LLC SNAP",
+    "scapy.layers.l2": "Ether Dot3 Dot1Q Dot1AD CookedLinux CookedLinuxV2 LoopbackOpenBSD LLC SNAP GRE GRE_PPTP",
+    "scapy.layers.vxlan": "VXLAN",
+    "scapy.contrib.geneve": "GENEVE",
+    "scapy.contrib.gtp": "GTP_U_Header",
     "scapy.contrib.mpls": "MPLS",
     "scapy.layers.ppp": "PPP HDLC",
     "scapy.layers.dot11": "Dot11 Dot11QoS",
@@ -368,18 +371,23 @@ def _transport(rec: _Record) -> None:
         rec.row["payload_bytes"] = rec.ip_left
 
 
-def _decode(rec: _Record, linktype: int) -> DecodeStatus:
+def _decode(rec: _Record, linktype: int, decapsulate: bool) -> DecodeStatus:
+    from pcapflow.decode.reference_tunnels import inner_ethertype  # which builds on this module
+
     try:
-        ethertype = _ip_ethertype(rec, _link(rec, linktype))
-        (_ipv4 if ethertype == IPV4 else _ipv6)(rec)
-        _transport(rec)
+        ethertype: int | None = _link(rec, linktype)
+        while ethertype is not None:  # once per tunnel opened
+            ethertype = _ip_ethertype(rec, ethertype)
+            (_ipv4 if ethertype == IPV4 else _ipv6)(rec)
+            ethertype = inner_ethertype(rec, decapsulate)
     except _Stop as stop:
         return stop.args[0]
     return DecodeStatus.OK
 
 
-def decode_with_scapy(batch: RawBatch) -> PacketTable:
-    """Decode every record of ``batch`` by dissecting it with scapy (see the module docstring)."""
+def decode_with_scapy(batch: RawBatch, decapsulate: bool = False) -> PacketTable:
+    """Decode every record of ``batch`` by dissecting it with scapy (see the module docstring;
+    the tunnels opened with ``decapsulate``, :mod:`pcapflow.decode.reference_tunnels`)."""
     table = empty_table(len(batch))
     table.file_index[:] = batch.file_index
     for name in ("record_index", "ts_ns", "linktype", "caplen", "wirelen"):
@@ -390,7 +398,7 @@ def decode_with_scapy(batch: RawBatch) -> PacketTable:
             continue
         start = int(batch.data_offset[i])
         rec = _Record(batch.buffer[start : start + int(batch.caplen[i])].tobytes(), int(batch.wirelen[i]))
-        table.status[i] = _decode(rec, int(batch.linktype[i]))
+        table.status[i] = _decode(rec, int(batch.linktype[i]), decapsulate)
         for column, value in rec.row.items():
             getattr(table, column)[i] = value
     return table

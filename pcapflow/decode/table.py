@@ -51,6 +51,12 @@ _NOT_TAKEN = np.zeros(0, dtype=np.uint8)
 #: Sentinel of the ``vlan_id`` column: the frame carried no VLAN tag.
 NO_VLAN = int(Limit.NO_VLAN)
 
+#: Sentinel of the ``tunnel_id`` column: the packet's encapsulation names no id (or it has none).
+NO_TUNNEL_ID = int(Limit.NO_TUNNEL_ID)
+
+#: What the ``tunnel`` column's codes (constants.Tunnel, from 1) are called in frames and reports.
+TUNNEL_NAMES = ("vxlan", "geneve", "gtp_u", "gre", "ip_in_ip")
+
 
 @dataclass(slots=True)
 class PacketTable:
@@ -83,6 +89,9 @@ class PacketTable:
     icmp_code: np.ndarray  # uint8
     payload_bytes: np.ndarray  # uint32: transport payload from header lengths, not caplen
     payload_offset: np.ndarray  # uint32: where a TCP or UDP payload starts in the record, else 0
+    tunnel: np.ndarray  # uint8: constants.Tunnel, the innermost encapsulation opened (NO_TUNNEL: none)
+    tunnel_depth: np.ndarray  # uint8: encapsulations opened, at most MAX_TUNNEL_DEPTH
+    tunnel_id: np.ndarray  # int64: VNI, TEID, GRE key or PPTP call id of the innermost one, NO_TUNNEL_ID if none
 
     def __len__(self) -> int:
         return len(self.ts_ns)
@@ -133,6 +142,9 @@ COLUMN_DTYPES: dict[str, np.dtype] = {
     "icmp_code": np.dtype(np.uint8),
     "payload_bytes": np.dtype(np.uint32),
     "payload_offset": np.dtype(np.uint32),
+    "tunnel": np.dtype(np.uint8),
+    "tunnel_depth": np.dtype(np.uint8),
+    "tunnel_id": np.dtype(np.int64),
 }
 
 
@@ -142,7 +154,8 @@ def allocated_table(rows: int) -> PacketTable:
 
 
 def empty_table(rows: int = 0) -> PacketTable:
-    """A table of ``rows`` zeroed rows (``vlan_id`` set to NO_VLAN)."""
+    """A table of ``rows`` zeroed rows (``vlan_id`` set to NO_VLAN, ``tunnel_id`` to NO_TUNNEL_ID)."""
     table = PacketTable(**{name: np.zeros(rows, dtype=dtype) for name, dtype in COLUMN_DTYPES.items()})
     table.vlan_id[:] = NO_VLAN
+    table.tunnel_id[:] = NO_TUNNEL_ID
     return table

@@ -35,6 +35,7 @@ from pcapflow._kernels.flowexport import export_columns
 from pcapflow._kernels.flowtable import FlowTable
 from pcapflow._kernels.partition import partition_labels
 from pcapflow.apps import APP_NAMES, NAMING_APPS, VERSIONED_APPS, app_version, compiled_signatures, server_name
+from pcapflow.decode.carriers import carrier_rows
 from pcapflow.decode.table import PacketTable
 from pcapflow.dns_names import dns_answers
 from pcapflow.options import AnalysisOptions
@@ -44,14 +45,14 @@ from pcapflow.tracking.history import letter_ranks
 from pcapflow.tracking.roles import assign_roles
 from pcapflow.tracking.state import by_role, conn_states, end_reasons
 
-__all__ = ["ConversationTracker", "combine", "partition_labels", "split"]
+__all__ = ["ConversationTracker", "combine", "packet_partitions", "partition_labels", "split"]
 
 NS = 1_000_000_000
 #: The packet columns the flow table reads, in the order its fold takes them.
 FOLDED_COLUMNS = (
     "status", "record_index", "ts_ns", "wirelen", "vlan_id", "ip_version", "src_ip_hi", "src_ip_lo", "dst_ip_hi",
     "dst_ip_lo", "ip_proto", "ip_bytes", "ip_id", "frag_offset", "more_fragments", "src_port", "dst_port",
-    "tcp_flags", "tcp_seq", "tcp_ack", "icmp_type", "icmp_code", "payload_bytes",
+    "tcp_flags", "tcp_seq", "tcp_ack", "icmp_type", "icmp_code", "payload_bytes", "tunnel", "tunnel_depth", "tunnel_id",
 )
 _ALL = np.zeros(0, dtype=np.uint8)
 _NO_BYTES = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.uint16), np.zeros(0, dtype=np.uint8))
@@ -145,7 +146,16 @@ class ConversationTracker:
         columns["app"], columns["app_basis"] = rows["app"], np.where(rows["app"] >= 0, rows["app_basis"], 0)
         columns["server_name"], columns["server_name_source"] = names, name_sources
         columns["app_version"], columns["dns_answers"] = versions, answers
+        columns["tunnel"], columns["tunnel_id"], columns["is_tunnel"] = rows["tunnel"], rows["tunnel_id"], rows["is_tunnel"]
+        columns["parent_id"] = _positions(rows["parent"], order)
         return {spec.name: columns[spec.name].astype(spec.dtype, copy=False) for spec in TRACKER_COLUMNS}
+
+
+def _positions(indexes: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """Where the conversations of flow-table ``indexes`` are in ``order`` (-1 stays -1)."""
+    position = np.empty(len(order), dtype=np.int64)
+    position[order] = np.arange(len(order), dtype=np.int64)
+    return np.where(indexes >= 0, position[np.maximum(indexes, 0)], -1) if len(order) else indexes
 
 
 def _server_names(flows: FlowTable, order: np.ndarray, rows: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -188,11 +198,22 @@ def _versions_and_answers(flows: FlowTable, order: np.ndarray, rows: dict[str, n
 FirstPayloadBytes = tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
+def packet_partitions(table: PacketTable, partitions: int) -> np.ndarray:
+    """The partition of every packet (255: untracked) by its address pair; the inner row of a
+    tunnelled frame (:func:`~pcapflow.decode.carriers.with_carriers`) goes with the carrier row
+    before it, so that a tunnelled conversation and its parent are tracked together."""
+    labels = partition_labels(table.status, table.src_ip_hi, table.src_ip_lo, table.dst_ip_hi, table.dst_ip_lo, partitions)
+    inner = np.flatnonzero(table.tunnel[1:]) + 1
+    inner = inner[carrier_rows(table)[inner - 1] & (labels[inner] != 255)]
+    labels[inner] = labels[inner - 1]
+    return labels
+
+
 def split(table: PacketTable, partitions: int, early: FirstPayloadBytes | None = None) -> list[tuple[PacketTable, FirstPayloadBytes | None]]:
     """The tracked packets of ``table``, one table per partition (the folded columns only), each
     with its packets' first payload bytes of ``early``: what a partition's tracker needs,
     compact, for shipping to wherever it runs."""
-    labels = partition_labels(table.status, table.src_ip_hi, table.src_ip_lo, table.dst_ip_hi, table.dst_ip_lo, partitions)
+    labels = packet_partitions(table, partitions)
     parts = []
     for part in range(partitions):
         rows = np.flatnonzero(labels == part)
@@ -219,8 +240,12 @@ def combine(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
     if len(parts) == 1:
         return parts[0]
     order = np.argsort(np.concatenate([part["first_record"] for part in parts]), kind="stable")
+    parents = [part["parent_id"] for part in parts]
     # column by column, giving up the parts' columns as they are merged: memory holds the
     # table about once, not two or three times
     merged = {spec.name: np.concatenate([part.pop(spec.name) for part in parts])[order] for spec in TRACKER_COLUMNS}
     merged["conversation_id"] = np.arange(len(order), dtype=np.int64)
+    # a parent is in its child's partition (packet_partitions): its id there, made the capture's
+    starts = np.cumsum([0] + [len(part) for part in parents[:-1]])
+    merged["parent_id"] = _positions(np.concatenate([np.where(part >= 0, part + start, -1) for part, start in zip(parents, starts)])[order], order)
     return merged

@@ -50,6 +50,10 @@ _FLOW_MEANINGS = {
                      "of first appearance (see pcapflow.tracking.history)",
     "app": "the protocol payload inspection identified: index into pcapflow.apps.APP_NAMES, -1 for none",
     "app_basis": "which sides' payload matched: index into pcapflow.apps.APP_BASES",
+    "tunnel": "the innermost encapsulation of a tunnelled conversation (constants Tunnel), 0 for none",
+    "tunnel_id": "its VNI, TEID, GRE key or call id, -1 for none",
+    "parent": "the flow table's index of the conversation of the carrier of its first packet, -1 for none",
+    "is_tunnel": "1 when its packets carried tunnelled packets",
 }
 
 #: Per conversation, as the flow table keeps it (its export, in this order).
@@ -86,4 +90,8 @@ TRACKER_COLUMNS: tuple[ArraySpec, ...] = (
     ArraySpec("server_name_source", np.dtype(np.uint8), "index into pcapflow.apps.SERVER_NAME_SOURCES"),
     ArraySpec("app_version", np.dtype(object), "the app's version (one of pcapflow.apps.APP_VERSIONS), or None"),
     ArraySpec("dns_answers", np.dtype(object), "a DNS conversation's address answers (see pcapflow.dns_names), or None"),
+    ArraySpec("tunnel", np.dtype(np.uint8), "the innermost encapsulation (constants Tunnel), 0 when untunnelled"),
+    ArraySpec("tunnel_id", np.dtype(np.int64), "its VNI, TEID, GRE key or call id, -1 for none"),
+    ArraySpec("parent_id", np.dtype(np.int64), "the conversation_id of the carrier of its first packet, -1 for none"),
+    ArraySpec("is_tunnel", np.dtype(bool), "its packets carried tunnelled packets"),
 )

@@ -176,3 +176,21 @@ def test_any_piece_cut_batch_size_and_files_give_the_local_result(tmp_path_facto
         _assert_same_as_local(paths, client, chunk_bytes=chunk)
     finally:
         pipeline.PIECE_BYTES = before
+
+
+def test_tunnelled_conversations_and_their_parents_are_the_local_ones(tmp_path, client):
+    from scapy.layers.inet import GRE
+    from scapy.layers.vxlan import VXLAN
+
+    packets = stamped([
+        eth() / IP(src=f"192.0.2.{i % 5 + 1}", dst="192.0.2.9")
+        / (UDP(sport=49152 + i % 3, dport=4789) / VXLAN(vni=i % 2, flags=0x08) / eth() if i % 2 else GRE())
+        / IP(src="10.0.0.1", dst=f"10.0.1.{i % 4}") / TCP(sport=40000, dport=80, flags="PA") / Raw(b"t" * (i % 40))
+        for i in range(400)
+    ])
+    local = _assert_same_as_local([write(tmp_path / "tunnels.pcap", pcap_bytes(packets))], client, chunk_bytes=4096)
+    frame = local.conversations
+    assert local.report.tunnels == {"vxlan": 200, "gre": 200}
+    assert frame.loc[frame["is_tunnel"], "packets"].sum() == frame.loc[frame["tunnel"].notna(), "packets"].sum() == 400
+    joined = frame.merge(frame, left_on="parent_id", right_on="conversation_id", suffixes=("", "_carrier"))
+    assert len(joined) == frame["tunnel"].notna().sum() and joined["is_tunnel_carrier"].all()

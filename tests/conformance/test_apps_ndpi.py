@@ -44,8 +44,6 @@ KNOWN_DIFFERENCES = {
     ("netbios.pcap", 137, 137, "guru"): (None, "as above"),
     ("openvpn.pcap", 443, 60201): (None, "one-way: only the server's datagrams are in the capture, and the OpenVPN "
                                          "signature needs both sides' reset opcodes"),
-    ("syslog.pcap", 38159, 514): ("missing", "its two directions carry different VLAN tags: nDPI keys flows by VLAN and "
-                                             "splits it (this half is the other's), pcapflow without --vlan-in-key keeps one"),
 }
 
 

@@ -54,7 +54,10 @@ def assert_same_tables(fast: PacketTable, reference: PacketTable, batch: RawBatc
 
 
 def check_parity(batch: RawBatch, where: str = "") -> None:
-    assert_same_tables(decode_fast(batch), decode_with_scapy(batch), batch, where)
+    """The two engines agree, with the tunnels left closed and with them opened."""
+    for decapsulate in (False, True):
+        assert_same_tables(decode_fast(batch, decapsulate), decode_with_scapy(batch, decapsulate), batch,
+                           f"{where}decapsulate={decapsulate}: ")
 
 
 def head(batches, limit: int):

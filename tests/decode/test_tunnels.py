@@ -1,0 +1,152 @@
+"""Exact decoded fields of tunnelled packets on both engines: each encapsulation opened (its id,
+the depth), the payloads that only look like a tunnel left as they are, the depth limit, a
+malformed inner packet, and decapsulation switched off."""
+
+from __future__ import annotations
+
+import struct
+
+import pytest
+from scapy.contrib.mpls import MPLS
+from scapy.layers.inet import IP, UDP
+from scapy.layers.inet6 import IPv6
+from scapy.layers.l2 import GRE, Dot1Q
+from scapy.layers.vxlan import VXLAN
+from scapy.packet import Raw
+
+from pcapflow._kernels.constants import Tunnel
+from pcapflow.decode import DecodeStatus, decode
+from pcapflow.decode.table import NO_TUNNEL_ID
+from tests.decode.test_layers import IP4, IP6, SEGMENT, assert_addresses
+from tests.factories import eth
+from tests.strategies import Record, raw_batch
+
+OUTER4 = IP(src="10.0.0.1", dst="10.0.0.2")
+OUTER6 = IPv6(src="2001:db8:f::1", dst="2001:db8:f::2")
+INNER = eth() / IP4 / SEGMENT
+
+
+def decapsulated(frame, engine: str, decapsulate: bool = True) -> dict:
+    table = decode(raw_batch([Record(1, bytes(frame), None, None)]), engine, decapsulate)
+    return {name: getattr(table, name)[0].item() for name in table.column_names()}
+
+
+def assert_inner_tcp(row, tunnel: int, tunnel_id: int, depth: int = 1) -> None:
+    assert row["status"] == DecodeStatus.OK
+    assert (row["tunnel"], row["tunnel_depth"], row["tunnel_id"]) == (tunnel, depth, tunnel_id)
+    assert_addresses(row, "192.0.2.1", "198.51.100.2", 4)
+    assert (row["ip_proto"], row["src_port"], row["dst_port"], row["tcp_flags"]) == (6, 40000, 443, 0x18)
+    assert (row["ip_bytes"], row["payload_bytes"], row["tcp_seq"]) == (50, 10, 123456789)
+
+
+def geneve(vni: int, protocol: int, options: bytes = b"") -> bytes:
+    return struct.pack("!BBHI", len(options) // 4, 0, protocol, vni << 8) + options
+
+
+def gtp_u(teid: int, message: int = 0xFF, extensions: bytes = b"") -> bytes:
+    """A GTP-U header; with ``extensions``, the optional fields naming a PDU session container first."""
+    optional = struct.pack("!HBB", 0, 0, 0x85) + extensions if extensions else b""
+    return struct.pack("!BBHI", 0x30 | (0x04 if extensions else 0), message, len(optional), teid) + optional
+
+
+# enhanced GRE: key and sequence flags, version 1, PPP; payload length, call id 0x1234, sequence
+# number; then PPP in HDLC-like framing carrying IPv4
+PPTP = struct.pack("!HHHHI", 0x3001, 0x880B, 54, 0x1234, 9) + b"\xff\x03\x00\x21"
+
+# a PDU session container (type 0x85): 4 bytes, the next type 0 last
+PDU_SESSION = bytes([1, 0x00, 0x09, 0x00])
+
+
+@pytest.mark.parametrize(("frame", "tunnel", "tunnel_id"), [
+    pytest.param(eth() / OUTER4 / UDP(sport=51000, dport=4789) / VXLAN(vni=42) / INNER, Tunnel.TUNNEL_VXLAN, 42, id="VXLAN"),
+    pytest.param(eth() / OUTER6 / UDP(sport=51000, dport=4789) / VXLAN(vni=0xABCDEF) / INNER, Tunnel.TUNNEL_VXLAN, 0xABCDEF,
+                 id="VXLAN over IPv6"),
+    pytest.param(eth() / OUTER4 / UDP(sport=1, dport=6081) / Raw(geneve(7, 0x6558, bytes(8))) / INNER, Tunnel.TUNNEL_GENEVE, 7,
+                 id="Geneve with options, Ethernet"),
+    pytest.param(eth() / OUTER4 / UDP(sport=1, dport=6081) / Raw(geneve(9, 0x0800)) / IP4 / SEGMENT, Tunnel.TUNNEL_GENEVE, 9,
+                 id="Geneve, IPv4"),
+    pytest.param(eth() / OUTER4 / UDP(sport=2152, dport=2152) / Raw(gtp_u(0x01020304)) / IP4 / SEGMENT, Tunnel.TUNNEL_GTP_U,
+                 0x01020304, id="GTP-U"),
+    pytest.param(eth() / OUTER4 / UDP(sport=2152, dport=40000) / Raw(gtp_u(5, extensions=PDU_SESSION)) / IP4 / SEGMENT,
+                 Tunnel.TUNNEL_GTP_U, 5, id="GTP-U extension header, source port"),
+    pytest.param(eth() / OUTER4 / GRE(proto=0x0800) / IP4 / SEGMENT, Tunnel.TUNNEL_GRE, NO_TUNNEL_ID, id="GRE"),
+    pytest.param(eth() / OUTER4 / GRE(chksum_present=1, key_present=1, key=77, seqnum_present=1, sequence_number=3, proto=0x6558)
+                 / INNER, Tunnel.TUNNEL_GRE, 77, id="GRE checksum key sequence, Ethernet"),
+    pytest.param(eth() / OUTER4 / GRE(seqnum_present=1, proto=0x88BE) / Raw(bytes(8)) / INNER, Tunnel.TUNNEL_GRE, NO_TUNNEL_ID,
+                 id="ERSPAN II"),
+    pytest.param(eth() / OUTER4 / GRE(proto=0x88BE) / INNER, Tunnel.TUNNEL_GRE, NO_TUNNEL_ID, id="ERSPAN I"),
+    pytest.param(eth() / OUTER4 / GRE(seqnum_present=1, proto=0x22EB) / Raw(bytes(11) + b"\x01" + bytes(8)) / INNER,
+                 Tunnel.TUNNEL_GRE, NO_TUNNEL_ID, id="ERSPAN III with subheader"),
+    pytest.param(eth() / OUTER4 / GRE(key_present=1, key=5, proto=0x8847) / MPLS(s=1) / IP4 / SEGMENT, Tunnel.TUNNEL_GRE, 5,
+                 id="MPLS in GRE"),
+    pytest.param(eth() / IP(src="10.0.0.1", dst="10.0.0.2", proto=47) / Raw(PPTP) / IP4 / SEGMENT,
+                 Tunnel.TUNNEL_GRE, 0x1234, id="PPTP enhanced GRE, HDLC framing"),
+    pytest.param(eth() / IP(src="10.0.0.1", dst="10.0.0.2", proto=4) / IP4 / SEGMENT, Tunnel.TUNNEL_IP_IN_IP, NO_TUNNEL_ID, id="4in4"),
+    pytest.param(eth() / IPv6(src="2001:db8:f::1", dst="2001:db8:f::2", nh=4) / IP4 / SEGMENT, Tunnel.TUNNEL_IP_IN_IP,
+                 NO_TUNNEL_ID, id="4in6"),
+])
+def test_tunnel_opened(engine, frame, tunnel, tunnel_id):
+    assert_inner_tcp(decapsulated(frame, engine), tunnel, tunnel_id)
+
+
+def test_six_in_four_and_six_in_six(engine):
+    for outer in (IP(src="10.0.0.1", dst="10.0.0.2", proto=41), IPv6(src="2001:db8:f::1", dst="2001:db8:f::2", nh=41)):
+        row = decapsulated(eth() / outer / IP6 / SEGMENT, engine)
+        assert (row["status"], row["tunnel"], row["tunnel_depth"]) == (DecodeStatus.OK, Tunnel.TUNNEL_IP_IN_IP, 1)
+        assert_addresses(row, "2001:db8::1", "2001:db8::2", 6)
+        assert (row["src_port"], row["dst_port"], row["payload_bytes"]) == (40000, 443, 10)
+
+
+def test_the_outermost_vlan_stays_and_the_innermost_tunnel_names_the_row(engine):
+    frame = eth() / Dot1Q(vlan=12) / OUTER4 / GRE(key_present=1, key=3, proto=0x0800) / OUTER4 / UDP(sport=9, dport=4789) / VXLAN(vni=8) / INNER
+    row = decapsulated(frame, engine)
+    assert_inner_tcp(row, Tunnel.TUNNEL_VXLAN, 8, depth=2)
+    assert row["vlan_id"] == 12
+
+
+def test_four_tunnels_deep_at_most(engine):
+    frame = IP4 / SEGMENT
+    for _ in range(5):
+        frame = IP(src="10.0.0.1", dst="10.0.0.2", proto=4) / frame
+    row = decapsulated(eth() / frame, engine)
+    assert (row["status"], row["tunnel_depth"], row["ip_proto"]) == (DecodeStatus.OK, 4, 4)
+    assert_addresses(row, "10.0.0.1", "10.0.0.2", 4)
+
+
+@pytest.mark.parametrize("frame", [
+    pytest.param(eth() / OUTER4 / UDP(sport=9, dport=4789) / VXLAN(flags=0) / INNER, id="VXLAN without the I flag"),
+    pytest.param(eth() / OUTER4 / UDP(sport=9, dport=4789) / Raw(b"\x08" + bytes(7)), id="VXLAN without a frame"),
+    pytest.param(eth() / OUTER4 / UDP(sport=9, dport=6081) / Raw(b"\x40" + bytes(7)) / INNER, id="Geneve version 1"),
+    pytest.param(eth() / OUTER4 / UDP(sport=9, dport=6081) / Raw(geneve(1, 0x0800)) / IP6 / SEGMENT, id="Geneve IPv4 holding IPv6"),
+    pytest.param(eth() / OUTER4 / UDP(sport=2152, dport=2152) / Raw(gtp_u(1, message=1)), id="GTP echo request"),
+    pytest.param(eth() / OUTER4 / UDP(sport=2152, dport=2152) / Raw(gtp_u(1) + b"\x00"), id="GTP-U not IP"),
+])
+def test_lookalikes_stay_udp(engine, frame):
+    row = decapsulated(frame, engine)
+    assert (row["status"], row["tunnel"], row["tunnel_depth"], row["tunnel_id"]) == (DecodeStatus.OK, 0, 0, NO_TUNNEL_ID)
+    assert (row["ip_proto"], row["src_ip_lo"] & 0xFFFFFFFF) == (17, 0x0A000001)
+
+
+@pytest.mark.parametrize("frame", [
+    pytest.param(eth() / OUTER4 / GRE(routing_present=1, proto=0x0800) / IP4 / SEGMENT, id="GRE source routing"),
+    pytest.param(eth() / OUTER4 / GRE(proto=0x0806) / Raw(bytes(28)), id="GRE ARP"),
+    pytest.param(eth() / OUTER4 / GRE(version=2, proto=0x0800) / IP4 / SEGMENT, id="GRE version 2"),
+    pytest.param(eth() / IP(src="10.0.0.1", dst="10.0.0.2", proto=4) / IP6 / SEGMENT, id="protocol 4 holding IPv6"),
+])
+def test_lookalikes_stay_ip(engine, frame):
+    row = decapsulated(frame, engine)
+    assert (row["status"], row["tunnel"], row["tunnel_depth"]) == (DecodeStatus.OK, 0, 0)
+    assert row["src_ip_lo"] & 0xFFFFFFFF == 0x0A000001
+
+
+def test_a_cut_inner_packet_keeps_its_tunnel(engine):
+    frame = bytes(eth() / OUTER4 / UDP(sport=9, dport=4789) / VXLAN(vni=4) / INNER)
+    row = decode(raw_batch([Record(1, frame[:14 + 20 + 8 + 8 + 14 + 10], None, len(frame))]), engine, True)
+    assert (int(row.status[0]), int(row.tunnel[0]), int(row.tunnel_depth[0]), int(row.tunnel_id[0])) == (
+        DecodeStatus.TRUNCATED_IP, Tunnel.TUNNEL_VXLAN, 1, 4)
+
+
+def test_decapsulation_off_shows_the_carrier(engine):
+    row = decapsulated(eth() / OUTER4 / UDP(sport=51000, dport=4789) / VXLAN(vni=42) / INNER, engine, decapsulate=False)
+    assert (row["tunnel"], row["tunnel_depth"], row["tunnel_id"]) == (0, 0, NO_TUNNEL_ID)
+    assert (row["ip_proto"], row["dst_port"], row["payload_bytes"]) == (17, 4789, 8 + len(INNER))
