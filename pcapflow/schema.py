@@ -112,7 +112,8 @@ CONVERSATION_COLUMNS: tuple[ColumnSpec, ...] = (
     ColumnSpec("server_name_source", SERVER_NAME_SOURCE_DTYPE, "where server_name came from: tls_sni, http_host, quic_sni or dns"),
     ColumnSpec("app_version", APP_VERSION_DTYPE, "app's version: SSLv3, TLSv1.0-1.3 (ServerHello, else ClientHello), SSH-2.0/1.99/1.5, QUICv1/v2"),
     ColumnSpec("tunnel", TUNNEL_DTYPE, "the innermost encapsulation its packets came out of; <NA> when untunnelled"),
-    ColumnSpec("tunnel_id", "UInt32", "VNI, TEID, GRE key or PPTP call id of that encapsulation (part of the key); <NA> where none"),
+    ColumnSpec("tunnel_id", "UInt32",
+               "VNI, TEID (its first packet's), GRE key or PPTP call id of that encapsulation (part of the key but for GTP-U); <NA> where none"),
     ColumnSpec("parent_id", "Int64", "conversation_id of the carrier conversation of its first packet; <NA> when untunnelled"),
     ColumnSpec("is_tunnel", "bool", "its packets carried tunnelled packets (each such frame also counts in an inner conversation)"),
 )

@@ -234,7 +234,7 @@ cdef class FlowTable:
         ports = p.proto | (<uint64_t>key.a_port << 8) | (<uint64_t>key.b_port << 24) | (<uint64_t>key.vlan << 40)
         key.hash = 0 if self.colliding else mix64(hash_address(key.a_hi, key.a_lo) + mix64(hash_address(key.b_hi, key.b_lo) ^ ports))
         if p.tunnel and not self.colliding:
-            key.hash ^= mix64(p.tunnel_id + (<uint64_t>p.tunnel << 32) + hash_address(p.carrier_a_hi, p.carrier_a_lo)
+            key.hash ^= mix64(_keyed_id(p.tunnel, p.tunnel_id) + (<uint64_t>p.tunnel << 32) + hash_address(p.carrier_a_hi, p.carrier_a_lo)
                               + hash_address(p.carrier_b_hi, p.carrier_b_lo))
 
     cdef int64_t _packet(self, const Packet *p, const Key *key) noexcept nogil:
@@ -584,9 +584,16 @@ cdef void _entries_restore(Entries *entries, tuple state) except *:
     _index_restore(&entries.index, index)
 
 
+cdef inline uint32_t _keyed_id(uint8_t tunnel, uint32_t tunnel_id) noexcept nogil:
+    """The part of a tunnel id in an inner key: none for GTP-U, whose TEID names the receiving
+    end's tunnel, one per direction (keyed, each direction of a connection would be a
+    conversation of its own; Zeek and tshark key GTP-U by its endpoints too); the id otherwise."""
+    return 0 if (tunnel & ~TUNNEL_HAS_ID) == TUNNEL_GTP_U else tunnel_id
+
+
 cdef inline bint _same_tunnel(const Conversation *c, const Packet *p) noexcept nogil:
-    return (c.tunnel_id == p.tunnel_id and c.carrier_a_hi == p.carrier_a_hi and c.carrier_a_lo == p.carrier_a_lo
-            and c.carrier_b_hi == p.carrier_b_hi and c.carrier_b_lo == p.carrier_b_lo)
+    return (_keyed_id(c.tunnel, c.tunnel_id) == _keyed_id(p.tunnel, p.tunnel_id) and c.carrier_a_hi == p.carrier_a_hi
+            and c.carrier_a_lo == p.carrier_a_lo and c.carrier_b_hi == p.carrier_b_hi and c.carrier_b_lo == p.carrier_b_lo)
 
 
 cdef inline void _letter(Conversation *c, int letter, int direction, int64_t record) noexcept nogil:

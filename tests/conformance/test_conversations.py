@@ -67,16 +67,12 @@ TSHARK_DIFFERENCES = {
     "ndpi/ip_fragmented_garbage.pcap": 0,
     "pcapplusplus/pcapng-example.pcapng": 16,
     "dpi/ndpi/vnc.pcap": 2,
-    # GTP-U names the receiving end's tunnel: the TEID of each direction differs, and the tunnel id
-    # is part of an inner conversation's key, so the one inner TCP connection is two conversations
-    "zeek/gtp1_gn_normal_incl_fragmentation.pcap": 2,
 }
 
 #: Captures under tunnels/ whose TCP conversations pcapflow cannot see until tunnels are decoded
 #: (issue #12); the link-type captures there are compared in test_link_types_tshark.py too.
 AWAITING_TUNNELS = {
     "tunnels/tcpdump/geneve.pcap", "tunnels/zeek/ayiya3.pcap", "tunnels/zeek/gre-over-udp-4754.pcap",
-    "tunnels/zeek/gtp2_different_udp_port.pcap", "tunnels/zeek/gtp6_gtp_0x32.pcap",
 }
 
 

@@ -66,6 +66,25 @@ def test_the_same_five_tuple_in_two_vnis_is_two_conversations(tmp_path):
     assert inner["parent_id"].tolist() == [0, 0]
 
 
+def test_a_gtp_u_connection_is_one_conversation_though_each_direction_has_its_teid(tmp_path):
+    from scapy.contrib.gtp import GTP_U_Header
+
+    def gtp(inner, teid: int, reply: bool = False):
+        ends = ("198.51.100.2", "198.51.100.1") if reply else ("198.51.100.1", "198.51.100.2")
+        return eth() / IP(src=ends[0], dst=ends[1]) / UDP(sport=2152, dport=2152) / GTP_U_Header(teid=teid, gtp_type=255) / inner
+
+    uplink, downlink = 0x1111, 0x2222  # each end names the tunnel it receives on
+    packets = stamped([gtp(inner_tcp(flags="S"), uplink), gtp(inner_tcp(flags="SA", reply=True), downlink, reply=True),
+                       gtp(inner_tcp(b"GET", flags="PA"), uplink), gtp(inner_tcp(b"x" * 4, reply=True), downlink, reply=True)])
+    frame = frames_of(write(tmp_path / "g.pcap", pcap_bytes(packets)), workers=1)
+    inner = frame[frame["tunnel"].notna()]
+    assert len(inner) == 1
+    row = inner.iloc[0]
+    # the TEID shown is the first packet's
+    assert (row["tunnel"], row["tunnel_id"], row["client_packets"], row["server_packets"]) == ("gtp_u", uplink, 2, 2)
+    assert (row["client_ip"], row["server_port"], row["history"]) == ("10.0.0.1", 80, "ShDd")
+
+
 def test_no_decap_keeps_the_outer_view(tmp_path):
     packets = stamped([vxlan(inner_tcp(), 7), eth() / IP(src=VTEP_A, dst=VTEP_B) / GRE() / inner_tcp()])
     path = write(tmp_path / "v.pcap", pcap_bytes(packets))
