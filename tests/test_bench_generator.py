@@ -154,3 +154,24 @@ def test_many_files_hold_the_same_records_and_the_same_truth(capture, tmp_path):
     # each file's conversations start after those of the file before it
     assert all(earlier[1] <= later[0] for earlier, later in itertools.pairwise(starts))
     _assert_matches_truth(pcapflow.analyze(paths), truth)
+
+
+def test_the_vxlan_copy_holds_the_same_conversations_inside_its_carriers(capture, tmp_path):
+    """benchmarks/wrap_vxlan.py: pcapflow finds the plain capture's conversations as inner ones."""
+    if str(GENERATOR.parent) not in sys.path:
+        sys.path.insert(0, str(GENERATOR.parent))
+    import wrap_vxlan
+
+    wrapped = tmp_path / "vxlan.pcap"
+    assert wrap_vxlan.wrap(str(capture), str(wrapped)) == PACKETS
+    plain, inner_view = pcapflow.analyze(capture), pcapflow.analyze(wrapped)
+    conversations = inner_view.conversations
+    inner = conversations[conversations["tunnel"].notna()]
+    carriers = conversations[conversations["is_tunnel"]]
+    assert set(inner["tunnel"].astype(str)) == {"vxlan"} and set(inner["tunnel_id"]) == {wrap_vxlan.VNI}
+    assert len(inner) == len(plain.conversations)
+    assert int(inner["packets"].sum()) == int(plain.conversations["packets"].sum())
+    assert sorted(zip(inner["protocol"].astype(str), inner["server_port"])) == sorted(
+        zip(plain.conversations["protocol"].astype(str), plain.conversations["server_port"]))
+    assert set(carriers["server_port"]) == {4789} and int(carriers["packets"].sum()) == PACKETS
+    assert inner_view.report.tunnels == {"vxlan": int(inner["packets"].sum()) + plain.report.status_counts.get("NOT_IP", 0)}
