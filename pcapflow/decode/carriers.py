@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from pcapflow._kernels.constants import Tunnel
 from pcapflow.capture.batch import RawBatch
 from pcapflow.decode.table import PacketTable
 
@@ -42,4 +43,4 @@ def with_carriers(table: PacketTable, batch: RawBatch, engine: str) -> tuple[Pac
 
 def carrier_rows(table: PacketTable) -> np.ndarray:
     """Which rows of a table of :func:`with_carriers` are carriers (bool)."""
-    return (table.tunnel_depth > 0) & (table.tunnel == 0)
+    return (table.tunnel_depth > 0) & (table.tunnel == Tunnel.NO_TUNNEL)
