@@ -51,7 +51,7 @@ from pcapflow.capture.batch import RawBatch
 from pcapflow.capture.pieces import plan_spans
 from pcapflow.capture.source import input_size
 from pcapflow.decode import LINKTYPE_NAMES, SUPPORTED_LINKTYPES, DecodeStatus, PacketTable, decode
-from pcapflow.decode.carriers import carrier_rows, with_carriers
+from pcapflow.decode.carriers import carrier_rows, decode_with_carriers
 from pcapflow.decode.table import TRACKED_BELOW, TUNNEL_NAMES
 from pcapflow.errors import PcapflowError, UnsupportedLinkTypeError
 from pcapflow.options import AnalysisOptions
@@ -109,7 +109,7 @@ class PieceRead:
     def take(self, table: PacketTable, partitions: int, batch: RawBatch | None = None, budgets: FirstBytes | None = None,
              rows: np.ndarray | None = None) -> None:
         """Take a decoded table; with ``budgets``, its first payload bytes from ``batch`` too.
-        ``rows``: the record of each row of a table with carrier rows (with_carriers)."""
+        ``rows``: the record of each row of a table with carrier rows (decode_with_carriers)."""
         self.tables.append(table)
         self.labels.append(_labels(table, partitions))
         self.early.append(None if budgets is None or batch is None else budgets.take(
@@ -145,13 +145,12 @@ def plan_pieces(path: str, file_index: int, start: int = 0) -> list[Piece]:
 
 def _take_decoded(read: PieceRead, batch: RawBatch, engine: str, partitions: int, budgets: FirstBytes | None, decapsulate: bool) -> None:
     """Decode a batch into a read; with ``decapsulate``, its tunnels opened and their carriers
-    given rows of their own (:func:`~pcapflow.decode.carriers.with_carriers`), for tracking."""
-    table = decode(batch, engine, decapsulate)
+    given rows of their own (:func:`~pcapflow.decode.carriers.decode_with_carriers`), for tracking."""
     if decapsulate:
-        table, rows = with_carriers(table, batch, engine)
+        table, rows = decode_with_carriers(batch, engine)
         read.take(table, partitions, batch, budgets, rows)
     else:
-        read.take(table, partitions, batch, budgets)
+        read.take(decode(batch, engine), partitions, batch, budgets)
 
 
 def read_piece(piece: Piece, engine: str, chunk_bytes: int, partitions: int, inspect_payload: bool = False,

@@ -20,7 +20,7 @@ with atheris.instrument_imports():
     from pcapflow._kernels.pcapng import PcapngWalker
     from pcapflow._kernels.walk import walk_pcap
     from pcapflow.capture.batch import RawBatch
-    from pcapflow.decode import SUPPORTED_LINKTYPES, decode_fast
+    from pcapflow.decode import SUPPORTED_LINKTYPES, decode_fast, decode_fast_with_carriers
 
 LINKTYPES = sorted(SUPPORTED_LINKTYPES) + [0xFFFF, 147]
 
@@ -48,9 +48,13 @@ def one_input(data: bytes) -> None:
     count = len(offsets)
     for shift in range(len(LINKTYPES)):
         linktype = np.array([LINKTYPES[(i + shift) % len(LINKTYPES)] for i in range(count)], dtype=np.uint16)
-        decode_fast(RawBatch(buffer=buffer, data_offset=offsets.astype(np.int64), caplen=caplen, wirelen=wirelen,
-                             ts_ns=np.zeros(count, dtype=np.int64), linktype=linktype, bad_record=np.zeros(count, dtype=bool),
-                             record_index=np.arange(count, dtype=np.int64), file_index=0), decapsulate=shift % 2 == 1)
+        batch = RawBatch(buffer=buffer, data_offset=offsets.astype(np.int64), caplen=caplen, wirelen=wirelen,
+                         ts_ns=np.zeros(count, dtype=np.int64), linktype=linktype, bad_record=np.zeros(count, dtype=bool),
+                         record_index=np.arange(count, dtype=np.int64), file_index=0)
+        if shift % 2:
+            decode_fast_with_carriers(batch)
+        else:
+            decode_fast(batch)
 
 
 if __name__ == "__main__":

@@ -26,7 +26,8 @@ import pcapflow
 from pcapflow._kernels.pcapng import PcapngWalker
 from pcapflow._kernels.walk import TIMESTAMP_LIMIT_NS, walk_pcap
 from pcapflow.capture.batch import RawBatch
-from pcapflow.decode import SUPPORTED_LINKTYPES, DecodeStatus, decode_fast
+from pcapflow.decode import SUPPORTED_LINKTYPES, DecodeStatus, decode_fast, decode_fast_with_carriers
+from pcapflow.decode.carriers import carrier_rows
 from pcapflow.errors import CaptureError
 from tests.conftest import REPO, SAMPLES
 from tests.factories import enhanced_packet, interface_description, pcapng_option, section_header, write
@@ -93,6 +94,11 @@ def test_the_decode_reads_only_what_each_record_holds(frames, draw):
                      bad_record=np.zeros(len(frames), dtype=bool), record_index=np.arange(len(frames), dtype=np.int64), file_index=0)
     table = decode_fast(batch, decapsulate)
     assert set(table.status.tolist()) <= STATUSES
+    if decapsulate:  # the rows tracking folds hold the same innermost rows, each behind its carrier's
+        folded, _ = decode_fast_with_carriers(batch)
+        inner = ~carrier_rows(folded)
+        for name in table.column_names():
+            np.testing.assert_array_equal(getattr(folded, name)[inner], getattr(table, name), name)
     # each record alone in a buffer of its own decodes to the same row: nothing was read from its neighbours
     row = draw.draw(st.integers(0, len(frames) - 1))
     frame, wirelen, kind = frames[row]

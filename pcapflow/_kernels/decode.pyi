@@ -7,5 +7,5 @@ def decode_records(
     ip_id: np.ndarray, frag_offset: np.ndarray, more_fragments: np.ndarray, src_port: np.ndarray, dst_port: np.ndarray,
     tcp_flags: np.ndarray, tcp_seq: np.ndarray, tcp_ack: np.ndarray, icmp_type: np.ndarray, icmp_code: np.ndarray,
     payload_bytes: np.ndarray, payload_offset: np.ndarray, tunnel: np.ndarray, tunnel_depth: np.ndarray, tunnel_id: np.ndarray,
-    decapsulate: bool,
-) -> None: ...
+    decapsulate: bool, row_record: np.ndarray, first_record: int = 0, first_row: int = 0,
+) -> tuple[int, int]: ...

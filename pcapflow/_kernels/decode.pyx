@@ -362,7 +362,7 @@ cdef inline bint _may_carry_tunnel(int proto) noexcept nogil:
 
 
 cdef int _decode(const uint8_t *p, int64_t caplen, int64_t wirelen, int linktype, bint decapsulate,
-                 Fields *out) noexcept nogil:
+                 Fields *out, Fields *carrier) noexcept nogil:
     cdef int64_t offset = 0, left = 0
     cdef int ethertype = 0, status
     status = _link(p, caplen, linktype, &offset, &ethertype)
@@ -373,7 +373,7 @@ cdef int _decode(const uint8_t *p, int64_t caplen, int64_t wirelen, int linktype
         return status
     status = _transport(p, caplen, offset, left, out)
     if decapsulate and status == OK and _may_carry_tunnel(out.ip_proto):  # an untunnelled packet pays no call
-        return _decapsulate(p, caplen, wirelen, offset, left, out)
+        return _decapsulate(p, caplen, wirelen, offset, left, out, carrier)
     return status
 
 
@@ -389,10 +389,11 @@ cdef inline void _enter_tunnel(Fields *out, int tunnel, int64_t tunnel_id) noexc
 
 
 cdef int _decapsulate(const uint8_t *p, int64_t caplen, int64_t wirelen, int64_t offset, int64_t left,
-                      Fields *out) noexcept nogil:
+                      Fields *out, Fields *carrier) noexcept nogil:
     """Open the tunnels of a decoded packet (``offset``: its IP payload, ``left`` bytes of it), one
-    after the other: the fields become the innermost packet's. Kept out of _decode, whose straight
-    line every packet takes."""
+    after the other: the fields become the innermost packet's, and ``carrier`` (unless NULL) gets
+    the outermost packet's as they were before the first tunnel was entered. Kept out of _decode,
+    whose straight line every packet takes."""
     cdef int64_t tunnel_id = NO_TUNNEL_ID
     cdef int ethertype = 0, status, tunnel
     while out.tunnel_depth < MAX_TUNNEL_DEPTH and not out.more_fragments:
@@ -404,6 +405,8 @@ cdef int _decapsulate(const uint8_t *p, int64_t caplen, int64_t wirelen, int64_t
                                 &offset, &ethertype, &tunnel_id)
             if tunnel == NO_TUNNEL:
                 return OK
+        if out.tunnel_depth == 0 and carrier != NULL:
+            carrier[0] = out[0]
         _enter_tunnel(out, tunnel, tunnel_id)
         status = _network(p, caplen, wirelen, &offset, &left, ethertype, out)
         if status != OK:
@@ -412,6 +415,33 @@ cdef int _decapsulate(const uint8_t *p, int64_t caplen, int64_t wirelen, int64_t
         if status != OK:
             return status
     return OK
+
+
+cdef inline void _store(Columns *out, Py_ssize_t row, const Fields *fields, int status) noexcept nogil:
+    out.status[row] = status
+    out.vlan_id[row] = fields.vlan_id
+    out.ip_version[row] = fields.ip_version
+    out.src_ip_hi[row] = fields.src_ip_hi
+    out.src_ip_lo[row] = fields.src_ip_lo
+    out.dst_ip_hi[row] = fields.dst_ip_hi
+    out.dst_ip_lo[row] = fields.dst_ip_lo
+    out.ip_proto[row] = fields.ip_proto
+    out.ip_bytes[row] = fields.ip_bytes
+    out.ip_id[row] = fields.ip_id
+    out.frag_offset[row] = fields.frag_offset
+    out.more_fragments[row] = fields.more_fragments
+    out.src_port[row] = fields.src_port
+    out.dst_port[row] = fields.dst_port
+    out.tcp_flags[row] = fields.tcp_flags
+    out.tcp_seq[row] = fields.tcp_seq
+    out.tcp_ack[row] = fields.tcp_ack
+    out.icmp_type[row] = fields.icmp_type
+    out.icmp_code[row] = fields.icmp_code
+    out.payload_bytes[row] = fields.payload_bytes
+    out.payload_offset[row] = fields.payload_offset
+    out.tunnel[row] = fields.tunnel
+    out.tunnel_depth[row] = fields.tunnel_depth
+    out.tunnel_id[row] = fields.tunnel_id
 
 
 def decode_records(
@@ -423,23 +453,40 @@ def decode_records(
     uint8_t[::1] more_fragments, uint16_t[::1] src_port, uint16_t[::1] dst_port, uint16_t[::1] tcp_flags,
     uint32_t[::1] tcp_seq, uint32_t[::1] tcp_ack, uint8_t[::1] icmp_type, uint8_t[::1] icmp_code,
     uint32_t[::1] payload_bytes, uint32_t[::1] payload_offset, uint8_t[::1] tunnel, uint8_t[::1] tunnel_depth,
-    int64_t[::1] tunnel_id, bint decapsulate,
+    int64_t[::1] tunnel_id, bint decapsulate, int64_t[::1] row_record, Py_ssize_t first_record=0,
+    Py_ssize_t first_row=0,
 ):
-    """Decode every record of a batch into the given columns (each as long as the batch; every
-    entry is written). A record whose data does not lie inside ``buffer`` gets BAD_RECORD. With
-    ``decapsulate``, the fields are those of the innermost packet of a tunnelled record."""
-    cdef Py_ssize_t count = data_offset.shape[0], row, size = buffer.shape[0]
-    lengths = (caplen.shape[0], wirelen.shape[0], linktype.shape[0], bad_record.shape[0], status.shape[0],
-               vlan_id.shape[0], ip_version.shape[0], src_ip_hi.shape[0], src_ip_lo.shape[0], dst_ip_hi.shape[0],
+    """Decode the records of a batch into the given columns; (rows written in all, records
+    decoded in all). A record whose data does not lie inside ``buffer`` gets BAD_RECORD. With
+    ``decapsulate``, the fields are those of the innermost packet of a tunnelled record.
+
+    With ``row_record`` empty, every column is as long as the batch and row i is record i. Else
+    (with ``decapsulate``) the rows are those conversation tracking folds: a tunnelled record
+    gets two, first its carrier's (the outermost headers: ``tunnel`` NO_TUNNEL, ``tunnel_depth``
+    the inner row's, ``payload_offset`` 0 because its payload is the tunnel's, not an
+    application's), then its innermost packet's, and ``row_record`` gets each row's record. The
+    columns and ``row_record`` are then as long as one likes: decoding stops before the first
+    record that finds no room, and goes on from ``first_record`` at row ``first_row`` (the rows
+    written before) when called again with longer ones."""
+    cdef Py_ssize_t count = data_offset.shape[0], row, size = buffer.shape[0], rows = first_row
+    cdef Py_ssize_t room = status.shape[0]
+    cdef bint with_carriers = row_record.shape[0] != 0
+    lengths = (vlan_id.shape[0], ip_version.shape[0], src_ip_hi.shape[0], src_ip_lo.shape[0], dst_ip_hi.shape[0],
                dst_ip_lo.shape[0], ip_proto.shape[0], ip_bytes.shape[0], ip_id.shape[0], frag_offset.shape[0],
                more_fragments.shape[0], src_port.shape[0], dst_port.shape[0], tcp_flags.shape[0], tcp_seq.shape[0],
                tcp_ack.shape[0], icmp_type.shape[0], icmp_code.shape[0], payload_bytes.shape[0], payload_offset.shape[0],
-               tunnel.shape[0], tunnel_depth.shape[0], tunnel_id.shape[0])
-    if any(length != count for length in lengths):
+               tunnel.shape[0], tunnel_depth.shape[0], tunnel_id.shape[0]) + ((row_record.shape[0],) if with_carriers else ())
+    if any(length != count for length in (caplen.shape[0], wirelen.shape[0], linktype.shape[0], bad_record.shape[0])):
         raise ValueError("every column of a batch must have one entry per record")
+    if any(length != room for length in lengths) or (not with_carriers and room != count):
+        raise ValueError("every output column must have one entry per record, or one length with carrier rows")
+    if with_carriers and not decapsulate:
+        raise ValueError("carrier rows come only with decapsulate")
+    if not (0 <= first_record <= count and first_record <= first_row <= room) or (not with_carriers and first_row != first_record):
+        raise ValueError("decoding goes on from a record it stopped at, at the row it stopped at")
     cdef Columns out
-    if count == 0:
-        return
+    if count == first_record or room == 0:
+        return rows, first_record
     out.status, out.vlan_id, out.ip_version = &status[0], &vlan_id[0], &ip_version[0]
     out.src_ip_hi, out.src_ip_lo, out.dst_ip_hi, out.dst_ip_lo = &src_ip_hi[0], &src_ip_lo[0], &dst_ip_hi[0], &dst_ip_lo[0]
     out.ip_proto, out.ip_bytes, out.ip_id = &ip_proto[0], &ip_bytes[0], &ip_id[0]
@@ -450,10 +497,12 @@ def decode_records(
     out.tunnel, out.tunnel_depth, out.tunnel_id = &tunnel[0], &tunnel_depth[0], &tunnel_id[0]
     cdef const uint8_t *base = &buffer[0] if size else NULL
     cdef int64_t start, length
-    cdef Fields fields
+    cdef Fields fields, carrier
+    cdef Fields *carrier_out = &carrier if with_carriers else NULL
     cdef int result
+    cdef Py_ssize_t decoded = count
     with nogil:
-        for row in range(count):
+        for row in range(first_record, count):
             if row + PREFETCH_AHEAD < count and data_offset[row + PREFETCH_AHEAD] + 128 <= size:
                 pf_prefetch(base + data_offset[row + PREFETCH_AHEAD])
             memset(&fields, 0, sizeof(Fields))
@@ -463,28 +512,18 @@ def decode_records(
             if bad_record[row] or start < 0 or start + length > size:
                 result = BAD_RECORD
             else:
-                result = _decode(base + start, length, wirelen[row], linktype[row], decapsulate, &fields)
-            out.status[row] = result
-            out.vlan_id[row] = fields.vlan_id
-            out.ip_version[row] = fields.ip_version
-            out.src_ip_hi[row] = fields.src_ip_hi
-            out.src_ip_lo[row] = fields.src_ip_lo
-            out.dst_ip_hi[row] = fields.dst_ip_hi
-            out.dst_ip_lo[row] = fields.dst_ip_lo
-            out.ip_proto[row] = fields.ip_proto
-            out.ip_bytes[row] = fields.ip_bytes
-            out.ip_id[row] = fields.ip_id
-            out.frag_offset[row] = fields.frag_offset
-            out.more_fragments[row] = fields.more_fragments
-            out.src_port[row] = fields.src_port
-            out.dst_port[row] = fields.dst_port
-            out.tcp_flags[row] = fields.tcp_flags
-            out.tcp_seq[row] = fields.tcp_seq
-            out.tcp_ack[row] = fields.tcp_ack
-            out.icmp_type[row] = fields.icmp_type
-            out.icmp_code[row] = fields.icmp_code
-            out.payload_bytes[row] = fields.payload_bytes
-            out.payload_offset[row] = fields.payload_offset
-            out.tunnel[row] = fields.tunnel
-            out.tunnel_depth[row] = fields.tunnel_depth
-            out.tunnel_id[row] = fields.tunnel_id
+                result = _decode(base + start, length, wirelen[row], linktype[row], decapsulate, &fields, carrier_out)
+            if with_carriers:
+                if rows + (2 if fields.tunnel_depth else 1) > room:
+                    decoded = row
+                    break
+                if fields.tunnel_depth:
+                    carrier.tunnel_depth = fields.tunnel_depth
+                    carrier.payload_offset = 0
+                    _store(&out, rows, &carrier, OK)
+                    row_record[rows] = row
+                    rows += 1
+                row_record[rows] = row
+            _store(&out, rows, &fields, result)
+            rows += 1
+    return rows, decoded

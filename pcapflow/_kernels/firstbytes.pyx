@@ -117,7 +117,7 @@ cdef class FirstBytes:
                         failed = True
                         break
                     b.has_syn, b.syn_seq = 1, tcp_seq[row]
-                if payload_bytes[row] == 0:
+                if payload_bytes[row] == 0 or payload_offset[row] == 0:  # 0: a carrier's, not inspected
                     continue
                 start = data_offset[row] + payload_offset[row]
                 end = data_offset[row] + caplen[row]

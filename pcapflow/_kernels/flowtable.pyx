@@ -198,7 +198,12 @@ cdef class FlowTable:
                     conversation = self._packet(&packet, &key)
                     failed = conversation < 0
                     if not failed and tunnel_depth[row] and tunnel[row] == NO_TUNNEL:  # a carrier
-                        self.conversations[conversation].is_tunnel = 1
+                        c = &self.conversations[conversation]
+                        c.is_tunnel = 1
+                        if c.app == APP_UNDECIDED:  # its payload is the tunnel's, no application's
+                            c.app = APP_NONE
+                            if c.early >= 0:
+                                self._release(c)
                         carrier, carrier_record = conversation, packet.record
                         carrier_a_hi, carrier_a_lo, carrier_b_hi, carrier_b_lo = key.a_hi, key.a_lo, key.b_hi, key.b_lo
                     if not failed and inspecting:

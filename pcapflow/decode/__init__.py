@@ -28,11 +28,15 @@ import numpy as np
 from pcapflow._kernels.constants import LinkType
 from pcapflow._kernels.decode import decode_records
 from pcapflow.capture.batch import RawBatch
-from pcapflow.decode.table import NO_VLAN, DecodeStatus, PacketTable, allocated_table
+from pcapflow.decode.table import COLUMN_DTYPES, NO_VLAN, DecodeStatus, PacketTable, allocated_table
 from pcapflow.errors import OptionsError
 from pcapflow.options import ENGINES as ENGINE_NAMES
 
 __all__ = ["ENGINES", "LINKTYPE_NAMES", "NO_VLAN", "SUPPORTED_LINKTYPES", "DecodeStatus", "PacketTable", "decode"]
+
+_ONE_ROW_PER_RECORD = np.zeros(0, dtype=np.int64)  # decode_records' row_record when it writes no carrier rows
+_RECORD_COLUMNS = ("record_index", "ts_ns", "linktype", "caplen", "wirelen")  # a row's are its record's, as read
+_DECODED_COLUMNS = tuple(name for name in COLUMN_DTYPES if name not in _RECORD_COLUMNS and name != "file_index")
 
 #: The link types both engines decode.
 SUPPORTED_LINKTYPES = frozenset(int(kind) for kind in (
@@ -57,17 +61,51 @@ LINKTYPE_NAMES: dict[int, str] = {
 def decode_fast(batch: RawBatch, decapsulate: bool = False) -> PacketTable:
     """Decode a batch with the compiled kernel (see the module docstring)."""
     table = allocated_table(len(batch))
-    table.file_index[:] = batch.file_index
-    # the batch's own columns (of the table's dtypes already) are taken over, not copied
-    table.record_index, table.ts_ns, table.linktype = batch.record_index, batch.ts_ns, batch.linktype
-    table.caplen, table.wirelen = batch.caplen, batch.wirelen
-    decode_records(
+    _decode_into(table, batch, decapsulate, _ONE_ROW_PER_RECORD)
+    return _with_record_columns(table, batch, None)
+
+
+def decode_fast_with_carriers(batch: RawBatch) -> tuple[PacketTable, np.ndarray | None]:
+    """The rows conversation tracking folds, decoded in one pass with the compiled kernel (see
+    :func:`pcapflow.decode.carriers.decode_with_carriers`).
+
+    The columns get one row per record, as most batches carry no tunnel; the kernel stops at the
+    first tunnelled record that finds no room, and goes on in columns with room for two rows for
+    every record left."""
+    count = len(batch)
+    table, row_record = allocated_table(count), np.empty(count, dtype=np.int64)
+    rows, decoded = _decode_into(table, batch, True, row_record)
+    if decoded < count:
+        room = rows + 2 * (count - decoded)
+        wider, row_record = allocated_table(room), np.concatenate([row_record[:rows], np.empty(room - rows, dtype=np.int64)])
+        for name in _DECODED_COLUMNS:
+            getattr(wider, name)[:rows] = getattr(table, name)[:rows]
+        rows, decoded = _decode_into(wider, batch, True, row_record, decoded, rows)
+        table = wider.take(slice(0, rows))
+    if rows == count:  # no record was tunnelled: row i is record i
+        return _with_record_columns(table, batch, None), None
+    return _with_record_columns(table, batch, row_record[:rows]), row_record[:rows]
+
+
+def _decode_into(table: PacketTable, batch: RawBatch, decapsulate: bool, row_record: np.ndarray, first_record: int = 0,
+                 first_row: int = 0) -> tuple[int, int]:
+    return decode_records(
         batch.buffer, batch.data_offset, batch.caplen, batch.wirelen, batch.linktype, batch.bad_record.view(np.uint8),
         table.status, table.vlan_id, table.ip_version, table.src_ip_hi, table.src_ip_lo, table.dst_ip_hi, table.dst_ip_lo,
         table.ip_proto, table.ip_bytes, table.ip_id, table.frag_offset, table.more_fragments.view(np.uint8),
         table.src_port, table.dst_port, table.tcp_flags, table.tcp_seq, table.tcp_ack, table.icmp_type, table.icmp_code,
-        table.payload_bytes, table.payload_offset, table.tunnel, table.tunnel_depth, table.tunnel_id, decapsulate,
+        table.payload_bytes, table.payload_offset, table.tunnel, table.tunnel_depth, table.tunnel_id, decapsulate, row_record,
+        first_record, first_row,
     )
+
+
+def _with_record_columns(table: PacketTable, batch: RawBatch, row_record: np.ndarray | None) -> PacketTable:
+    """The table with the columns each row has of its record; when row i is record i, the batch's
+    own (of the table's dtypes already) are taken over, not copied."""
+    table.file_index[:] = batch.file_index
+    for name in _RECORD_COLUMNS:
+        column = getattr(batch, name)
+        setattr(table, name, column if row_record is None else column[row_record])
     return table
 
 

@@ -1,12 +1,12 @@
 """Carrier rows: what conversation tracking folds of a batch decoded with its tunnels opened.
 
-A decapsulated :class:`~pcapflow.decode.PacketTable` holds each tunnelled frame's innermost
-headers. Its frame counts in two conversations, its carrier's and its inner packet's, so
-:func:`with_carriers` gives the table tracking folds: every tunnelled frame as two rows, first
-its outermost headers (decoded again, without opening tunnels: only those records pay for it;
-``tunnel`` NO_TUNNEL, ``tunnel_depth`` the inner row's, which marks it as a carrier), then its
-innermost packet's. Untunnelled records stay one row each, and a batch without tunnels is
-returned as it is.
+A tunnelled frame counts in two conversations, its carrier's and its inner packet's, so
+:func:`decode_with_carriers` gives the table tracking folds: every tunnelled frame as two rows,
+first its outermost headers (``tunnel`` NO_TUNNEL, ``tunnel_depth`` the inner row's, which marks
+it as a carrier; ``payload_offset`` 0, for its payload is the tunnel's and never inspected as an
+application's), then its innermost packet's. Untunnelled records stay one row each. The fast
+engine writes these rows in its one pass over the records; the reference engine decodes the
+tunnelled records a second time, without opening tunnels, for their carriers.
 """
 
 from __future__ import annotations
@@ -17,14 +17,17 @@ from pcapflow._kernels.constants import Tunnel
 from pcapflow.capture.batch import RawBatch
 from pcapflow.decode.table import PacketTable
 
-__all__ = ["carrier_rows", "with_carriers"]
+__all__ = ["carrier_rows", "decode_with_carriers"]
 
 
-def with_carriers(table: PacketTable, batch: RawBatch, engine: str) -> tuple[PacketTable, np.ndarray | None]:
-    """The rows tracking folds of ``table`` (decoded from ``batch`` with ``decapsulate``), and
-    the record of each row (None when they are the records: no frame was tunnelled)."""
-    from pcapflow.decode import decode
+def decode_with_carriers(batch: RawBatch, engine: str) -> tuple[PacketTable, np.ndarray | None]:
+    """The rows tracking folds of ``batch`` (see the module docstring), and the record of each
+    row (None when they are the records: no frame was tunnelled)."""
+    from pcapflow.decode import decode, decode_fast_with_carriers
 
+    if engine == "fast":
+        return decode_fast_with_carriers(batch)
+    table = decode(batch, engine, True)
     tunnelled = np.flatnonzero(table.tunnel_depth)
     if not len(tunnelled):
         return table, None
@@ -38,9 +41,10 @@ def with_carriers(table: PacketTable, batch: RawBatch, engine: str) -> tuple[Pac
     for name in PacketTable.column_names():
         getattr(folded, name)[at] = getattr(carriers, name)
     folded.tunnel_depth[at] = table.tunnel_depth[tunnelled]
+    folded.payload_offset[at] = 0
     return folded, rows
 
 
 def carrier_rows(table: PacketTable) -> np.ndarray:
-    """Which rows of a table of :func:`with_carriers` are carriers (bool)."""
+    """Which rows of a table of :func:`decode_with_carriers` are carriers (bool)."""
     return (table.tunnel_depth > 0) & (table.tunnel == Tunnel.NO_TUNNEL)

@@ -200,7 +200,7 @@ FirstPayloadBytes = tuple[np.ndarray, np.ndarray, np.ndarray]
 
 def packet_partitions(table: PacketTable, partitions: int) -> np.ndarray:
     """The partition of every packet (255: untracked) by its address pair; the inner row of a
-    tunnelled frame (:func:`~pcapflow.decode.carriers.with_carriers`) goes with the carrier row
+    tunnelled frame (:func:`~pcapflow.decode.carriers.decode_with_carriers`) goes with the carrier row
     before it, so that a tunnelled conversation and its parent are tracked together."""
     labels = partition_labels(table.status, table.src_ip_hi, table.src_ip_lo, table.dst_ip_hi, table.dst_ip_lo, partitions)
     inner = np.flatnonzero(table.tunnel[1:]) + 1

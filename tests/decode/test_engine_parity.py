@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from pcapflow.capture import RawBatch, open_capture
 from pcapflow.decode import ENGINES, SUPPORTED_LINKTYPES, decode_fast
+from pcapflow.decode.carriers import decode_with_carriers
 from pcapflow.decode.reference import decode_with_scapy
 from pcapflow.decode.table import COLUMN_DTYPES, DecodeStatus, PacketTable
 from pcapflow.errors import CaptureError
@@ -28,16 +29,18 @@ CAPTURE_NAME = re.compile(r"\.(pcap|pcapng|cap)(\.(gz|bz2|xz|zst))?$")
 MAX_RECORDS_PER_FILE = 5_000  # keeps the corpus run to seconds: the reference decodes ~10k records/s
 
 
-def assert_same_tables(fast: PacketTable, reference: PacketTable, batch: RawBatch, where: str = "") -> None:
-    """Every column equal, with a message naming the column and the first record that differs."""
-    assert len(fast) == len(reference) == len(batch)
+def assert_same_tables(fast: PacketTable, reference: PacketTable, batch: RawBatch, where: str = "",
+                       row_record: np.ndarray | None = None) -> None:
+    """Every column equal, with a message naming the column and the first record that differs
+    (``row_record``: each row's record, for tables with carrier rows)."""
+    assert len(fast) == len(reference) == (len(batch) if row_record is None else len(row_record))
     for column in PacketTable.column_names():
         got, expected = getattr(fast, column), getattr(reference, column)
         assert got.dtype == expected.dtype == COLUMN_DTYPES[column], column
         differ = np.flatnonzero(got != expected)
         if not len(differ):
             continue
-        row = int(differ[0])
+        row = int(differ[0]) if row_record is None else int(row_record[differ[0]])
         start, caplen = int(batch.data_offset[row]), int(batch.caplen[row])
         np.testing.assert_array_equal(
             got,
@@ -54,10 +57,16 @@ def assert_same_tables(fast: PacketTable, reference: PacketTable, batch: RawBatc
 
 
 def check_parity(batch: RawBatch, where: str = "") -> None:
-    """The two engines agree, with the tunnels left closed and with them opened."""
+    """The two engines agree, with the tunnels left closed, with them opened, and on the carrier
+    rows tracking folds."""
     for decapsulate in (False, True):
         assert_same_tables(decode_fast(batch, decapsulate), decode_with_scapy(batch, decapsulate), batch,
                            f"{where}decapsulate={decapsulate}: ")
+    (fast, fast_rows), (reference, reference_rows) = (decode_with_carriers(batch, engine) for engine in ENGINES)
+    assert (fast_rows is None) == (reference_rows is None)
+    if fast_rows is not None:
+        np.testing.assert_array_equal(fast_rows, reference_rows)
+    assert_same_tables(fast, reference, batch, f"{where}carrier rows: ", fast_rows)
 
 
 def head(batches, limit: int):

@@ -1,12 +1,14 @@
 """Exact decoded fields of tunnelled packets on both engines: each encapsulation opened (its id,
 the depth), the payloads that only look like a tunnel left as they are, the depth limit, a
-malformed inner packet, and decapsulation switched off."""
+malformed inner packet, decapsulation switched off, and the carrier rows tracking folds."""
 
 from __future__ import annotations
 
 import struct
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from scapy.contrib.mpls import MPLS
 from scapy.layers.inet import IP, UDP
 from scapy.layers.inet6 import IPv6
@@ -16,7 +18,8 @@ from scapy.packet import Raw
 
 from pcapflow._kernels.constants import Tunnel
 from pcapflow.decode import DecodeStatus, decode
-from pcapflow.decode.table import NO_TUNNEL_ID
+from pcapflow.decode.carriers import decode_with_carriers
+from pcapflow.decode.table import NO_TUNNEL_ID, PacketTable
 from tests.decode.test_layers import IP4, IP6, SEGMENT, assert_addresses
 from tests.factories import eth
 from tests.strategies import Record, raw_batch
@@ -150,3 +153,51 @@ def test_decapsulation_off_shows_the_carrier(engine):
     row = decapsulated(eth() / OUTER4 / UDP(sport=51000, dport=4789) / VXLAN(vni=42) / INNER, engine, decapsulate=False)
     assert (row["tunnel"], row["tunnel_depth"], row["tunnel_id"]) == (0, 0, NO_TUNNEL_ID)
     assert (row["ip_proto"], row["dst_port"], row["payload_bytes"]) == (17, 4789, 8 + len(INNER))
+
+
+def _rows(table, names=("status", "ip_proto", "dst_port", "payload_offset", "tunnel", "tunnel_depth", "tunnel_id", "record_index")):
+    return [tuple(getattr(table, name)[row].item() for name in names) for row in range(len(table))]
+
+
+def test_carrier_rows_come_before_their_inner_rows(engine):
+    """A tunnelled record folds as its carrier's row (outermost headers, payload not inspected),
+    then its innermost packet's; a malformed inner packet keeps a carrier that decoded well."""
+    vxlan = bytes(eth() / OUTER4 / UDP(sport=51000, dport=4789) / VXLAN(vni=42) / INNER)
+    plain = bytes(eth() / OUTER4 / UDP(sport=53, dport=53) / Raw(b"x" * 12))
+    records = [Record(1, plain), Record(1, vxlan), Record(1, plain), Record(1, vxlan, 14 + 20 + 8 + 8 + 14 + 10)]
+    table, rows = decode_with_carriers(raw_batch(records), engine)
+    assert rows.tolist() == [0, 1, 1, 2, 3, 3]
+    assert _rows(table) == [
+        (DecodeStatus.OK, 17, 53, 42, 0, 0, NO_TUNNEL_ID, 0),
+        (DecodeStatus.OK, 17, 4789, 0, 0, 1, NO_TUNNEL_ID, 1),
+        (DecodeStatus.OK, 6, 443, 14 + 20 + 8 + 8 + 14 + 20 + 20, Tunnel.TUNNEL_VXLAN, 1, 42, 1),
+        (DecodeStatus.OK, 17, 53, 42, 0, 0, NO_TUNNEL_ID, 2),
+        (DecodeStatus.OK, 17, 4789, 0, 0, 1, NO_TUNNEL_ID, 3),
+        (DecodeStatus.TRUNCATED_IP, 0, 0, 0, Tunnel.TUNNEL_VXLAN, 1, 42, 3),
+    ]
+    assert table.wirelen.tolist() == [len(plain), len(vxlan), len(vxlan), len(plain), len(vxlan), len(vxlan)]
+    assert table.payload_bytes[1] == 8 + len(INNER)
+    carriers = decode(raw_batch(records[1:2]), engine, False)
+    assert (table.src_ip_lo[1], table.ip_bytes[1], table.wirelen[1]) == (carriers.src_ip_lo[0], carriers.ip_bytes[0], len(vxlan))
+
+
+def test_a_batch_without_tunnels_is_its_records(engine):
+    batch = raw_batch([Record(1, bytes(INNER))] * 3)
+    table, rows = decode_with_carriers(batch, engine)
+    assert rows is None
+    assert _rows(table) == _rows(decode(batch, engine, True))
+
+
+@given(st.lists(st.sampled_from(["plain", "vxlan", "nested", "cut"]), min_size=1, max_size=12), st.integers(1, 5))
+def test_carrier_rows_do_not_depend_on_the_batch(kinds, size):
+    """Decoding a batch whole or in slices of ``size`` records gives the same rows (the kernel
+    stops at the first tunnelled record that finds no room and goes on in wider columns)."""
+    frames = {"plain": bytes(INNER), "vxlan": bytes(eth() / OUTER4 / UDP(sport=9, dport=4789) / VXLAN(vni=3) / INNER),
+              "nested": bytes(eth() / OUTER4 / GRE(proto=0x0800) / OUTER4 / UDP(sport=9, dport=4789) / VXLAN(vni=5) / INNER)}
+    frames["cut"] = frames["vxlan"]
+    records = [Record(1, frames[kind], 70 if kind == "cut" else None) for kind in kinds]  # the inner IP header cut
+    whole, _ = decode_with_carriers(raw_batch(records), "fast")
+    sliced = [decode_with_carriers(raw_batch(records[at:at + size]), "fast")[0] for at in range(0, len(records), size)]
+    names = tuple(name for name in PacketTable.column_names() if name not in ("record_index", "ts_ns"))  # counted per batch
+    assert _rows(whole, names) == [row for table in sliced for row in _rows(table, names)]
+    assert len(whole) == len(records) + sum(kind != "plain" for kind in kinds)

@@ -58,6 +58,17 @@ def test_a_vxlan_exchange_is_a_carrier_and_an_inner_conversation(tmp_path):
     assert carriers["packets"].sum() == inner["packets"].sum() == len(packets)
 
 
+def test_payload_inspection_looks_inside_the_tunnel_not_at_it(tmp_path):
+    """The carrier's payload is the tunnel, never an application: the app and the server name
+    are the inner conversation's alone."""
+    request, response = b"GET / HTTP/1.1\r\nHost: example.org\r\n\r\n", b"HTTP/1.1 200 OK\r\n\r\n"
+    packets = stamped([vxlan(inner_tcp(request), 7), vxlan(inner_tcp(response, reply=True), 7, outer=(VTEP_B, VTEP_A))])
+    frame = frames_of(write(tmp_path / "v.pcap", pcap_bytes(packets)), workers=1)
+    carriers, inner = frame[frame["is_tunnel"]], frame[frame["tunnel"].notna()]
+    assert len(carriers) == 2 and carriers["app"].isna().all() and carriers["server_name"].isna().all()
+    assert inner[["app", "server_name"]].values.tolist() == [["http", "example.org"]]
+
+
 def test_the_same_five_tuple_in_two_vnis_is_two_conversations(tmp_path):
     packets = stamped([vxlan(inner_tcp(), 7), vxlan(inner_tcp(), 8), vxlan(inner_tcp(), 7)])
     frame = frames_of(write(tmp_path / "v.pcap", pcap_bytes(packets)), workers=1)
