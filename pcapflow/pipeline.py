@@ -43,6 +43,7 @@ from typing import Any
 
 import numpy as np
 
+from pcapflow._kernels.constants import Tunnel
 from pcapflow._kernels.firstbytes import FirstBytes
 from pcapflow._kernels.partition import MAX_PARTITIONS
 from pcapflow.apps import compiled_signatures
@@ -116,12 +117,17 @@ class PieceRead:
             batch.buffer, *_record_columns(batch, rows), table.status, table.ip_proto, table.src_ip_hi, table.src_ip_lo,
             table.dst_ip_hi, table.dst_ip_lo, table.src_port, table.dst_port, table.tcp_flags, table.tcp_seq, table.payload_offset,
             table.payload_bytes))
-        records = slice(None) if rows is None else ~carrier_rows(table)
-        statuses = table.status[records]
-        self.status_counts += np.bincount(statuses, minlength=256)
+        # a record's own row is its innermost packet's; its carrier's row (status OK, tunnel
+        # NO_TUNNEL) counts in neither tally
+        carriers = 0 if rows is None else int(np.count_nonzero(carrier_rows(table)))
+        status_counts = np.bincount(table.status, minlength=256)
+        status_counts[DecodeStatus.OK] -= carriers
+        self.status_counts += status_counts
         if rows is not None:
-            self.tunnel_counts += np.bincount(table.tunnel[records], minlength=256)
-        self.records += len(statuses)
+            tunnel_counts = np.bincount(table.tunnel, minlength=256)
+            tunnel_counts[Tunnel.NO_TUNNEL] -= carriers
+            self.tunnel_counts += tunnel_counts
+        self.records += len(table) - carriers
         if len(table):
             self.latest_ts = max(self.latest_ts, int(table.ts_ns.max()))
 
