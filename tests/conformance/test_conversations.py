@@ -71,9 +71,7 @@ TSHARK_DIFFERENCES = {
 
 #: Captures under tunnels/ whose TCP conversations pcapflow cannot see until tunnels are decoded
 #: (issue #12); the link-type captures there are compared in test_link_types_tshark.py too.
-AWAITING_TUNNELS = {
-    "tunnels/tcpdump/geneve.pcap", "tunnels/zeek/ayiya3.pcap", "tunnels/zeek/gre-over-udp-4754.pcap",
-}
+AWAITING_TUNNELS = {"tunnels/tcpdump/geneve.pcap"}
 
 
 def zeek_connections(btest: str) -> list[dict[str, str]]:
@@ -103,7 +101,7 @@ def test_teredo_matches_zeek_once_its_close_delay_splits_are_undone(corpus):
     """Zeek keeps a TCP connection for 5 s after its FIN/RST (tcp_close_delay, tcp_reset_delay) and
     logs stragglers after that as new connections: 192.168.2.16:1576 -> :80 is logged three times
     (a FIN, then RSTs 10 s and 26 s later; tshark: one tcp.stream). pcapflow keeps them in one
-    conversation. Zeek's inner IPv6 connections (Teredo decapsulated) are left out. Merging
+    conversation. The inner IPv6 connections (Teredo decapsulated) are left out on both sides. Merging
     Zeek's connections of the same 5-tuple gives pcapflow's table exactly but for one role: the
     single packet 65.55.158.81:3544 -> 192.168.2.16:3797 has two registered ports (teredo, idps),
     so pcapflow names its sender the client (first_packet); Zeek flips it because its Teredo
@@ -111,6 +109,8 @@ def test_teredo_matches_zeek_once_its_close_delay_splits_are_undone(corpus):
     zeek = {(c["proto"], c["id.orig_h"], c["id.orig_p"], c["id.resp_h"], c["id.resp_p"])
             for c in zeek_connections("core.tunnels.teredo") if c["proto"] in ("tcp", "udp") and ":" not in c["id.orig_h"]}
     frame = pcapflow.read_conversations(corpus / "zeek/Teredo.pcap")
+    assert frame["tunnel"].eq("teredo").any()
+    frame = frame[frame["tunnel"].isna()]
     ours = {(p, c, str(cp), s, str(sp)) for p, c, cp, s, sp in
             zip(frame["protocol"], frame["client_ip"], frame["client_port"], frame["server_ip"], frame["server_port"])
             if p in ("tcp", "udp")}
@@ -143,6 +143,24 @@ def test_tcp_conversations_equal_tshark(corpus, capture):
     frame = pcapflow.read_conversations(corpus / capture, **NO_TIMEOUT)
     expected = TSHARK_DIFFERENCES.get(capture, tshark_tcp_conversations(corpus / capture))
     assert int((frame["protocol"] == "tcp").sum()) == expected
+
+
+def test_mpls_in_udp_conversations_equal_tsharks(corpus):
+    """tshark lists the two UDP/6635 carriers and, in its IPv4 table, the inner ICMP exchange (one
+    echo each way) beside them: pcapflow's carriers and its inner conversation (tunnel mpls, under
+    the first carrier) give the same tables, frames and bytes each way."""
+    from tests.conformance.test_link_types_tshark import ours_by_address, ours_by_port, tshark_conversations, tshark_tables
+
+    capture = corpus / "tunnels/tcpdump/mpls-over-udp.pcap"
+    tables = tshark_tables(capture)
+    frame = pcapflow.read_conversations(capture, **NO_TIMEOUT)
+    exact = {frozenset(row[:2]) for row in tables["UDP"]}
+    assert ours_by_port(frame, "udp", exact) == tshark_conversations(tables["UDP"], with_bytes=True)
+    assert ours_by_address(frame) == tshark_conversations(tables["IPv4"], with_bytes=False)
+    inner = frame[frame["tunnel"].notna()]
+    assert list(zip(inner["protocol"], inner["tunnel"], inner["client_packets"], inner["server_packets"], inner["bytes"])) == [
+        ("icmp", "mpls", 1, 1, 260)]
+    assert inner["parent_id"].tolist() == frame.loc[frame["is_tunnel"], "conversation_id"].tolist()[:1]
 
 
 def test_reused_five_tuples_are_split_like_tshark(corpus):
