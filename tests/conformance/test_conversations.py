@@ -4,8 +4,9 @@ Zeek: for every capture with a conn.log baseline, the number of TCP and UDP conv
 (protocol, server port) equals Zeek's count per (proto, id.resp_p), and so do the client and
 server packet counts (except in the GTP capture, whose outer datagrams are fragmented: Zeek
 counts a reassembled datagram as one packet, pcapflow counts every fragment, as tshark's frames
-do: 28/80 against Zeek's 27/41). Tunnel captures are compared on their outer conversations only (pcapflow
-does not decapsulate yet): Zeek's inner connections (those with ``tunnel_parents``) are left out.
+do: 28/80 against Zeek's 27/41). Tunnel captures are compared here on their outer conversations
+(``tunnel`` <NA>): Zeek's inner connections (those with ``tunnel_parents``) are compared with
+pcapflow's inner conversations in test_conn_log.py.
 
 tshark: the number of TCP conversations equals tshark's TCP table (tshark splits TCP on a SYN
 with a new sequence number, as pcapflow does). tshark never splits by time, so these runs use
@@ -13,7 +14,10 @@ idle timeouts longer than any capture; pcapflow's default 300 s TCP timeout spli
 conversations out of the zeek-training trace, as Zeek's inactivity timeout does. Remaining
 differences, each with its cause:
 
-- tunnels (GRE, GTP, VXLAN): tshark lists the inner TCP/UDP conversations, pcapflow the outer.
+- ``tunnels/tcpdump/geneve.pcap``: the two directions of one SSH connection travel in two VNIs
+  (10 from the client, 11 from the server). The VNI is part of the inner key (the same 5-tuple in
+  two VNIs is two conversations), so pcapflow has 2 TCP conversations where tshark, which ignores
+  the VNI, has 1.
 - ``zeek/fragmented-3.pcap``: one TCP segment fragmented in five, one fragment of the datagram
   never captured; tshark cannot reassemble it and lists no TCP conversation, pcapflow tracks the
   fragments through the first one's ports: 1 conversation.
@@ -30,9 +34,6 @@ differences, each with its cause:
   though the sequence numbers run on (frame 5 continues frame 3's). With the VNC dissector
   disabled (``--disable-protocol vnc``) tshark lists exactly pcapflow's two: 3,543 and 1,008
   frames.
-- every capture under ``tunnels/`` that differs: the tunnels are not decoded yet (the tunnels
-  issue, #12, decapsulates them); those are expected failures, strict, so that the day they pass
-  the marker is removed.
 """
 
 from __future__ import annotations
@@ -67,11 +68,8 @@ TSHARK_DIFFERENCES = {
     "ndpi/ip_fragmented_garbage.pcap": 0,
     "pcapplusplus/pcapng-example.pcapng": 16,
     "dpi/ndpi/vnc.pcap": 2,
+    "tunnels/tcpdump/geneve.pcap": 2,
 }
-
-#: Captures under tunnels/ whose TCP conversations pcapflow cannot see until tunnels are decoded
-#: (issue #12); the link-type captures there are compared in test_link_types_tshark.py too.
-AWAITING_TUNNELS = {"tunnels/tcpdump/geneve.pcap"}
 
 
 def zeek_connections(btest: str) -> list[dict[str, str]]:
@@ -126,16 +124,14 @@ def tshark_tcp_conversations(path: Path) -> int:
     return sum("<->" in line for line in table.group(1).splitlines()) if table else 0
 
 
-def _tshark_captures() -> list:
+def _tshark_captures() -> list[str]:
     if not CORPUS.is_dir():
         return []
-    names = sorted(
+    return sorted(
         str(p.relative_to(CORPUS))[: -len(".tshark-conv.txt")]
         for p in CORPUS.rglob("*.tshark-conv.txt")
         if "fuzz-2021-10-13" not in p.name  # no readable record (see test_corpus_reading)
     )
-    awaiting = pytest.mark.xfail(strict=True, reason="tunnels are decoded by the tunnels issue (#12)")
-    return [pytest.param(name, marks=awaiting) if name in AWAITING_TUNNELS else name for name in names]
 
 
 @pytest.mark.parametrize("capture", _tshark_captures())
