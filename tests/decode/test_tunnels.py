@@ -188,6 +188,9 @@ def test_lookalikes_stay_udp(engine, frame):
     pytest.param(eth() / OUTER4 / GRE(routing_present=1, proto=0x0800) / IP4 / SEGMENT, id="GRE source routing"),
     pytest.param(eth() / OUTER4 / GRE(proto=0x0806) / Raw(bytes(28)), id="GRE ARP"),
     pytest.param(eth() / OUTER4 / GRE(version=2, proto=0x0800) / IP4 / SEGMENT, id="GRE version 2"),
+    pytest.param(eth() / IP(src="10.0.0.1", dst="10.0.0.2", proto=47) / Raw(PPTP[:-2] + b"\xc0\x21" + bytes(8)), id="PPTP carrying LCP"),
+    pytest.param(eth() / IP(src="10.0.0.1", dst="10.0.0.2", proto=47) / Raw(struct.pack("!HHHHI", 0x2081, 0x880B, 0, 0x1234, 9)),
+                 id="PPTP acknowledgement alone"),
     pytest.param(eth() / IP(src="10.0.0.1", dst="10.0.0.2", proto=4) / IP6 / SEGMENT, id="protocol 4 holding IPv6"),
 ])
 def test_lookalikes_stay_ip(engine, frame):
@@ -217,6 +220,13 @@ def test_a_cut_inner_ipv6_packet_keeps_its_udp_tunnel(engine, frame, tunnel):
     row = decode(raw_batch([Record(1, whole[:cut], None, len(whole))]), engine, True)
     status = DecodeStatus.TRUNCATED_IP if tunnel != Tunnel.TUNNEL_TEREDO else DecodeStatus.TRUNCATED_TRANSPORT
     assert (int(row.status[0]), int(row.tunnel[0]), int(row.tunnel_depth[0])) == (status, tunnel, 1)
+
+
+def test_a_cut_pptp_inner_packet_keeps_its_tunnel(engine):
+    frame = bytes(eth() / IP(src="10.0.0.1", dst="10.0.0.2", proto=47) / Raw(PPTP) / IP4 / SEGMENT)
+    cut = 14 + 20 + len(PPTP) + 10  # 10 bytes into the inner IPv4 header
+    row = decode(raw_batch([Record(1, frame[:cut], None, len(frame))]), engine, True)
+    assert (int(row.status[0]), int(row.tunnel[0]), int(row.tunnel_id[0])) == (DecodeStatus.TRUNCATED_IP, Tunnel.TUNNEL_PPTP, 0x1234)
 
 
 def test_decapsulation_off_shows_the_carrier(engine):
