@@ -51,7 +51,8 @@ def analysis_options(command: Callable) -> Callable:
         click.option("--payload/--no-payload", "inspect_payload", default=_DEFAULTS["inspect_payload"], show_default=True,
                      help="Identify protocols (app) and server names from the first payload bytes."),
         click.option("--decap/--no-decap", "decapsulate", default=_DEFAULTS["decapsulate"], show_default=True,
-                     help="Open tunnels (VXLAN, Geneve, GTP-U, GRE, IP in IP): their inner packets become conversations of their own."),
+                     help="Open tunnels (VXLAN, Geneve, GTP-U, Teredo, AYIYA, GRE and MPLS in UDP, GRE, PPTP, IP in IP): "
+                          "their inner packets become conversations of their own."),
         click.option("--services", type=click.Path(exists=True, dir_okay=False),
                      help="CSV of service names that override IANA's (port,protocol,service[,description])."),
         click.option("--engine", type=click.Choice(ENGINES), default=_DEFAULTS["engine"], show_default=True,

@@ -71,7 +71,7 @@ PACKET_COLUMNS: tuple[ColumnSpec, ...] = (
     ColumnSpec("icmp_code", "uint8", "ICMP or ICMPv6 code"),
     ColumnSpec("payload_bytes", "uint32", "transport payload length from the header lengths (not from caplen)"),
     ColumnSpec("payload_offset", "uint32", "where a TCP or UDP payload starts in the record (0 for other packets)"),
-    ColumnSpec("tunnel", TUNNEL_DTYPE, "the innermost encapsulation opened (vxlan, geneve, gtp_u, gre, ip_in_ip); <NA> when untunnelled"),
+    ColumnSpec("tunnel", TUNNEL_DTYPE, f"the innermost encapsulation opened ({', '.join(TUNNEL_NAMES)}); <NA> when untunnelled"),
     ColumnSpec("tunnel_depth", "uint8", "encapsulations opened to reach the headers shown (0 to 4)"),
     ColumnSpec("tunnel_id", "UInt32", "VNI, TEID, GRE key or PPTP call id of the innermost encapsulation; <NA> where none"),
 )
@@ -111,9 +111,11 @@ CONVERSATION_COLUMNS: tuple[ColumnSpec, ...] = (
     ColumnSpec("server_name", "string", "the name the client asked for: TLS or QUIC SNI, HTTP Host, else an earlier DNS answer's; <NA> if none"),
     ColumnSpec("server_name_source", SERVER_NAME_SOURCE_DTYPE, "where server_name came from: tls_sni, http_host, quic_sni or dns"),
     ColumnSpec("app_version", APP_VERSION_DTYPE, "app's version: SSLv3, TLSv1.0-1.3 (ServerHello, else ClientHello), SSH-2.0/1.99/1.5, QUICv1/v2"),
-    ColumnSpec("tunnel", TUNNEL_DTYPE, "the innermost encapsulation its packets came out of; <NA> when untunnelled"),
+    ColumnSpec("tunnel", TUNNEL_DTYPE,
+               f"the innermost encapsulation its packets came out of ({', '.join(TUNNEL_NAMES)}; see Inside tunnels); <NA> when untunnelled"),
     ColumnSpec("tunnel_id", "UInt32",
-               "VNI, TEID (its first packet's), GRE key or PPTP call id of that encapsulation (part of the key but for GTP-U); <NA> where none"),
+               "VNI, TEID (its first packet's), GRE key or PPTP call id (its first packet's) of that encapsulation "
+               "(part of the key but for GTP-U and PPTP); <NA> where none"),
     ColumnSpec("parent_id", "Int64", "conversation_id of the carrier conversation of its first packet; <NA> when untunnelled"),
     ColumnSpec("is_tunnel", "bool", "its packets carried tunnelled packets (each such frame also counts in an inner conversation)"),
 )

@@ -120,12 +120,20 @@ cpdef enum Tunnel:
     TUNNEL_GTP_U = 3
     TUNNEL_GRE = 4
     TUNNEL_IP_IN_IP = 5  # 4in4, 6in4 (protocol 41), 4in6, 6in6
+    TUNNEL_TEREDO = 6
+    TUNNEL_AYIYA = 7
+    TUNNEL_MPLS = 8  # MPLS in UDP (MPLS in GRE is GRE)
+    TUNNEL_PPTP = 9  # PPTP's enhanced GRE
 
 cpdef enum TunnelPort:
     # the UDP ports a tunnel is looked for on (IANA)
     GTP_U_PORT = 2152
+    TEREDO_PORT = 3544
+    GRE_UDP_PORT = 4754  # GRE in UDP (RFC 8086)
     VXLAN_PORT = 4789
+    AYIYA_PORT = 5072
     GENEVE_PORT = 6081
+    MPLS_UDP_PORT = 6635  # MPLS in UDP (RFC 7510)
 
 cpdef enum TcpFlag:
     TCP_FIN = 0x01

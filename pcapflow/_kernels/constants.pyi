@@ -108,11 +108,19 @@ class Tunnel(enum.IntEnum):
     TUNNEL_GTP_U = 3
     TUNNEL_GRE = 4
     TUNNEL_IP_IN_IP = 5
+    TUNNEL_TEREDO = 6
+    TUNNEL_AYIYA = 7
+    TUNNEL_MPLS = 8
+    TUNNEL_PPTP = 9
 
 class TunnelPort(enum.IntEnum):
     GTP_U_PORT = 2152
+    TEREDO_PORT = 3544
+    GRE_UDP_PORT = 4754
     VXLAN_PORT = 4789
+    AYIYA_PORT = 5072
     GENEVE_PORT = 6081
+    MPLS_UDP_PORT = 6635
 
 class TcpFlag(enum.IntEnum):
     TCP_FIN = 0x01

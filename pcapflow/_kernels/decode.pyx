@@ -14,8 +14,9 @@ why each one is so) and the parity tests hold the two to the same table:
 - TCP, UDP and SCTP ports (a transport header cut after its ports is ``PORTS_ONLY``), TCP flags,
   sequence and acknowledgement numbers, ICMP and ICMPv6 type and code, the payload length and,
   for TCP and UDP, where the payload starts in the record (for payload inspection; 0 otherwise).
-- with ``decapsulate``, the tunnels of tunnels.pxd (VXLAN, Geneve, GTP-U, GRE, IP in IP), up to
-  MAX_TUNNEL_DEPTH deep: the fields are then the innermost packet's, with its tunnel, depth and id.
+- with ``decapsulate``, the tunnels of tunnels.pxd (VXLAN, Geneve, GTP-U, Teredo, AYIYA, GRE and
+  MPLS in UDP, GRE in IP, PPTP, IP in IP), up to MAX_TUNNEL_DEPTH deep: the fields are then the
+  innermost packet's, with its tunnel, depth and id.
 
 Every read is checked against the record's captured length first: a record that ends early gets
 the truncation status of the layer it ends in, and the fields decoded before it stay set.

@@ -28,7 +28,7 @@ cdef struct Conversation:
     uint8_t proto, ip_version, first_sender, ended_by, has_marker
     uint8_t tunnel  # key: the innermost encapsulation (constants Tunnel), TUNNEL_HAS_ID set when it names an id
     uint32_t marker
-    uint32_t tunnel_id  # key (but a GTP-U TEID, see _keyed_id): VNI, TEID, GRE key or call id (with TUNNEL_HAS_ID)
+    uint32_t tunnel_id  # key (not a TEID or PPTP call id, see _keyed_id): VNI, TEID, GRE key or call id (with TUNNEL_HAS_ID)
     int64_t last_seen
     int64_t packets[2]
     int64_t bytes[2]

@@ -590,10 +590,12 @@ cdef void _entries_restore(Entries *entries, tuple state) except *:
 
 
 cdef inline uint32_t _keyed_id(uint8_t tunnel, uint32_t tunnel_id) noexcept nogil:
-    """The part of a tunnel id in an inner key: none for GTP-U, whose TEID names the receiving
-    end's tunnel, one per direction (keyed, each direction of a connection would be a
-    conversation of its own; Zeek and tshark key GTP-U by its endpoints too); the id otherwise."""
-    return 0 if (tunnel & ~TUNNEL_HAS_ID) == TUNNEL_GTP_U else tunnel_id
+    """The part of a tunnel id in an inner key: none for GTP-U and PPTP, whose TEID or call id
+    names the receiving end's tunnel or call, one per direction (keyed, each direction of a
+    connection would be a conversation of its own; Zeek and tshark key them by their endpoints
+    too); the id otherwise."""
+    cdef uint8_t kind = tunnel & ~TUNNEL_HAS_ID
+    return 0 if kind == TUNNEL_GTP_U or kind == TUNNEL_PPTP else tunnel_id
 
 
 cdef inline bint _same_tunnel(const Conversation *c, const Packet *p) noexcept nogil:

@@ -1,5 +1,6 @@
-# The encapsulations decode.pyx opens: VXLAN, Geneve and GTP-U inside UDP; GRE (keys, sequence
-# numbers, checksums; IP, Ethernet, ERSPAN types I/II/III, MPLS, PPTP's PPP) and IP in IP.
+# The encapsulations decode.pyx opens: VXLAN, Geneve, GTP-U, Teredo, AYIYA, GRE and MPLS inside
+# UDP; GRE (keys, sequence numbers, checksums; IP, Ethernet, ERSPAN types I/II/III, MPLS), PPTP's
+# enhanced GRE carrying PPP, and IP in IP.
 #
 # Each function looks at a payload that may be a tunnel: it returns the tunnel's code (constants
 # Tunnel) with ``offset`` (where the inner packet starts), ``ethertype`` (what it is) and
@@ -24,6 +25,14 @@ cdef enum:
     GRE_ACKNOWLEDGEMENT = 0x0080  # enhanced GRE (version 1) only
     GRE_VERSION = 0x0007
     GTP_G_PDU = 0xFF  # the GTP-U message that carries a user packet
+    IPV6_HEADER = 40
+    TEREDO_ORIGIN = 0x0000  # the tags of Teredo's indications (RFC 4380 5.1.1)
+    TEREDO_AUTHENTICATION = 0x0001
+    TEREDO_ORIGIN_SIZE = 8
+    TEREDO_AUTHENTICATION_FIXED = 13  # tag, two lengths, nonce (8), confirmation (1)
+    AYIYA_HEADER = 8
+    AYIYA_FORWARD = 1  # the opcode of a datagram that carries a packet
+    MPLS_LABEL = 4
 
 
 cdef inline bint _ethernet(const uint8_t *p, int64_t caplen, int64_t at, int64_t left, int64_t *offset,
@@ -104,16 +113,13 @@ cdef inline int _gtp_u(const uint8_t *p, int64_t caplen, int64_t at, int64_t lef
     return TUNNEL_GTP_U
 
 
-cdef inline int udp_tunnel(const uint8_t *p, int64_t caplen, int64_t at, int64_t left, uint16_t src_port,
-                           uint16_t dst_port, int64_t *offset, int *ethertype, int64_t *tunnel_id) noexcept nogil:
-    """The tunnel in a UDP payload, by its destination port (GTP-U: either port) and its header."""
-    if dst_port == VXLAN_PORT:
-        return _vxlan(p, caplen, at, left, offset, ethertype, tunnel_id)
-    if dst_port == GENEVE_PORT:
-        return _geneve(p, caplen, at, left, offset, ethertype, tunnel_id)
-    if dst_port == GTP_U_PORT or src_port == GTP_U_PORT:
-        return _gtp_u(p, caplen, at, left, offset, ethertype, tunnel_id)
-    return NO_TUNNEL
+cdef inline bint _mpls(int64_t at, int64_t left, int64_t *offset, int *ethertype) noexcept nogil:
+    """A label stack at ``at`` (peeled by decode.pyx as any other), if a label is there."""
+    if left < MPLS_LABEL:
+        return False
+    ethertype[0] = ETHERTYPE_MPLS
+    offset[0] = at
+    return True
 
 
 cdef inline bint _gre_payload(const uint8_t *p, int64_t caplen, int64_t at, int64_t left, int protocol, bint sequenced,
@@ -127,11 +133,7 @@ cdef inline bint _gre_payload(const uint8_t *p, int64_t caplen, int64_t at, int6
         offset[0] = at
         return True
     if protocol == ETHERTYPE_MPLS or protocol == ETHERTYPE_MPLS_MULTICAST:
-        if left < 4:
-            return False
-        ethertype[0] = protocol
-        offset[0] = at
-        return True
+        return _mpls(at, left, offset, ethertype)
     if protocol == ETHERTYPE_ERSPAN_II:
         header = 8 if sequenced else 0  # type I is the same protocol type without a sequence number or header
     elif protocol == ETHERTYPE_ERSPAN_III:
@@ -145,19 +147,12 @@ cdef inline bint _gre_payload(const uint8_t *p, int64_t caplen, int64_t at, int6
     return True
 
 
-cdef inline int ip_tunnel(const uint8_t *p, int64_t caplen, int64_t at, int64_t left, int proto, int64_t *offset,
-                          int *ethertype, int64_t *tunnel_id) noexcept nogil:
-    """The tunnel an IP protocol number names: GRE (47), IPv4 (4) or IPv6 (41) in IP."""
+cdef inline int _gre(const uint8_t *p, int64_t caplen, int64_t at, int64_t left, int64_t *offset, int *ethertype,
+                     int64_t *tunnel_id) noexcept nogil:
+    """A GRE header at ``at``, in IP (protocol 47) or in UDP (RFC 8086): GRE, or PPTP's enhanced GRE."""
     cdef int flags, protocol
     cdef int64_t header, inner, key
-    if proto == IPPROTO_IPIP or proto == IPPROTO_IPV6:
-        if not _ip_version_is(p, caplen, at, left, 4 if proto == IPPROTO_IPIP else 6):
-            return NO_TUNNEL
-        ethertype[0] = ETHERTYPE_IPV4 if proto == IPPROTO_IPIP else ETHERTYPE_IPV6
-        offset[0] = at
-        tunnel_id[0] = NO_TUNNEL_ID
-        return TUNNEL_IP_IN_IP
-    if proto != IPPROTO_GRE or left < 4 or at + 4 > caplen:
+    if left < 4 or at + 4 > caplen:
         return NO_TUNNEL
     flags = pf_be16(p + at)
     protocol = pf_be16(p + at + 2)
@@ -189,4 +184,93 @@ cdef inline int ip_tunnel(const uint8_t *p, int64_t caplen, int64_t at, int64_t 
     offset[0] = inner
     ethertype[0] = protocol
     tunnel_id[0] = pf_be16(p + at + 6)
-    return TUNNEL_GRE
+    return TUNNEL_PPTP
+
+
+cdef inline int ip_tunnel(const uint8_t *p, int64_t caplen, int64_t at, int64_t left, int proto, int64_t *offset,
+                          int *ethertype, int64_t *tunnel_id) noexcept nogil:
+    """The tunnel an IP protocol number names: GRE (47), IPv4 (4) or IPv6 (41) in IP."""
+    if proto == IPPROTO_IPIP or proto == IPPROTO_IPV6:
+        if not _ip_version_is(p, caplen, at, left, 4 if proto == IPPROTO_IPIP else 6):
+            return NO_TUNNEL
+        ethertype[0] = ETHERTYPE_IPV4 if proto == IPPROTO_IPIP else ETHERTYPE_IPV6
+        offset[0] = at
+        tunnel_id[0] = NO_TUNNEL_ID
+        return TUNNEL_IP_IN_IP
+    if proto == IPPROTO_GRE:
+        return _gre(p, caplen, at, left, offset, ethertype, tunnel_id)
+    return NO_TUNNEL
+
+
+cdef inline int _teredo(const uint8_t *p, int64_t caplen, int64_t at, int64_t left, int64_t *offset, int *ethertype,
+                        int64_t *tunnel_id) noexcept nogil:
+    # RFC 4380 5.1.1: an authentication indication, then an origin indication, each optional, then
+    # IPv6 whose payload length is the rest of the datagram (a bubble, no next header and no
+    # payload, may have bytes behind it), as Zeek checks it
+    cdef int64_t header = 0, payload
+    if left >= 2 and at + 2 <= caplen and pf_be16(p + at) == TEREDO_AUTHENTICATION:
+        if left < 4 or at + 4 > caplen:
+            return NO_TUNNEL
+        header = TEREDO_AUTHENTICATION_FIXED + p[at + 2] + p[at + 3]
+    if left >= header + 2 and at + header + 2 <= caplen and pf_be16(p + at + header) == TEREDO_ORIGIN:
+        header += TEREDO_ORIGIN_SIZE
+    if header + IPV6_HEADER > left or at + header + IPV6_HEADER > caplen or (p[at + header] >> 4) != 6:
+        return NO_TUNNEL
+    payload = pf_be16(p + at + header + 4)
+    if IPV6_HEADER + payload != left - header and not (payload == 0 and p[at + header + 6] == IPPROTO_NO_NEXT_HEADER):
+        return NO_TUNNEL
+    ethertype[0] = ETHERTYPE_IPV6
+    offset[0] = at + header
+    tunnel_id[0] = NO_TUNNEL_ID
+    return TUNNEL_TEREDO
+
+
+cdef inline int _ayiya(const uint8_t *p, int64_t caplen, int64_t at, int64_t left, int64_t *offset, int *ethertype,
+                       int64_t *tunnel_id) noexcept nogil:
+    # 8 bytes, the identity (2^n bytes, n its length nibble) and the signature (its nibble in 4-byte
+    # units) behind; a forward (opcode 1) whose next header is IPv4 (4) or IPv6 (41), as in Zeek
+    cdef int64_t header
+    cdef int version
+    if left < AYIYA_HEADER or at + AYIYA_HEADER > caplen or (p[at + 2] & 0x0F) != AYIYA_FORWARD:
+        return NO_TUNNEL
+    header = AYIYA_HEADER + (1 << (p[at] >> 4)) + (p[at + 1] >> 4) * 4
+    if p[at + 3] == IPPROTO_IPIP:
+        version = 4
+    elif p[at + 3] == IPPROTO_IPV6:
+        version = 6
+    else:
+        return NO_TUNNEL
+    if header > left or not _ip_version_is(p, caplen, at + header, left - header, version):
+        return NO_TUNNEL
+    ethertype[0] = ETHERTYPE_IPV4 if version == 4 else ETHERTYPE_IPV6
+    offset[0] = at + header
+    tunnel_id[0] = NO_TUNNEL_ID
+    return TUNNEL_AYIYA
+
+
+cdef inline int udp_tunnel(const uint8_t *p, int64_t caplen, int64_t at, int64_t left, uint16_t src_port,
+                           uint16_t dst_port, int64_t *offset, int *ethertype, int64_t *tunnel_id) noexcept nogil:
+    """The tunnel in a UDP payload, by its destination port, or either port for GTP-U, Teredo and
+    AYIYA (the destination's first), and its header. (Chains of one variable against constants:
+    C switches, so a datagram on no tunnel port costs two jumps.)"""
+    cdef uint16_t port = src_port
+    if dst_port == VXLAN_PORT:
+        return _vxlan(p, caplen, at, left, offset, ethertype, tunnel_id)
+    elif dst_port == GENEVE_PORT:
+        return _geneve(p, caplen, at, left, offset, ethertype, tunnel_id)
+    elif dst_port == GRE_UDP_PORT:
+        return _gre(p, caplen, at, left, offset, ethertype, tunnel_id)
+    elif dst_port == MPLS_UDP_PORT:
+        if not _mpls(at, left, offset, ethertype):
+            return NO_TUNNEL
+        tunnel_id[0] = NO_TUNNEL_ID
+        return TUNNEL_MPLS
+    elif dst_port == GTP_U_PORT or dst_port == TEREDO_PORT or dst_port == AYIYA_PORT:
+        port = dst_port
+    if port == GTP_U_PORT:
+        return _gtp_u(p, caplen, at, left, offset, ethertype, tunnel_id)
+    elif port == TEREDO_PORT:
+        return _teredo(p, caplen, at, left, offset, ethertype, tunnel_id)
+    elif port == AYIYA_PORT:
+        return _ayiya(p, caplen, at, left, offset, ethertype, tunnel_id)
+    return NO_TUNNEL

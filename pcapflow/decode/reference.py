@@ -66,7 +66,6 @@ class _Stop(Exception):
 
 SCAPY_CLASSES = {  # the layer classes used, by module
     "scapy.layers.l2": "Ether Dot3 Dot1Q Dot1AD CookedLinux CookedLinuxV2 LoopbackOpenBSD LLC SNAP GRE GRE_PPTP",
-    "scapy.layers.vxlan": "VXLAN",
     "scapy.contrib.geneve": "GENEVE",
     "scapy.contrib.gtp": "GTP_U_Header",
     "scapy.contrib.mpls": "MPLS",

@@ -17,6 +17,18 @@ rules, and where they come from:
   extension headers while the E flag and each one's next type say so (each its length in 4-byte
   units, never 0); then an IPv4 or IPv6 packet; the id is the TEID. Echo and other messages stay
   UDP.
+- **Teredo** (RFC 4380; either port 3544): an authentication indication (tag 0x0001, the client
+  id's and the authenticator's lengths, those two, an 8-byte nonce and a confirmation byte), then
+  an origin indication (tag 0x0000, 8 bytes), each optional, then IPv6 whose payload length is the
+  rest of the datagram, or a bubble (no next header, payload length 0) with any bytes behind it:
+  Zeek's checks. No id. Teredo on other ports is not looked for (Zeek also finds it by its
+  payload on any port).
+- **AYIYA** (either port 5072; Zeek's analyzer): 8 bytes (identity length n: 2^n bytes; signature
+  length in 4-byte units; authentication method and opcode; next header; epoch), the identity and
+  the signature; a forward (opcode 1) whose next header is IPv4 (4) or IPv6 (41), the version
+  nibble agreeing. No id.
+- **GRE in UDP** (RFC 8086; destination port 4754): a GRE header as in IP, below.
+- **MPLS in UDP** (RFC 7510; destination port 6635): a label stack, peeled as any.
 - **GRE** (IP protocol 47; RFC 2784, RFC 2890): version 0 without the obsolete routing flag; the
   checksum, key and sequence number fields when their flags say so; the id is the key. The
   protocol type names what follows: IPv4 or IPv6 (the version nibble agreeing), MPLS (peeled as
@@ -25,7 +37,7 @@ rules, and where they come from:
   the O flag). Version 1 is PPTP's enhanced GRE (RFC 2637): protocol PPP (0x880B), the key flag
   set, no checksum or routing; 8 bytes, 4 more for a sequence and for an acknowledgement number,
   then PPP (its address and control bytes stepped over when the frame starts with 0xFF) carrying
-  IPv4 or IPv6; the id is the call id. An acknowledgement alone stays GRE.
+  IPv4 or IPv6; the tunnel is PPTP, the id the call id. An acknowledgement alone stays GRE.
 - **IP in IP** (protocols 4 and 41 in IPv4 or IPv6: 4in4, 6in4, 4in6, 6in6): the inner header's
   version nibble must agree; no id.
 """
@@ -44,6 +56,15 @@ MAX_TUNNEL_DEPTH = Limit.MAX_TUNNEL_DEPTH
 NO_TUNNEL_ID = Limit.NO_TUNNEL_ID
 ETHERNET_HEADER = 14
 GTP_G_PDU = 0xFF
+IPV6_HEADER = 40
+TEREDO_ORIGIN, TEREDO_AUTHENTICATION = 0x0000, 0x0001
+TEREDO_ORIGIN_SIZE = 8
+TEREDO_AUTHENTICATION_FIXED = 13  # tag, two lengths, nonce (8), confirmation (1)
+AYIYA_HEADER = 8
+AYIYA_FORWARD = 1
+MPLS_LABEL = 4
+#: AYIYA's next header -> the IP version behind it.
+AYIYA_NEXT_HEADERS: dict[int, int] = {P.IPPROTO_IPIP: IPV4, P.IPPROTO_IPV6: IPV6}
 HDLC_ADDRESS_ALL_STATIONS = LinkField.HDLC_ADDRESS_ALL_STATIONS
 #: What an IPv4 or IPv6 protocol type needs behind it: the matching version nibble.
 IP_VERSIONS: dict[int, int] = {IPV4: 4, IPV6: 6}
@@ -84,10 +105,10 @@ def _dissect(rec: _Record, layer: str, at: int, size: int):
 
 def _vxlan(rec: _Record, at: int, left: int) -> tuple[int, int, int]:
     _captured(rec, at, 8, left)
-    header = _dissect(rec, "VXLAN", at, 8)
-    if not int(header.flags) & 0x08:
+    # read by hand: scapy lays the header out by the GBP and GPE flags, past 8 bytes for some
+    if not rec.data[at] & 0x08:
         raise _NotTunnel
-    return (*_ethernet(rec, at + 8, left - 8), header.vni)
+    return (*_ethernet(rec, at + 8, left - 8), int.from_bytes(rec.data[at + 4 : at + 7], "big"))
 
 
 def _geneve(rec: _Record, at: int, left: int) -> tuple[int, int, int]:
@@ -126,20 +147,51 @@ def _gtp_u(rec: _Record, at: int, left: int) -> tuple[int, int, int]:
     return at + size, BY_VERSION, header.teid
 
 
-UDP_TUNNELS: dict[int, tuple[int, Callable[[_Record, int, int], tuple[int, int, int]]]] = {
-    TunnelPort.VXLAN_PORT: (T.TUNNEL_VXLAN, _vxlan),
-    TunnelPort.GENEVE_PORT: (T.TUNNEL_GENEVE, _geneve),
-    TunnelPort.GTP_U_PORT: (T.TUNNEL_GTP_U, _gtp_u),
-}
+def _tag(rec: _Record, at: int, left: int) -> int | None:
+    return int.from_bytes(rec.data[at : at + 2], "big") if left >= 2 and at + 2 <= len(rec.data) else None
+
+
+def _teredo(rec: _Record, at: int, left: int) -> tuple[int, int, int]:
+    size = 0
+    if _tag(rec, at, left) == TEREDO_AUTHENTICATION:
+        _captured(rec, at, 4, left)
+        size = TEREDO_AUTHENTICATION_FIXED + rec.data[at + 2] + rec.data[at + 3]
+    if _tag(rec, at + size, left - size) == TEREDO_ORIGIN:
+        size += TEREDO_ORIGIN_SIZE
+    _captured(rec, at + size, IPV6_HEADER, left - size)
+    header = _dissect(rec, "IPv6", at + size, IPV6_HEADER)
+    bubble = header.plen == 0 and header.nh == P.IPPROTO_NO_NEXT_HEADER
+    if header.version != 6 or (IPV6_HEADER + header.plen != left - size and not bubble):
+        raise _NotTunnel
+    return at + size, IPV6, NO_TUNNEL_ID
+
+
+def _ayiya(rec: _Record, at: int, left: int) -> tuple[int, int, int]:
+    _captured(rec, at, AYIYA_HEADER, left)
+    identity, signature, opcode, next_header = rec.data[at : at + 4]
+    if opcode & 0x0F != AYIYA_FORWARD or next_header not in AYIYA_NEXT_HEADERS:
+        raise _NotTunnel
+    size = AYIYA_HEADER + (1 << (identity >> 4)) + (signature >> 4) * 4
+    if size > left:
+        raise _NotTunnel
+    return (*_ip(rec, at + size, left - size, AYIYA_NEXT_HEADERS[next_header]), NO_TUNNEL_ID)
+
+
+def _mpls(at: int, left: int) -> tuple[int, int]:
+    if left < MPLS_LABEL:
+        raise _NotTunnel
+    return at, E.ETHERTYPE_MPLS
+
+
+def _mpls_in_udp(rec: _Record, at: int, left: int) -> tuple[int, int, int]:
+    return (*_mpls(at, left), NO_TUNNEL_ID)
 
 
 def _gre_payload(rec: _Record, at: int, left: int, protocol: int, sequenced: bool) -> tuple[int, int]:
     if protocol in IP_VERSIONS:
         return _ip(rec, at, left, protocol)
     if protocol in (E.ETHERTYPE_MPLS, E.ETHERTYPE_MPLS_MULTICAST):
-        if left < 4:
-            raise _NotTunnel
-        return at, protocol
+        return _mpls(at, left)
     if protocol == E.ETHERTYPE_ERSPAN_II:
         size = 8 if sequenced else 0
     elif protocol == E.ETHERTYPE_ERSPAN_III:
@@ -154,7 +206,8 @@ def _gre_payload(rec: _Record, at: int, left: int, protocol: int, sequenced: boo
     return _ethernet(rec, at + size, left - size)
 
 
-def _gre(rec: _Record, at: int, left: int) -> tuple[int, int, int]:
+def _gre(rec: _Record, at: int, left: int) -> tuple[int, int, int, int]:
+    """GRE (its code, the inner offset, ethertype and id) or PPTP's enhanced GRE, in IP or in UDP."""
     _captured(rec, at, 4, left)
     header = _dissect(rec, "GRE", at, 24)
     if header.version == 0:
@@ -169,7 +222,7 @@ def _gre(rec: _Record, at: int, left: int) -> tuple[int, int, int]:
         size += 4 * header.seqnum_present
         if size > left:
             raise _NotTunnel
-        return (*_gre_payload(rec, at + size, left - size, header.proto, bool(header.seqnum_present)), key)
+        return (T.TUNNEL_GRE, *_gre_payload(rec, at + size, left - size, header.proto, bool(header.seqnum_present)), key)
     pptp = _dissect(rec, "GRE_PPTP", at, 24)
     if (header.version != 1 or header.proto != E.ETHERTYPE_PPP or not pptp.key_present or pptp.chksum_present
             or pptp.routing_present):
@@ -188,7 +241,7 @@ def _gre(rec: _Record, at: int, left: int) -> tuple[int, int, int]:
         inner, rec.offset = rec.offset, saved
     if protocol not in IP_VERSIONS:
         raise _NotTunnel
-    return inner, protocol, pptp.call_id
+    return T.TUNNEL_PPTP, inner, protocol, pptp.call_id
 
 
 def _ip_in_ip(rec: _Record, at: int, left: int) -> tuple[int, int, int]:
@@ -196,30 +249,53 @@ def _ip_in_ip(rec: _Record, at: int, left: int) -> tuple[int, int, int]:
     return (*_ip(rec, at, left, ethertype), NO_TUNNEL_ID)
 
 
-IP_TUNNELS: dict[int, tuple[int, Callable[[_Record, int, int], tuple[int, int, int]]]] = {
-    P.IPPROTO_GRE: (T.TUNNEL_GRE, _gre),
-    P.IPPROTO_IPIP: (T.TUNNEL_IP_IN_IP, _ip_in_ip),
-    P.IPPROTO_IPV6: (T.TUNNEL_IP_IN_IP, _ip_in_ip),
+#: An opener: the tunnel at ``at`` (``left`` bytes of its datagram from there) as its code, inner
+#: offset, inner ethertype and id; _NotTunnel when the header is not the tunnel's.
+_Opener = Callable[[_Record, int, int], tuple[int, int, int, int]]
+
+def _coded(tunnel: int, open_tunnel: Callable[[_Record, int, int], tuple[int, int, int]]) -> _Opener:
+    """An opener of one tunnel type as one of those that name their tunnel, as _gre does."""
+    return lambda rec, at, left: (tunnel, *open_tunnel(rec, at, left))
+
+
+IP_TUNNELS: dict[int, _Opener] = {
+    P.IPPROTO_GRE: _gre,
+    P.IPPROTO_IPIP: _coded(T.TUNNEL_IP_IN_IP, _ip_in_ip),
+    P.IPPROTO_IPV6: _coded(T.TUNNEL_IP_IN_IP, _ip_in_ip),
+}
+
+#: The tunnels looked for on a UDP destination port.
+DESTINATION_PORT_TUNNELS: dict[int, _Opener] = {
+    TunnelPort.VXLAN_PORT: _coded(T.TUNNEL_VXLAN, _vxlan),
+    TunnelPort.GENEVE_PORT: _coded(T.TUNNEL_GENEVE, _geneve),
+    TunnelPort.GRE_UDP_PORT: _gre,
+    TunnelPort.MPLS_UDP_PORT: _coded(T.TUNNEL_MPLS, _mpls_in_udp),
+}
+#: The tunnels looked for on either UDP port (the destination's first): each end sends to the other's.
+EITHER_PORT_TUNNELS: dict[int, _Opener] = {
+    TunnelPort.GTP_U_PORT: _coded(T.TUNNEL_GTP_U, _gtp_u),
+    TunnelPort.TEREDO_PORT: _coded(T.TUNNEL_TEREDO, _teredo),
+    TunnelPort.AYIYA_PORT: _coded(T.TUNNEL_AYIYA, _ayiya),
 }
 
 
-def _opened(rec: _Record) -> tuple[int, tuple[int, int, int]] | None:
+def _udp_opener(src_port: int, dst_port: int) -> _Opener | None:
+    if dst_port in DESTINATION_PORT_TUNNELS:
+        return DESTINATION_PORT_TUNNELS[dst_port]
+    return EITHER_PORT_TUNNELS.get(dst_port, EITHER_PORT_TUNNELS.get(src_port))
+
+
+def _opened(rec: _Record) -> tuple[int, int, int, int] | None:
     """The tunnel at ``offset`` (its code; the inner offset, ethertype and id), or None when there is none."""
     proto = rec.row["ip_proto"]
     try:
         if proto in IP_TUNNELS:
-            tunnel, open_tunnel = IP_TUNNELS[proto]
-            return tunnel, open_tunnel(rec, rec.offset, rec.ip_left)
+            return IP_TUNNELS[proto](rec, rec.offset, rec.ip_left)
         _transport(rec)
         if proto != P.IPPROTO_UDP:
             return None
-        port = rec.row["dst_port"]
-        if port not in (TunnelPort.VXLAN_PORT, TunnelPort.GENEVE_PORT) and TunnelPort.GTP_U_PORT in (port, rec.row["src_port"]):
-            port = TunnelPort.GTP_U_PORT
-        if port not in UDP_TUNNELS:
-            return None
-        tunnel, open_tunnel = UDP_TUNNELS[port]
-        return tunnel, open_tunnel(rec, rec.offset + 8, rec.row["payload_bytes"])
+        open_tunnel = _udp_opener(rec.row["src_port"], rec.row["dst_port"])
+        return None if open_tunnel is None else open_tunnel(rec, rec.offset + 8, rec.row["payload_bytes"])
     except _NotTunnel:
         if proto in IP_TUNNELS:
             _transport(rec)
@@ -236,7 +312,7 @@ def inner_ethertype(rec: _Record, decapsulate: bool) -> int | None:
     opened = _opened(rec)
     if opened is None:
         return None
-    tunnel, (rec.offset, ethertype, tunnel_id) = opened
+    tunnel, rec.offset, ethertype, tunnel_id = opened
     kept = {"vlan_id": rec.row["vlan_id"]} if "vlan_id" in rec.row else {}
     rec.row = {**kept, "tunnel": tunnel, "tunnel_depth": depth + 1, "tunnel_id": tunnel_id}
     return ethertype

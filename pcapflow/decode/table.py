@@ -13,7 +13,7 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from pcapflow._kernels.constants import Limit, Status, StatusKind
+from pcapflow._kernels.constants import Limit, Status, StatusKind, Tunnel
 
 
 class DecodeStatus(enum.IntEnum):
@@ -54,8 +54,9 @@ NO_VLAN = int(Limit.NO_VLAN)
 #: Sentinel of the ``tunnel_id`` column: the packet's encapsulation names no id (or it has none).
 NO_TUNNEL_ID = int(Limit.NO_TUNNEL_ID)
 
-#: What the ``tunnel`` column's codes (constants.Tunnel, from 1) are called in frames and reports.
-TUNNEL_NAMES = ("vxlan", "geneve", "gtp_u", "gre", "ip_in_ip")
+#: What the ``tunnel`` column's codes (constants.Tunnel, from 1) are called in frames and reports:
+#: the codes' names (``TUNNEL_GTP_U`` is ``gtp_u``).
+TUNNEL_NAMES = tuple(code.name.removeprefix("TUNNEL_").lower() for code in Tunnel if code != Tunnel.NO_TUNNEL)
 
 
 @dataclass(slots=True)

@@ -5,8 +5,8 @@ Zeek: for every capture with a conn.log baseline, the number of TCP and UDP conv
 server packet counts (except in the GTP capture, whose outer datagrams are fragmented: Zeek
 counts a reassembled datagram as one packet, pcapflow counts every fragment, as tshark's frames
 do: 28/80 against Zeek's 27/41). Tunnel captures are compared here on their outer conversations
-(pcapflow's rows without a ``tunnel``, Zeek's connections without ``tunnel_parents``); the inner
-ones are compared in test_conn_log.py.
+(``tunnel`` <NA>): Zeek's inner connections (those with ``tunnel_parents``) are compared with
+pcapflow's inner conversations in test_conn_log.py.
 
 tshark: the number of TCP conversations equals tshark's TCP table (tshark splits TCP on a SYN
 with a new sequence number, as pcapflow does). tshark never splits by time, so these runs use
@@ -14,11 +14,10 @@ idle timeouts longer than any capture; pcapflow's default 300 s TCP timeout spli
 conversations out of the zeek-training trace, as Zeek's inactivity timeout does. Remaining
 differences, each with its cause:
 
-- tunnels: tshark lists the inner TCP conversations beside the outer ones, as pcapflow does,
-  but ignores the tunnel id: ``tunnels/tcpdump/geneve.pcap`` carries the two directions of one
-  SSH connection in two Geneve VNIs, one conversation for tshark and two for pcapflow, whose
-  inner key holds the VNI (the tunnels issue asks for it: the same 5-tuple in two VNIs is two
-  conversations).
+- ``tunnels/tcpdump/geneve.pcap``: the two directions of one SSH connection travel in two VNIs
+  (10 from the client, 11 from the server). The VNI is part of the inner key (the same 5-tuple in
+  two VNIs is two conversations), so pcapflow has 2 TCP conversations where tshark, which ignores
+  the VNI, has 1.
 - ``zeek/fragmented-3.pcap``: one TCP segment fragmented in five, one fragment of the datagram
   never captured; tshark cannot reassemble it and lists no TCP conversation, pcapflow tracks the
   fragments through the first one's ports: 1 conversation.
@@ -35,8 +34,6 @@ differences, each with its cause:
   though the sequence numbers run on (frame 5 continues frame 3's). With the VNC dissector
   disabled (``--disable-protocol vnc``) tshark lists exactly pcapflow's two: 3,543 and 1,008
   frames.
-- the captures under ``tunnels/`` whose encapsulation is not decoded yet (AYIYA, GRE in UDP):
-  expected failures, strict, so that the day they pass the marker is removed.
 """
 
 from __future__ import annotations
@@ -75,12 +72,6 @@ TSHARK_DIFFERENCES = {
     "tunnels/tcpdump/geneve.pcap": 2,
 }
 
-#: Captures under tunnels/ whose TCP conversations pcapflow cannot see until tunnels are decoded
-#: (issue #12); the link-type captures there are compared in test_link_types_tshark.py too.
-AWAITING_TUNNELS = {
-    "tunnels/zeek/ayiya3.pcap", "tunnels/zeek/gre-over-udp-4754.pcap",
-}
-
 
 def zeek_connections(btest: str) -> list[dict[str, str]]:
     return read_conn_log(CORPUS / "zeek" / "baselines" / btest / "conn.log")
@@ -109,7 +100,7 @@ def test_teredo_matches_zeek_once_its_close_delay_splits_are_undone(corpus):
     """Zeek keeps a TCP connection for 5 s after its FIN/RST (tcp_close_delay, tcp_reset_delay) and
     logs stragglers after that as new connections: 192.168.2.16:1576 -> :80 is logged three times
     (a FIN, then RSTs 10 s and 26 s later; tshark: one tcp.stream). pcapflow keeps them in one
-    conversation. Zeek's inner IPv6 connections (Teredo decapsulated) are left out. Merging
+    conversation. The inner IPv6 connections (Teredo decapsulated) are left out on both sides. Merging
     Zeek's connections of the same 5-tuple gives pcapflow's table exactly but for one role: the
     single packet 65.55.158.81:3544 -> 192.168.2.16:3797 has two registered ports (teredo, idps),
     so pcapflow names its sender the client (first_packet); Zeek flips it because its Teredo
@@ -117,6 +108,8 @@ def test_teredo_matches_zeek_once_its_close_delay_splits_are_undone(corpus):
     zeek = {(c["proto"], c["id.orig_h"], c["id.orig_p"], c["id.resp_h"], c["id.resp_p"])
             for c in zeek_connections("core.tunnels.teredo") if c["proto"] in ("tcp", "udp") and ":" not in c["id.orig_h"]}
     frame = pcapflow.read_conversations(corpus / "zeek/Teredo.pcap")
+    assert frame["tunnel"].eq("teredo").any()
+    frame = frame[frame["tunnel"].isna()]
     ours = {(p, c, str(cp), s, str(sp)) for p, c, cp, s, sp in
             zip(frame["protocol"], frame["client_ip"], frame["client_port"], frame["server_ip"], frame["server_port"])
             if p in ("tcp", "udp")}
@@ -132,16 +125,14 @@ def tshark_tcp_conversations(path: Path) -> int:
     return sum("<->" in line for line in table.group(1).splitlines()) if table else 0
 
 
-def _tshark_captures() -> list:
+def _tshark_captures() -> list[str]:
     if not CORPUS.is_dir():
         return []
-    names = sorted(
+    return sorted(
         str(p.relative_to(CORPUS))[: -len(".tshark-conv.txt")]
         for p in CORPUS.rglob("*.tshark-conv.txt")
         if "fuzz-2021-10-13" not in p.name  # no readable record (see test_corpus_reading)
     )
-    awaiting = pytest.mark.xfail(strict=True, reason="tunnels are decoded by the tunnels issue (#12)")
-    return [pytest.param(name, marks=awaiting) if name in AWAITING_TUNNELS else name for name in names]
 
 
 @pytest.mark.parametrize("capture", _tshark_captures())
@@ -149,6 +140,24 @@ def test_tcp_conversations_equal_tshark(corpus, capture):
     frame = pcapflow.read_conversations(corpus / capture, **NO_TIMEOUT)
     expected = TSHARK_DIFFERENCES.get(capture, tshark_tcp_conversations(corpus / capture))
     assert int((frame["protocol"] == "tcp").sum()) == expected
+
+
+def test_mpls_in_udp_conversations_equal_tsharks(corpus):
+    """tshark lists the two UDP/6635 carriers and, in its IPv4 table, the inner ICMP exchange (one
+    echo each way) beside them: pcapflow's carriers and its inner conversation (tunnel mpls, under
+    the first carrier) give the same tables, frames and bytes each way."""
+    from tests.conformance.test_link_types_tshark import ours_by_address, ours_by_port, tshark_conversations, tshark_tables
+
+    capture = corpus / "tunnels/tcpdump/mpls-over-udp.pcap"
+    tables = tshark_tables(capture)
+    frame = pcapflow.read_conversations(capture, **NO_TIMEOUT)
+    exact = {frozenset(row[:2]) for row in tables["UDP"]}
+    assert ours_by_port(frame, "udp", exact) == tshark_conversations(tables["UDP"], with_bytes=True)
+    assert ours_by_address(frame) == tshark_conversations(tables["IPv4"], with_bytes=False)
+    inner = frame[frame["tunnel"].notna()]
+    assert list(zip(inner["protocol"], inner["tunnel"], inner["client_packets"], inner["server_packets"], inner["bytes"])) == [
+        ("icmp", "mpls", 1, 1, 260)]
+    assert inner["parent_id"].tolist() == frame.loc[frame["is_tunnel"], "conversation_id"].tolist()[:1]
 
 
 def test_reused_five_tuples_are_split_like_tshark(corpus):

@@ -200,3 +200,51 @@ RULE_EDGE_CASES = {
 @pytest.mark.parametrize("record", list(RULE_EDGE_CASES.values()), ids=list(RULE_EDGE_CASES))
 def test_rule_edge_cases_agree(record: Record) -> None:
     check_parity(raw_batch([record]))
+
+
+# -- (e) tunnels, whole and damaged ------------------------------------------------------------------
+
+
+def _tunnelled_frames() -> list[bytes]:
+    """One frame of each tunnel the decoder opens (from the exact tests of test_tunnels.py)."""
+    from scapy.contrib.mpls import MPLS
+    from scapy.layers.inet import UDP
+    from scapy.layers.l2 import GRE
+    from scapy.layers.vxlan import VXLAN
+
+    from tests.decode.test_tunnels import (
+        INNER,
+        INNER6,
+        IP4,
+        OUTER4,
+        PPTP,
+        SEGMENT,
+        TEREDO_AUTHENTICATION,
+        TEREDO_ORIGIN,
+        ayiya,
+        geneve,
+        gtp_u,
+    )
+    from tests.factories import eth
+    udp = eth() / OUTER4
+    return [bytes(frame) for frame in (
+        udp / UDP(sport=1, dport=4789) / VXLAN(vni=3) / INNER,
+        udp / UDP(sport=1, dport=6081) / Raw(geneve(7, 0x6558, bytes(8))) / INNER,
+        udp / UDP(sport=2152, dport=2152) / Raw(gtp_u(5, extensions=bytes([1, 0, 9, 0]))) / IP4 / SEGMENT,
+        udp / UDP(sport=1, dport=3544) / Raw(TEREDO_AUTHENTICATION + TEREDO_ORIGIN) / INNER6,
+        udp / UDP(sport=5072, dport=1) / Raw(ayiya(41)) / INNER6,
+        udp / UDP(sport=1, dport=4754) / GRE(key_present=1, key=2, proto=0x0800) / IP4 / SEGMENT,
+        udp / UDP(sport=1, dport=4754) / Raw(PPTP) / IP4 / SEGMENT,
+        udp / UDP(sport=1, dport=6635) / MPLS(s=1) / IP4 / SEGMENT,
+        eth() / IP(src="10.0.0.1", dst="10.0.0.2", proto=47) / Raw(PPTP) / IP4 / SEGMENT,
+    )]
+
+
+@given(data=st.data())
+def test_parity_on_damaged_tunnels(data: st.DataObject) -> None:
+    """Both engines agree on tunnelled frames with a byte changed and cut anywhere."""
+    frame = bytearray(data.draw(st.sampled_from(_tunnelled_frames()), label="frame"))
+    at = data.draw(st.integers(14 + 20 + 8 - 4, len(frame) - 1), label="changed byte")
+    frame[at] = data.draw(st.integers(0, 255), label="value")
+    caplen = data.draw(st.integers(34, len(frame)), label="caplen")
+    check_parity(raw_batch([Record(1, bytes(frame[:caplen]), None, len(frame))]))

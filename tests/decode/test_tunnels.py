@@ -59,6 +59,18 @@ PPTP = struct.pack("!HHHHI", 0x3001, 0x880B, 54, 0x1234, 9) + b"\xff\x03\x00\x21
 # a PDU session container (type 0x85): 4 bytes, the next type 0 last
 PDU_SESSION = bytes([1, 0x00, 0x09, 0x00])
 
+# Teredo's indications: an origin (its port and address obfuscated), an authentication with a
+# 2-byte client id and a 3-byte authenticator
+TEREDO_ORIGIN = struct.pack("!HHI", 0, 3544 ^ 0xFFFF, 0x0A000001 ^ 0xFFFFFFFF)
+TEREDO_AUTHENTICATION = struct.pack("!HBB", 1, 2, 3) + b"id" + b"abc" + bytes(8) + b"\x00"
+INNER6 = IP6 / SEGMENT
+
+
+def ayiya(next_header: int, opcode: int = 1) -> bytes:
+    """An AYIYA header: a 16-byte identity (length nibble 4, type 1), a 20-byte signature (5 units,
+    SHA-1), no authentication, ``opcode``, ``next_header``, the epoch; then identity and signature."""
+    return struct.pack("!BBBBI", 0x41, 0x52, opcode, next_header, 1300000000) + bytes(16) + bytes(20)
+
 
 @pytest.mark.parametrize(("frame", "tunnel", "tunnel_id"), [
     pytest.param(eth() / OUTER4 / UDP(sport=51000, dport=4789) / VXLAN(vni=42) / INNER, Tunnel.TUNNEL_VXLAN, 42, id="VXLAN"),
@@ -83,8 +95,16 @@ PDU_SESSION = bytes([1, 0x00, 0x09, 0x00])
     pytest.param(eth() / OUTER4 / GRE(key_present=1, key=5, proto=0x8847) / MPLS(s=1) / IP4 / SEGMENT, Tunnel.TUNNEL_GRE, 5,
                  id="MPLS in GRE"),
     pytest.param(eth() / IP(src="10.0.0.1", dst="10.0.0.2", proto=47) / Raw(PPTP) / IP4 / SEGMENT,
-                 Tunnel.TUNNEL_GRE, 0x1234, id="PPTP enhanced GRE, HDLC framing"),
+                 Tunnel.TUNNEL_PPTP, 0x1234, id="PPTP enhanced GRE, HDLC framing"),
     pytest.param(eth() / IP(src="10.0.0.1", dst="10.0.0.2", proto=4) / IP4 / SEGMENT, Tunnel.TUNNEL_IP_IN_IP, NO_TUNNEL_ID, id="4in4"),
+    pytest.param(eth() / OUTER4 / UDP(sport=5072, dport=5072) / Raw(ayiya(4)) / IP4 / SEGMENT, Tunnel.TUNNEL_AYIYA,
+                 NO_TUNNEL_ID, id="AYIYA, IPv4"),
+    pytest.param(eth() / OUTER4 / UDP(sport=40000, dport=4754) / GRE(key_present=1, key=11, proto=0x0800) / IP4 / SEGMENT,
+                 Tunnel.TUNNEL_GRE, 11, id="GRE in UDP"),
+    pytest.param(eth() / OUTER4 / UDP(sport=40000, dport=4754) / Raw(PPTP) / IP4 / SEGMENT, Tunnel.TUNNEL_PPTP, 0x1234,
+                 id="enhanced GRE in UDP"),
+    pytest.param(eth() / OUTER4 / UDP(sport=40000, dport=6635) / MPLS(label=16, s=0) / MPLS(label=17, s=1) / IP4 / SEGMENT,
+                 Tunnel.TUNNEL_MPLS, NO_TUNNEL_ID, id="MPLS in UDP, two labels"),
     pytest.param(eth() / IPv6(src="2001:db8:f::1", dst="2001:db8:f::2", nh=4) / IP4 / SEGMENT, Tunnel.TUNNEL_IP_IN_IP,
                  NO_TUNNEL_ID, id="4in6"),
 ])
@@ -98,6 +118,28 @@ def test_six_in_four_and_six_in_six(engine):
         assert (row["status"], row["tunnel"], row["tunnel_depth"]) == (DecodeStatus.OK, Tunnel.TUNNEL_IP_IN_IP, 1)
         assert_addresses(row, "2001:db8::1", "2001:db8::2", 6)
         assert (row["src_port"], row["dst_port"], row["payload_bytes"]) == (40000, 443, 10)
+
+
+@pytest.mark.parametrize("frame", [
+    pytest.param(eth() / OUTER4 / UDP(sport=3544, dport=50000) / INNER6, id="Teredo from the server port"),
+    pytest.param(eth() / OUTER4 / UDP(sport=50000, dport=3544) / Raw(TEREDO_ORIGIN) / INNER6, id="Teredo origin indication"),
+    pytest.param(eth() / OUTER4 / UDP(sport=50000, dport=3544) / Raw(TEREDO_AUTHENTICATION + TEREDO_ORIGIN) / INNER6,
+                 id="Teredo authentication and origin"),
+    pytest.param(eth() / OUTER6 / UDP(sport=5072, dport=40000) / Raw(ayiya(41)) / INNER6, id="AYIYA, IPv6"),
+])
+def test_ipv6_opened_out_of_udp(engine, frame):
+    row = decapsulated(frame, engine)
+    tunnel = Tunnel.TUNNEL_AYIYA if 5072 in (frame[UDP].sport, frame[UDP].dport) else Tunnel.TUNNEL_TEREDO
+    assert (row["status"], row["tunnel"], row["tunnel_depth"], row["tunnel_id"]) == (DecodeStatus.OK, tunnel, 1, NO_TUNNEL_ID)
+    assert_addresses(row, "2001:db8::1", "2001:db8::2", 6)
+    assert (row["ip_proto"], row["src_port"], row["dst_port"], row["payload_bytes"]) == (6, 40000, 443, 10)
+
+
+def test_a_teredo_bubble_with_bytes_behind_it_is_opened(engine):
+    bubble = IPv6(src="fe80::8000:ffff:ffff:fffd", dst="ff02::2", nh=59, plen=0) / Raw(b"trailing")
+    row = decapsulated(eth() / OUTER4 / UDP(sport=3544, dport=50000) / bubble, engine)
+    # a payload length of 0 runs to the end of the frame, as in any IPv6 header (jumbograms)
+    assert (row["status"], row["tunnel"], row["ip_proto"], row["ip_bytes"]) == (DecodeStatus.OK, Tunnel.TUNNEL_TEREDO, 59, 48)
 
 
 def test_the_outermost_vlan_stays_and_the_innermost_tunnel_names_the_row(engine):
@@ -123,6 +165,21 @@ def test_four_tunnels_deep_at_most(engine):
     pytest.param(eth() / OUTER4 / UDP(sport=9, dport=6081) / Raw(geneve(1, 0x0800)) / IP6 / SEGMENT, id="Geneve IPv4 holding IPv6"),
     pytest.param(eth() / OUTER4 / UDP(sport=2152, dport=2152) / Raw(gtp_u(1, message=1)), id="GTP echo request"),
     pytest.param(eth() / OUTER4 / UDP(sport=2152, dport=2152) / Raw(gtp_u(1) + b"\x00"), id="GTP-U not IP"),
+    pytest.param(eth() / OUTER4 / UDP(sport=3544, dport=50000) / IP4 / SEGMENT, id="Teredo holding IPv4"),
+    pytest.param(eth() / OUTER4 / UDP(sport=3544, dport=50000) / Raw(bytes(bytes(INNER6)[:-1])), id="Teredo payload length too long"),
+    pytest.param(eth() / OUTER4 / UDP(sport=3544, dport=50000) / Raw(bytes(INNER6) + b"pad"), id="Teredo payload length too short"),
+    pytest.param(eth() / OUTER4 / UDP(sport=3544, dport=50000) / Raw(TEREDO_ORIGIN + TEREDO_AUTHENTICATION) / INNER6,
+                 id="Teredo authentication after the origin"),
+    pytest.param(eth() / OUTER4 / UDP(sport=53, dport=3544) / Raw(b"\x12\x34\x01\x00" + bytes(40)), id="DNS on the Teredo port"),
+    pytest.param(eth() / OUTER4 / UDP(sport=5072, dport=5072) / Raw(ayiya(41, opcode=2)) / INNER6, id="AYIYA echo request"),
+    pytest.param(eth() / OUTER4 / UDP(sport=5072, dport=5072) / Raw(ayiya(17)) / INNER6, id="AYIYA next header UDP"),
+    pytest.param(eth() / OUTER4 / UDP(sport=5072, dport=5072) / Raw(ayiya(4)) / INNER6, id="AYIYA IPv4 holding IPv6"),
+    pytest.param(eth() / OUTER4 / UDP(sport=5072, dport=5072) / Raw(ayiya(41)[:30]), id="AYIYA cut in its signature"),
+    pytest.param(eth() / OUTER4 / UDP(sport=40000, dport=4754) / GRE(routing_present=1, proto=0x0800) / IP4 / SEGMENT,
+                 id="GRE in UDP with source routing"),
+    pytest.param(eth() / OUTER4 / UDP(sport=40000, dport=4754) / Raw(b"\x00\x00\x08\x06" + bytes(28)), id="GRE in UDP, ARP"),
+    pytest.param(eth() / OUTER4 / UDP(sport=40000, dport=6635) / Raw(b"\x00\x01\x01"), id="MPLS in UDP shorter than a label"),
+    pytest.param(eth() / OUTER4 / UDP(sport=6635, dport=40000) / MPLS(s=1) / IP4 / SEGMENT, id="MPLS from port 6635"),
 ])
 def test_lookalikes_stay_udp(engine, frame):
     row = decapsulated(frame, engine)
@@ -134,6 +191,9 @@ def test_lookalikes_stay_udp(engine, frame):
     pytest.param(eth() / OUTER4 / GRE(routing_present=1, proto=0x0800) / IP4 / SEGMENT, id="GRE source routing"),
     pytest.param(eth() / OUTER4 / GRE(proto=0x0806) / Raw(bytes(28)), id="GRE ARP"),
     pytest.param(eth() / OUTER4 / GRE(version=2, proto=0x0800) / IP4 / SEGMENT, id="GRE version 2"),
+    pytest.param(eth() / IP(src="10.0.0.1", dst="10.0.0.2", proto=47) / Raw(PPTP[:-2] + b"\xc0\x21" + bytes(8)), id="PPTP carrying LCP"),
+    pytest.param(eth() / IP(src="10.0.0.1", dst="10.0.0.2", proto=47) / Raw(struct.pack("!HHHHI", 0x2081, 0x880B, 0, 0x1234, 9)),
+                 id="PPTP acknowledgement alone"),
     pytest.param(eth() / IP(src="10.0.0.1", dst="10.0.0.2", proto=4) / IP6 / SEGMENT, id="protocol 4 holding IPv6"),
 ])
 def test_lookalikes_stay_ip(engine, frame):
@@ -147,6 +207,29 @@ def test_a_cut_inner_packet_keeps_its_tunnel(engine):
     row = decode(raw_batch([Record(1, frame[:14 + 20 + 8 + 8 + 14 + 10], None, len(frame))]), engine, True)
     assert (int(row.status[0]), int(row.tunnel[0]), int(row.tunnel_depth[0]), int(row.tunnel_id[0])) == (
         DecodeStatus.TRUNCATED_IP, Tunnel.TUNNEL_VXLAN, 1, 4)
+
+
+@pytest.mark.parametrize(("frame", "tunnel"), [
+    pytest.param(eth() / OUTER4 / UDP(sport=3544, dport=50000) / INNER6, Tunnel.TUNNEL_TEREDO, id="Teredo"),
+    pytest.param(eth() / OUTER4 / UDP(sport=5072, dport=5072) / Raw(ayiya(41)) / INNER6, Tunnel.TUNNEL_AYIYA, id="AYIYA"),
+    pytest.param(eth() / OUTER4 / UDP(sport=1, dport=4754) / GRE(proto=0x86DD) / INNER6, Tunnel.TUNNEL_GRE, id="GRE in UDP"),
+    pytest.param(eth() / OUTER4 / UDP(sport=1, dport=6635) / MPLS(s=1) / INNER6, Tunnel.TUNNEL_MPLS, id="MPLS in UDP"),
+])
+def test_a_cut_inner_ipv6_packet_keeps_its_udp_tunnel(engine, frame, tunnel):
+    """The inner IPv6 header cut: a status of its own, the tunnel kept (Teredo's checks read the
+    40 bytes of the IPv6 header, so its cut comes in the TCP header behind)."""
+    whole = bytes(frame)
+    cut = len(whole) - len(SEGMENT) + (2 if tunnel == Tunnel.TUNNEL_TEREDO else -30)
+    row = decode(raw_batch([Record(1, whole[:cut], None, len(whole))]), engine, True)
+    status = DecodeStatus.TRUNCATED_IP if tunnel != Tunnel.TUNNEL_TEREDO else DecodeStatus.TRUNCATED_TRANSPORT
+    assert (int(row.status[0]), int(row.tunnel[0]), int(row.tunnel_depth[0])) == (status, tunnel, 1)
+
+
+def test_a_cut_pptp_inner_packet_keeps_its_tunnel(engine):
+    frame = bytes(eth() / IP(src="10.0.0.1", dst="10.0.0.2", proto=47) / Raw(PPTP) / IP4 / SEGMENT)
+    cut = 14 + 20 + len(PPTP) + 10  # 10 bytes into the inner IPv4 header
+    row = decode(raw_batch([Record(1, frame[:cut], None, len(frame))]), engine, True)
+    assert (int(row.status[0]), int(row.tunnel[0]), int(row.tunnel_id[0])) == (DecodeStatus.TRUNCATED_IP, Tunnel.TUNNEL_PPTP, 0x1234)
 
 
 def test_decapsulation_off_shows_the_carrier(engine):

@@ -176,3 +176,105 @@ def test_the_analyze_header_says_what_came_out_of_tunnels(tmp_path):
     assert lines[3].startswith("conversations  4 (tcp 2, gre 1, udp 1)")
     plain = CliRunner().invoke(main, ["analyze", "--no-decap", path], catch_exceptions=False).output.splitlines()
     assert plain[2].startswith("conversations  2 (gre 1, udp 1)")
+
+
+def _pptp(inner, call_id: int, reply: bool = False):
+    """Enhanced GRE (key and sequence flags, version 1, PPP) carrying ``inner`` in HDLC-like framing."""
+    import struct
+
+    ends = ("198.51.100.2", "198.51.100.1") if reply else ("198.51.100.1", "198.51.100.2")
+    body = b"\xff\x03\x00\x21" + bytes(inner)
+    header = struct.pack("!HHHHI", 0x3001, 0x880B, len(body), call_id, 1)
+    return eth() / IP(src=ends[0], dst=ends[1], proto=47) / Raw(header + body)
+
+
+def test_a_pptp_connection_is_one_conversation_though_each_direction_has_its_call_id(tmp_path):
+    client_call, server_call = 0x0A0A, 0x0B0B  # each end names the call it receives on
+    packets = stamped([_pptp(inner_tcp(flags="S"), server_call), _pptp(inner_tcp(flags="SA", reply=True), client_call, reply=True),
+                       _pptp(inner_tcp(b"GET"), server_call)])
+    frame = frames_of(write(tmp_path / "p.pcap", pcap_bytes(packets)), workers=1)
+    inner = frame[frame["tunnel"].notna()]
+    assert len(inner) == 1
+    row = inner.iloc[0]
+    assert (row["tunnel"], row["tunnel_id"], row["client_packets"], row["server_packets"]) == ("pptp", server_call, 2, 1)
+    assert (row["client_ip"], row["server_port"], row["parent_id"]) == ("10.0.0.1", 80, 0)
+    carrier = frame[frame["is_tunnel"]]
+    assert carrier["protocol"].astype(str).tolist() == ["gre"] and carrier["packets"].tolist() == [3]
+
+
+TEREDO_CLIENT, TEREDO_RELAY = "192.0.2.10", "203.0.113.5"
+
+
+def _ipv6_over_udp(inner, port: int, reply: bool = False, header: bytes = b""):
+    """IPv6 ``inner`` in UDP between a client (port 40001) and a relay or server on ``port``."""
+    ends, ports = ((TEREDO_RELAY, TEREDO_CLIENT), (port, 40001)) if reply else ((TEREDO_CLIENT, TEREDO_RELAY), (40001, port))
+    return eth() / IP(src=ends[0], dst=ends[1]) / UDP(sport=ports[0], dport=ports[1]) / Raw(header + bytes(inner))
+
+
+def inner_tcp6(payload: bytes = b"", reply: bool = False, flags: str = "PA"):
+    from scapy.layers.inet6 import IPv6
+
+    ends = ("2001:db8::2", "2001:db8::1") if reply else ("2001:db8::1", "2001:db8::2")
+    ports = (80, 40000) if reply else (40000, 80)
+    return IPv6(src=ends[0], dst=ends[1]) / TCP(sport=ports[0], dport=ports[1], flags=flags) / Raw(payload)
+
+
+@pytest.mark.parametrize(("port", "header", "tunnel"), [
+    pytest.param(3544, b"", "teredo", id="Teredo"),
+    pytest.param(5072, bytes([0x41, 0x52, 0x11, 41]) + bytes(4 + 16 + 20), "ayiya", id="AYIYA"),
+    pytest.param(4754, bytes.fromhex("000086dd"), "gre", id="GRE in UDP"),
+])
+def test_ipv6_over_udp_is_a_carrier_and_an_inner_conversation(tmp_path, port, header, tunnel):
+    packets = stamped([_ipv6_over_udp(inner_tcp6(flags="S"), port, header=header),
+                       _ipv6_over_udp(inner_tcp6(flags="SA", reply=True), port, reply=True, header=header),
+                       _ipv6_over_udp(inner_tcp6(b"GET / HTTP/1.1\r\n\r\n"), port, header=header)])
+    if port == 4754:  # GRE in UDP is looked for on the destination port only: the reply stays UDP
+        packets = [packets[0], packets[2]]
+    frame = frames_of(write(tmp_path / "t.pcap", pcap_bytes(packets)), workers=1)
+    carriers, inner = frame[frame["tunnel"].isna()], frame[frame["tunnel"].notna()]
+    assert carriers["protocol"].astype(str).tolist() == ["udp"]
+    assert (carriers["server_port"].tolist(), carriers["packets"].tolist(), carriers["is_tunnel"].tolist()) == ([port], [len(packets)], [True])
+    assert len(inner) == 1
+    row = inner.iloc[0]
+    assert (row["protocol"], row["client_ip"], row["server_ip"], row["server_port"]) == ("tcp", "2001:db8::1", "2001:db8::2", 80)
+    assert (row["tunnel"], row["tunnel_id"], row["parent_id"]) == (tunnel, pd.NA, carriers["conversation_id"].iloc[0])
+    assert (row["client_packets"], row["server_packets"], row["client_payload_bytes"]) == (len(packets) - 1 if port != 4754 else 2,
+                                                                                          0 if port == 4754 else 1, 18)
+
+
+def test_mpls_over_udp_is_a_carrier_and_an_inner_conversation(tmp_path):
+    from scapy.contrib.mpls import MPLS
+
+    def mpls(inner, reply: bool = False):
+        ends, ports = ((VTEP_B, VTEP_A), (50001, 6635)) if reply else ((VTEP_A, VTEP_B), (50000, 6635))
+        return eth() / IP(src=ends[0], dst=ends[1]) / UDP(sport=ports[0], dport=ports[1]) / MPLS(label=100, s=1) / inner
+
+    packets = stamped([mpls(inner_tcp(flags="S")), mpls(inner_tcp(flags="SA", reply=True), reply=True)])
+    frame = frames_of(write(tmp_path / "m.pcap", pcap_bytes(packets)), workers=1)
+    carriers, inner = frame[frame["tunnel"].isna()], frame[frame["tunnel"].notna()]
+    # each direction is sent to the other end's port 6635: two carriers, one inner connection
+    assert sorted(zip(carriers["client_port"], carriers["server_port"], carriers["packets"])) == [(50000, 6635, 1), (50001, 6635, 1)]
+    assert len(inner) == 1
+    row = inner.iloc[0]
+    assert (row["tunnel"], row["tunnel_id"], row["client_packets"], row["server_packets"], row["history"]) == ("mpls", pd.NA, 1, 1, "Sh")
+    assert row["parent_id"] in carriers["conversation_id"].tolist()
+
+
+@pytest.mark.parametrize(("port", "header", "tunnel"), [
+    pytest.param(3544, b"", "teredo", id="Teredo"),
+    pytest.param(5072, bytes([0x41, 0x52, 0x11, 41]) + bytes(4 + 16 + 20), "ayiya", id="AYIYA"),
+    pytest.param(4754, bytes.fromhex("000086dd"), "gre", id="GRE in UDP"),
+    pytest.param(6635, bytes.fromhex("00064140"), "mpls", id="MPLS in UDP"),
+])
+def test_a_truncated_inner_packet_leaves_its_carrier_tracked(tmp_path, port, header, tunnel):
+    """The record cut 2 bytes into the inner TCP header (Teredo's checks need the whole IPv6
+    header and its payload length; the IPv6 header is whole for all four)."""
+    whole = bytes(_ipv6_over_udp(inner_tcp6(b"x" * 10), port, header=header))
+    cut = eth().__class__(whole[: len(whole) - 10 - 20 + 2])
+    cut.wirelen = len(whole)
+    analysis = pcapflow.analyze(write(tmp_path / "c.pcap", pcap_bytes(stamped([cut]))), workers=1)
+    frame = analysis.conversations
+    assert frame["protocol"].astype(str).tolist() == ["udp"] and frame["tunnel"].isna().all()
+    assert (frame["packets"].tolist(), frame["is_tunnel"].tolist()) == ([1], [True])
+    assert analysis.report.status_counts == {"TRUNCATED_TRANSPORT": 1}
+    assert analysis.report.tunnels == {tunnel: 1}
