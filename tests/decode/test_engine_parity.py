@@ -15,6 +15,10 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from scapy.contrib.mpls import MPLS
+from scapy.layers.inet import UDP
+from scapy.layers.l2 import GRE
+from scapy.layers.vxlan import VXLAN
 
 from pcapflow.capture import RawBatch, open_capture
 from pcapflow.decode import ENGINES, SUPPORTED_LINKTYPES, decode_fast
@@ -23,6 +27,20 @@ from pcapflow.decode.reference import decode_with_scapy
 from pcapflow.decode.table import COLUMN_DTYPES, DecodeStatus, PacketTable
 from pcapflow.errors import CaptureError
 from tests.conftest import CORPUS, SAMPLES
+from tests.decode.test_tunnels import (
+    INNER,
+    INNER6,
+    IP4,
+    OUTER4,
+    PPTP,
+    SEGMENT,
+    TEREDO_AUTHENTICATION,
+    TEREDO_ORIGIN,
+    ayiya,
+    geneve,
+    gtp_u,
+)
+from tests.factories import eth
 from tests.strategies import IP, LINKTYPES, PPP, Ether, PPPoE, Raw, Record, arbitrary_records, raw_batch, records
 
 CAPTURE_NAME = re.compile(r"\.(pcap|pcapng|cap)(\.(gz|bz2|xz|zst))?$")
@@ -207,25 +225,6 @@ def test_rule_edge_cases_agree(record: Record) -> None:
 
 def _tunnelled_frames() -> list[bytes]:
     """One frame of each tunnel the decoder opens (from the exact tests of test_tunnels.py)."""
-    from scapy.contrib.mpls import MPLS
-    from scapy.layers.inet import UDP
-    from scapy.layers.l2 import GRE
-    from scapy.layers.vxlan import VXLAN
-
-    from tests.decode.test_tunnels import (
-        INNER,
-        INNER6,
-        IP4,
-        OUTER4,
-        PPTP,
-        SEGMENT,
-        TEREDO_AUTHENTICATION,
-        TEREDO_ORIGIN,
-        ayiya,
-        geneve,
-        gtp_u,
-    )
-    from tests.factories import eth
     udp = eth() / OUTER4
     return [bytes(frame) for frame in (
         udp / UDP(sport=1, dport=4789) / VXLAN(vni=3) / INNER,
@@ -240,10 +239,13 @@ def _tunnelled_frames() -> list[bytes]:
     )]
 
 
+TUNNELLED_FRAMES = _tunnelled_frames()
+
+
 @given(data=st.data())
 def test_parity_on_damaged_tunnels(data: st.DataObject) -> None:
     """Both engines agree on tunnelled frames with a byte changed and cut anywhere."""
-    frame = bytearray(data.draw(st.sampled_from(_tunnelled_frames()), label="frame"))
+    frame = bytearray(data.draw(st.sampled_from(TUNNELLED_FRAMES), label="frame"))
     at = data.draw(st.integers(14 + 20 + 8 - 4, len(frame) - 1), label="changed byte")
     frame[at] = data.draw(st.integers(0, 255), label="value")
     caplen = data.draw(st.integers(34, len(frame)), label="caplen")
