@@ -107,8 +107,9 @@ class PacketTable:
             return empty_table()
         return cls(**{name: np.concatenate([getattr(t, name) for t in tables]) for name in cls.column_names()})
 
-    def take(self, rows: np.ndarray, columns: tuple[str, ...] | None = None) -> PacketTable:
-        """The table of ``rows``; with ``columns``, only those are taken (the others are left empty)."""
+    def take(self, rows: np.ndarray | slice, columns: tuple[str, ...] | None = None) -> PacketTable:
+        """The table of ``rows`` (a slice gives views); with ``columns``, only those are taken
+        (the others are left empty)."""
         wanted = self.column_names() if columns is None else columns
         taken = {name: getattr(self, name)[rows] for name in wanted}
         return PacketTable(**{name: taken.get(name, _NOT_TAKEN) for name in self.column_names()})
