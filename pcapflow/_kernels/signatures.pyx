@@ -61,14 +61,54 @@ def compile_signatures(signatures, app_names):
     compiled.first_pattern = np.array(firsts, dtype=np.int32)
     compiled.pattern_start = np.array(starts or [0], dtype=np.int32)
     compiled.pattern_length = np.array(lengths or [0], dtype=np.int32)
+    compiled.leading = _leading_bytes(blob, mask, starts, lengths, firsts)
+    _screening(compiled, signatures, checks, np.asarray(compiled.leading).reshape(-1, 32))
     return compiled
+
+
+def _screening(Signatures compiled, signatures, checks, leading):
+    """What :meth:`Signatures.possible` needs per transport kind (TCP, UDP, other): the bytes a
+    pattern of its signatures may start with, the distinct checks of its signatures, and
+    whether any signature applies at all."""
+    union = np.zeros((3, 32), dtype=np.uint8)
+    distinct, first, applies = [], [0], np.zeros(3, dtype=np.uint8)
+    for kind, proto in enumerate((6, 17, -1)):
+        found = []
+        for index, signature in enumerate(signatures):
+            if TRANSPORTS[signature.transport] not in (0, proto):
+                continue
+            applies[kind] = 1
+            for slot in (index * 2, index * 2 + 1):
+                union[kind] |= leading[slot]
+                if checks[slot] != 0 and checks[slot] not in found:
+                    found.append(checks[slot])
+        distinct.extend(found)
+        first.append(len(distinct))
+    compiled.screen_leading = union.reshape(-1)
+    compiled.screen_checks = np.array(distinct or [0], dtype=np.uint8)
+    compiled.screen_first = np.array(first, dtype=np.int32)
+    compiled.screen_applies = applies
+
+
+def _leading_bytes(blob, mask, starts, lengths, firsts):
+    """Per (signature, side), a 256-bit set of the bytes some pattern of that side may start with:
+    a side whose first byte is not in it matches none of them, which one bit test tells."""
+    leading = np.zeros((max(len(firsts) - 1, 1), 32), dtype=np.uint8)
+    for slot in range(len(firsts) - 1):
+        for at in range(firsts[slot], firsts[slot + 1]):
+            if lengths[at] == 0 or mask[starts[at]] == 0:
+                leading[slot] = 0xFF
+            else:
+                leading[slot, blob[starts[at]] >> 3] |= 1 << (blob[starts[at]] & 7)
+    return leading.reshape(-1)
 
 
 def _restored(count, arrays):
     compiled = Signatures()
     compiled.count = count
     (compiled.transport, compiled.both, compiled.port, compiled.app, compiled.checks, compiled.blob, compiled.mask,
-     compiled.first_pattern, compiled.pattern_start, compiled.pattern_length) = arrays
+     compiled.first_pattern, compiled.pattern_start, compiled.pattern_length, compiled.leading, compiled.screen_leading,
+     compiled.screen_checks, compiled.screen_first, compiled.screen_applies) = arrays
     return compiled
 
 
@@ -80,7 +120,10 @@ cdef class Signatures:
         return _restored, (self.count, (np.asarray(self.transport), np.asarray(self.both), np.asarray(self.port),
                                         np.asarray(self.app), np.asarray(self.checks), np.asarray(self.blob),
                                         np.asarray(self.mask), np.asarray(self.first_pattern),
-                                        np.asarray(self.pattern_start), np.asarray(self.pattern_length)))
+                                        np.asarray(self.pattern_start), np.asarray(self.pattern_length),
+                                        np.asarray(self.leading), np.asarray(self.screen_leading),
+                                        np.asarray(self.screen_checks), np.asarray(self.screen_first),
+                                        np.asarray(self.screen_applies)))
 
     cdef int _pattern(self, Py_ssize_t at, const Side *side) noexcept nogil:
         cdef int32_t start = self.pattern_start[at], length = self.pattern_length[at], i
@@ -90,21 +133,31 @@ cdef class Signatures:
                 return 0
         return MATCHES if limit == length else NEEDS_MORE
 
-    cdef int _side(self, Py_ssize_t signature, int which, const Side *side, int proto) noexcept nogil:
-        cdef Py_ssize_t slot = signature * 2 + which, at
-        cdef int result = 0, one
+    cdef inline int _side(self, Py_ssize_t signature, int which, const Side *side, int proto) noexcept nogil:
+        """A side's match of one signature: most sides are ruled out by their first byte here,
+        without a call (the matcher runs for every signature on each new segment)."""
+        cdef Py_ssize_t slot = signature * 2 + which
+        cdef int patterns = 0, checked = 0
         if side.opaque:
             return 0
         if side.length == 0:
             return NEEDS_MORE
+        if _has(self.leading, slot, side.data[0]):
+            patterns = self._patterns(slot, side)
+            if patterns == MATCHES:
+                return MATCHES
+        if self.checks[slot] != NO_CHECK:
+            checked = _check(self.checks[slot], side, proto)
+            if checked == MATCHES:
+                return MATCHES
+        return NEEDS_MORE if patterns == NEEDS_MORE or checked == NEEDS_MORE else 0
+
+    cdef int _patterns(self, Py_ssize_t slot, const Side *side) noexcept nogil:
+        """A side's match of one (signature, side)'s patterns."""
+        cdef Py_ssize_t at
+        cdef int result = 0, one
         for at in range(self.first_pattern[slot], self.first_pattern[slot + 1]):
             one = self._pattern(at, side)
-            if one == MATCHES:
-                return MATCHES
-            if one == NEEDS_MORE:
-                result = NEEDS_MORE
-        if self.checks[slot] != NO_CHECK:
-            one = _check(self.checks[slot], side, proto)
             if one == MATCHES:
                 return MATCHES
             if one == NEEDS_MORE:
@@ -112,12 +165,21 @@ cdef class Signatures:
         return result
 
     cdef bint possible(self, const Side *side, int proto) noexcept nogil:
-        """Whether some signature may still match a side that starts so, on either side."""
-        cdef Py_ssize_t signature
-        for signature in range(self.count):
-            if self.transport[signature] and self.transport[signature] != proto:
-                continue
-            if self._side(signature, 0, side, proto) or self._side(signature, 1, side, proto):
+        """Whether some signature may still match a side that starts so, on either side: the
+        patterns only when the first byte may begin one, then each distinct check once."""
+        cdef Py_ssize_t signature, at, kind = 0 if proto == 6 else (1 if proto == 17 else 2)
+        if side.opaque:
+            return False
+        if side.length == 0:
+            return self.screen_applies[kind] != 0
+        if _has(self.screen_leading, kind, side.data[0]):
+            for signature in range(self.count):
+                if self.transport[signature] and self.transport[signature] != proto:
+                    continue
+                if self._patterns(signature * 2, side) or self._patterns(signature * 2 + 1, side):
+                    return True
+        for at in range(self.screen_first[kind], self.screen_first[kind + 1]):
+            if _check(self.screen_checks[at], side, proto):
                 return True
         return False
 
@@ -159,6 +221,11 @@ cdef class Signatures:
         if client.length >= EARLY_BYTES or server.length >= EARLY_BYTES:
             return APP_NONE
         return APP_UNDECIDED
+
+
+cdef inline bint _has(const uint8_t[::1] sets, Py_ssize_t index, uint8_t byte) noexcept nogil:
+    """Whether the ``index``-th of 256-bit ``sets`` holds ``byte``."""
+    return (sets[index * 32 + (byte >> 3)] >> (byte & 7)) & 1
 
 
 cdef inline bint _sent(const Side *side) noexcept nogil:
