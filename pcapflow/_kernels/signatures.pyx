@@ -61,16 +61,37 @@ def compile_signatures(signatures, app_names):
     compiled.first_pattern = np.array(firsts, dtype=np.int32)
     compiled.pattern_start = np.array(starts or [0], dtype=np.int32)
     compiled.pattern_length = np.array(lengths or [0], dtype=np.int32)
-    compiled.leading = _leading_bytes(blob, mask, starts, lengths, firsts)
-    _screening(compiled, signatures, checks, np.asarray(compiled.leading).reshape(-1, 32))
+    compiled.key_at, compiled.key_bytes = _key_bytes(blob, mask, starts, lengths, firsts)
+    _screening(compiled, signatures, checks)
     return compiled
 
 
-def _screening(Signatures compiled, signatures, checks, leading):
-    """What :meth:`Signatures.possible` needs per transport kind (TCP, UDP, other): the bytes a
-    pattern of its signatures may start with, the distinct checks of its signatures, and
-    whether any signature applies at all."""
-    union = np.zeros((3, 32), dtype=np.uint8)
+def _key_bytes(blob, mask, starts, lengths, firsts):
+    """Per (signature, side), the key byte of its patterns: the first offset every one of them
+    fixes (not ``?``), and the 256-bit set of the bytes they have there. A side with a byte
+    there that is not in the set matches none of them, which one bit test tells; a side
+    shorter than the offset is matched pattern by pattern. A side with an empty pattern, or
+    without a fixed offset common to its patterns, gets the set of every byte at offset 0."""
+    slots = max(len(firsts) - 1, 1)
+    key_at = np.zeros(slots, dtype=np.int32)
+    key_bytes = np.zeros((slots, 32), dtype=np.uint8)
+    for slot in range(len(firsts) - 1):
+        patterns = range(firsts[slot], firsts[slot + 1])
+        shortest = min((lengths[at] for at in patterns), default=0)
+        fixed = [k for k in range(shortest) if all(mask[starts[at] + k] for at in patterns)]
+        if not fixed:
+            key_bytes[slot] = 0xFF if len(patterns) else 0  # no pattern: nothing to match
+            continue
+        key_at[slot] = fixed[0]
+        for at in patterns:
+            byte = blob[starts[at] + fixed[0]]
+            key_bytes[slot, byte >> 3] |= 1 << (byte & 7)
+    return key_at, key_bytes.reshape(-1)
+
+
+def _screening(Signatures compiled, signatures, checks):
+    """What :meth:`Signatures.possible` needs per transport kind (TCP, UDP, other): the
+    distinct checks of its signatures, and whether any signature applies at all."""
     distinct, first, applies = [], [0], np.zeros(3, dtype=np.uint8)
     for kind, proto in enumerate((6, 17, -1)):
         found = []
@@ -79,35 +100,20 @@ def _screening(Signatures compiled, signatures, checks, leading):
                 continue
             applies[kind] = 1
             for slot in (index * 2, index * 2 + 1):
-                union[kind] |= leading[slot]
                 if checks[slot] != 0 and checks[slot] not in found:
                     found.append(checks[slot])
         distinct.extend(found)
         first.append(len(distinct))
-    compiled.screen_leading = union.reshape(-1)
     compiled.screen_checks = np.array(distinct or [0], dtype=np.uint8)
     compiled.screen_first = np.array(first, dtype=np.int32)
     compiled.screen_applies = applies
-
-
-def _leading_bytes(blob, mask, starts, lengths, firsts):
-    """Per (signature, side), a 256-bit set of the bytes some pattern of that side may start with:
-    a side whose first byte is not in it matches none of them, which one bit test tells."""
-    leading = np.zeros((max(len(firsts) - 1, 1), 32), dtype=np.uint8)
-    for slot in range(len(firsts) - 1):
-        for at in range(firsts[slot], firsts[slot + 1]):
-            if lengths[at] == 0 or mask[starts[at]] == 0:
-                leading[slot] = 0xFF
-            else:
-                leading[slot, blob[starts[at]] >> 3] |= 1 << (blob[starts[at]] & 7)
-    return leading.reshape(-1)
 
 
 def _restored(count, arrays):
     compiled = Signatures()
     compiled.count = count
     (compiled.transport, compiled.both, compiled.port, compiled.app, compiled.checks, compiled.blob, compiled.mask,
-     compiled.first_pattern, compiled.pattern_start, compiled.pattern_length, compiled.leading, compiled.screen_leading,
+     compiled.first_pattern, compiled.pattern_start, compiled.pattern_length, compiled.key_at, compiled.key_bytes,
      compiled.screen_checks, compiled.screen_first, compiled.screen_applies) = arrays
     return compiled
 
@@ -121,7 +127,7 @@ cdef class Signatures:
                                         np.asarray(self.app), np.asarray(self.checks), np.asarray(self.blob),
                                         np.asarray(self.mask), np.asarray(self.first_pattern),
                                         np.asarray(self.pattern_start), np.asarray(self.pattern_length),
-                                        np.asarray(self.leading), np.asarray(self.screen_leading),
+                                        np.asarray(self.key_at), np.asarray(self.key_bytes),
                                         np.asarray(self.screen_checks), np.asarray(self.screen_first),
                                         np.asarray(self.screen_applies)))
 
@@ -134,7 +140,7 @@ cdef class Signatures:
         return MATCHES if limit == length else NEEDS_MORE
 
     cdef inline int _side(self, Py_ssize_t signature, int which, const Side *side, int proto) noexcept nogil:
-        """A side's match of one signature: most sides are ruled out by their first byte here,
+        """A side's match of one signature: most sides are ruled out by a key byte here,
         without a call (the matcher runs for every signature on each new segment)."""
         cdef Py_ssize_t slot = signature * 2 + which
         cdef int patterns = 0, checked = 0
@@ -142,7 +148,7 @@ cdef class Signatures:
             return 0
         if side.length == 0:
             return NEEDS_MORE
-        if _has(self.leading, slot, side.data[0]):
+        if self._may_match(slot, side):
             patterns = self._patterns(slot, side)
             if patterns == MATCHES:
                 return MATCHES
@@ -151,6 +157,11 @@ cdef class Signatures:
             if checked == MATCHES:
                 return MATCHES
         return NEEDS_MORE if patterns == NEEDS_MORE or checked == NEEDS_MORE else 0
+
+    cdef inline bint _may_match(self, Py_ssize_t slot, const Side *side) noexcept nogil:
+        """False when the side's key byte rules out every pattern of (signature, side) ``slot``."""
+        cdef int32_t at = self.key_at[slot]
+        return side.length <= at or _has(self.key_bytes, slot, side.data[at])
 
     cdef int _patterns(self, Py_ssize_t slot, const Side *side) noexcept nogil:
         """A side's match of one (signature, side)'s patterns."""
@@ -166,17 +177,17 @@ cdef class Signatures:
 
     cdef bint possible(self, const Side *side, int proto) noexcept nogil:
         """Whether some signature may still match a side that starts so, on either side: the
-        patterns only when the first byte may begin one, then each distinct check once."""
-        cdef Py_ssize_t signature, at, kind = 0 if proto == 6 else (1 if proto == 17 else 2)
+        patterns its key bytes do not rule out, then each distinct check of the transport once."""
+        cdef Py_ssize_t signature, slot, at, kind = 0 if proto == 6 else (1 if proto == 17 else 2)
         if side.opaque:
             return False
         if side.length == 0:
             return self.screen_applies[kind] != 0
-        if _has(self.screen_leading, kind, side.data[0]):
-            for signature in range(self.count):
-                if self.transport[signature] and self.transport[signature] != proto:
-                    continue
-                if self._patterns(signature * 2, side) or self._patterns(signature * 2 + 1, side):
+        for signature in range(self.count):
+            if self.transport[signature] and self.transport[signature] != proto:
+                continue
+            for slot in range(signature * 2, signature * 2 + 2):
+                if self._may_match(slot, side) and self._patterns(slot, side):
                     return True
         for at in range(self.screen_first[kind], self.screen_first[kind + 1]):
             if _check(self.screen_checks[at], side, proto):
