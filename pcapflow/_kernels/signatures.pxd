@@ -29,10 +29,12 @@ cdef class Signatures:
     # a pattern may have there (see _key_bytes)
     cdef const int32_t[::1] key_at
     cdef const uint8_t[::1] key_bytes
-    # possible()'s screen per transport kind (TCP, UDP, other): its distinct checks (from
-    # screen_first[kind]), whether any signature applies
-    cdef const uint8_t[::1] screen_checks, screen_applies
-    cdef const int32_t[::1] screen_first
+    # possible()'s screen per transport kind (TCP, UDP, other): its slots with patterns (from
+    # screen_slots_first[kind]; from screen_deep[kind] those keyed past the first byte) and the
+    # union of the others' key bytes, its distinct checks (from screen_first[kind]), whether any
+    # signature applies
+    cdef const uint8_t[::1] screen_leading, screen_checks, screen_applies
+    cdef const int32_t[::1] screen_slots, screen_slots_first, screen_deep, screen_first
     cdef const uint16_t[::1] port
     cdef const int16_t[::1] app
     cdef const int32_t[::1] first_pattern, pattern_start, pattern_length  # first_pattern: per (signature, side), + 1

@@ -62,7 +62,7 @@ def compile_signatures(signatures, app_names):
     compiled.pattern_start = np.array(starts or [0], dtype=np.int32)
     compiled.pattern_length = np.array(lengths or [0], dtype=np.int32)
     compiled.key_at, compiled.key_bytes = _key_bytes(blob, mask, starts, lengths, firsts)
-    _screening(compiled, signatures, checks)
+    _screening(compiled, signatures, checks, np.asarray(compiled.key_at), np.asarray(compiled.key_bytes).reshape(-1, 32))
     return compiled
 
 
@@ -89,21 +89,36 @@ def _key_bytes(blob, mask, starts, lengths, firsts):
     return key_at, key_bytes.reshape(-1)
 
 
-def _screening(Signatures compiled, signatures, checks):
+def _screening(Signatures compiled, signatures, checks, key_at, key_bytes):
     """What :meth:`Signatures.possible` needs per transport kind (TCP, UDP, other): the
-    distinct checks of its signatures, and whether any signature applies at all."""
+    (signature, side) slots of its signatures that have patterns, those keyed at the first byte
+    first, with the union of those slots' key bytes; the distinct checks of its signatures; and
+    whether any signature applies at all."""
+    leading = np.zeros((3, 32), dtype=np.uint8)
+    slots, slots_first, deep = [], [0], np.zeros(3, dtype=np.int32)
     distinct, first, applies = [], [0], np.zeros(3, dtype=np.uint8)
     for kind, proto in enumerate((6, 17, -1)):
-        found = []
+        found, shallow, deeper = [], [], []
         for index, signature in enumerate(signatures):
             if TRANSPORTS[signature.transport] not in (0, proto):
                 continue
             applies[kind] = 1
-            for slot in (index * 2, index * 2 + 1):
+            for slot, patterns in ((index * 2, signature.client), (index * 2 + 1, signature.server)):
+                if patterns:
+                    (deeper if key_at[slot] else shallow).append(slot)
+                    if not key_at[slot]:
+                        leading[kind] |= key_bytes[slot]
                 if checks[slot] != 0 and checks[slot] not in found:
                     found.append(checks[slot])
+        deep[kind] = len(slots) + len(shallow)
+        slots.extend(shallow + deeper)
+        slots_first.append(len(slots))
         distinct.extend(found)
         first.append(len(distinct))
+    compiled.screen_leading = leading.reshape(-1)
+    compiled.screen_slots = np.array(slots or [0], dtype=np.int32)
+    compiled.screen_slots_first = np.array(slots_first, dtype=np.int32)
+    compiled.screen_deep = deep
     compiled.screen_checks = np.array(distinct or [0], dtype=np.uint8)
     compiled.screen_first = np.array(first, dtype=np.int32)
     compiled.screen_applies = applies
@@ -114,7 +129,7 @@ def _restored(count, arrays):
     compiled.count = count
     (compiled.transport, compiled.both, compiled.port, compiled.app, compiled.checks, compiled.blob, compiled.mask,
      compiled.first_pattern, compiled.pattern_start, compiled.pattern_length, compiled.key_at, compiled.key_bytes,
-     compiled.screen_checks, compiled.screen_first, compiled.screen_applies) = arrays
+     compiled.screen_leading, compiled.screen_slots, compiled.screen_slots_first, compiled.screen_deep, compiled.screen_checks, compiled.screen_first, compiled.screen_applies) = arrays
     return compiled
 
 
@@ -127,7 +142,9 @@ cdef class Signatures:
                                         np.asarray(self.app), np.asarray(self.checks), np.asarray(self.blob),
                                         np.asarray(self.mask), np.asarray(self.first_pattern),
                                         np.asarray(self.pattern_start), np.asarray(self.pattern_length),
-                                        np.asarray(self.key_at), np.asarray(self.key_bytes),
+                                        np.asarray(self.key_at), np.asarray(self.key_bytes), np.asarray(self.screen_leading),
+                                        np.asarray(self.screen_slots), np.asarray(self.screen_slots_first),
+                                        np.asarray(self.screen_deep),
                                         np.asarray(self.screen_checks), np.asarray(self.screen_first),
                                         np.asarray(self.screen_applies)))
 
@@ -177,18 +194,18 @@ cdef class Signatures:
 
     cdef bint possible(self, const Side *side, int proto) noexcept nogil:
         """Whether some signature may still match a side that starts so, on either side: the
-        patterns its key bytes do not rule out, then each distinct check of the transport once."""
-        cdef Py_ssize_t signature, slot, at, kind = 0 if proto == 6 else (1 if proto == 17 else 2)
+        patterns its key bytes do not rule out (those keyed at the first byte only when some
+        may begin with it), then each distinct check of the transport once."""
+        cdef Py_ssize_t at, slot, kind = 0 if proto == 6 else (1 if proto == 17 else 2)
         if side.opaque:
             return False
         if side.length == 0:
             return self.screen_applies[kind] != 0
-        for signature in range(self.count):
-            if self.transport[signature] and self.transport[signature] != proto:
-                continue
-            for slot in range(signature * 2, signature * 2 + 2):
-                if self._may_match(slot, side) and self._patterns(slot, side):
-                    return True
+        for at in range(self.screen_slots_first[kind] if _has(self.screen_leading, kind, side.data[0]) else self.screen_deep[kind],
+                        self.screen_slots_first[kind + 1]):
+            slot = self.screen_slots[at]
+            if self._may_match(slot, side) and self._patterns(slot, side):
+                return True
         for at in range(self.screen_first[kind], self.screen_first[kind + 1]):
             if _check(self.screen_checks[at], side, proto):
                 return True
