@@ -127,6 +127,14 @@ cdef class FlowTable:
             return b""
         return (<char *>early_bytes(self.pools, c, direction))[:c.early_length[direction]]
 
+    def first_bytes_memory(self):
+        """What the first bytes take: (slots in use in the small pool, in the large pool, bytes
+        the pools hold)."""
+        cdef Pool *small = &self.pools[POOL_SMALL]
+        cdef Pool *large = &self.pools[POOL_LARGE]
+        return (small.slots - small.free_count, large.slots - large.free_count,
+                small.slots * 2 * small.room + large.slots * 2 * large.room)
+
     def first_data_record(self, Py_ssize_t index, int direction):
         """The record of the first packet with payload one direction of a conversation sent (-1: none)."""
         if not 0 <= index < self.count or direction not in (0, 1):
