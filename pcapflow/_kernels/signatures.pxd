@@ -35,6 +35,7 @@ cdef class Signatures:
     # signature applies
     cdef const uint8_t[::1] screen_leading, screen_checks, screen_applies
     cdef const int32_t[::1] screen_slots, screen_slots_first, screen_deep, screen_first
+    cdef const int32_t[::1] kind_signatures, kind_first  # per transport kind, its signatures (from kind_first[kind])
     cdef const uint16_t[::1] port
     cdef const int16_t[::1] app
     cdef const int32_t[::1] first_pattern, pattern_start, pattern_length  # first_pattern: per (signature, side), + 1

@@ -90,12 +90,13 @@ def _key_bytes(blob, mask, starts, lengths, firsts):
 
 
 def _screening(Signatures compiled, signatures, checks, key_at, key_bytes):
-    """What :meth:`Signatures.possible` needs per transport kind (TCP, UDP, other): the
-    (signature, side) slots of its signatures that have patterns, those keyed at the first byte
+    """What :meth:`Signatures.identify` and :meth:`Signatures.possible` need per transport kind
+    (TCP, UDP, other): its signatures, in table order; the (signature, side) slots of its signatures that have patterns, those keyed at the first byte
     first, with the union of those slots' key bytes; the distinct checks of its signatures; and
     whether any signature applies at all."""
     leading = np.zeros((3, 32), dtype=np.uint8)
     slots, slots_first, deep = [], [0], np.zeros(3, dtype=np.int32)
+    applicable, applicable_first = [], [0]
     distinct, first, applies = [], [0], np.zeros(3, dtype=np.uint8)
     for kind, proto in enumerate((6, 17, -1)):
         found, shallow, deeper = [], [], []
@@ -103,6 +104,7 @@ def _screening(Signatures compiled, signatures, checks, key_at, key_bytes):
             if TRANSPORTS[signature.transport] not in (0, proto):
                 continue
             applies[kind] = 1
+            applicable.append(index)
             for slot, patterns in ((index * 2, signature.client), (index * 2 + 1, signature.server)):
                 if patterns:
                     (deeper if key_at[slot] else shallow).append(slot)
@@ -113,6 +115,7 @@ def _screening(Signatures compiled, signatures, checks, key_at, key_bytes):
         deep[kind] = len(slots) + len(shallow)
         slots.extend(shallow + deeper)
         slots_first.append(len(slots))
+        applicable_first.append(len(applicable))
         distinct.extend(found)
         first.append(len(distinct))
     compiled.screen_leading = leading.reshape(-1)
@@ -122,6 +125,8 @@ def _screening(Signatures compiled, signatures, checks, key_at, key_bytes):
     compiled.screen_checks = np.array(distinct or [0], dtype=np.uint8)
     compiled.screen_first = np.array(first, dtype=np.int32)
     compiled.screen_applies = applies
+    compiled.kind_signatures = np.array(applicable or [0], dtype=np.int32)
+    compiled.kind_first = np.array(applicable_first, dtype=np.int32)
 
 
 def _restored(count, arrays):
@@ -129,7 +134,8 @@ def _restored(count, arrays):
     compiled.count = count
     (compiled.transport, compiled.both, compiled.port, compiled.app, compiled.checks, compiled.blob, compiled.mask,
      compiled.first_pattern, compiled.pattern_start, compiled.pattern_length, compiled.key_at, compiled.key_bytes,
-     compiled.screen_leading, compiled.screen_slots, compiled.screen_slots_first, compiled.screen_deep, compiled.screen_checks, compiled.screen_first, compiled.screen_applies) = arrays
+     compiled.screen_leading, compiled.screen_slots, compiled.screen_slots_first, compiled.screen_deep, compiled.screen_checks,
+     compiled.screen_first, compiled.screen_applies, compiled.kind_signatures, compiled.kind_first) = arrays
     return compiled
 
 
@@ -146,7 +152,8 @@ cdef class Signatures:
                                         np.asarray(self.screen_slots), np.asarray(self.screen_slots_first),
                                         np.asarray(self.screen_deep),
                                         np.asarray(self.screen_checks), np.asarray(self.screen_first),
-                                        np.asarray(self.screen_applies)))
+                                        np.asarray(self.screen_applies), np.asarray(self.kind_signatures),
+                                        np.asarray(self.kind_first)))
 
     cdef int _pattern(self, Py_ssize_t at, const Side *side) noexcept nogil:
         cdef int32_t start = self.pattern_start[at], length = self.pattern_length[at], i
@@ -196,7 +203,7 @@ cdef class Signatures:
         """Whether some signature may still match a side that starts so, on either side: the
         patterns its key bytes do not rule out (those keyed at the first byte only when some
         may begin with it), then each distinct check of the transport once."""
-        cdef Py_ssize_t at, slot, kind = 0 if proto == 6 else (1 if proto == 17 else 2)
+        cdef Py_ssize_t at, slot, kind = _kind(proto)
         if side.opaque:
             return False
         if side.length == 0:
@@ -214,12 +221,14 @@ cdef class Signatures:
     cdef int identify(self, const Side *client, const Side *server, int proto, int server_port, bint final,
                       uint8_t *basis) noexcept nogil:
         """The app number, APP_NONE, or APP_UNDECIDED (see the module docstring); ``basis`` set with an app."""
-        cdef Py_ssize_t signature, alone = -1
+        cdef Py_ssize_t signature, at, alone = -1, kind = _kind(proto)
+        cdef Py_ssize_t start = self.kind_first[kind], stop = self.kind_first[kind + 1]
         cdef int c, s, alone_basis = 0
         cdef bint waiting = False
-        for signature in range(self.count):
-            if self.transport[signature] and self.transport[signature] != proto:
-                continue
+        if client.opaque and server.opaque:
+            stop = start  # an opaque side matches nothing: no signature can
+        for at in range(start, stop):
+            signature = self.kind_signatures[at]
             if self.port[signature] and self.port[signature] != server_port:
                 continue
             c = self._side(signature, 0, client, proto)
@@ -249,6 +258,11 @@ cdef class Signatures:
         if client.length >= EARLY_BYTES or server.length >= EARLY_BYTES:
             return APP_NONE
         return APP_UNDECIDED
+
+
+cdef inline Py_ssize_t _kind(int proto) noexcept nogil:
+    """The transport kind the screens and lists are made per: TCP, UDP, other."""
+    return 0 if proto == 6 else (1 if proto == 17 else 2)
 
 
 cdef inline bint _has(const uint8_t[::1] sets, Py_ssize_t index, uint8_t byte) noexcept nogil:
