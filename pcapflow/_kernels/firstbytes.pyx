@@ -7,7 +7,7 @@ payload inspection may need are copied out as a read is decoded: for each direct
 each and :data:`EARLY_BYTES` in all (the fold keeps at most that much per direction, and only
 while the conversation's protocol is undecided). Memory is thus bounded by the flows of one
 read, never by its packets; a later read starts its budgets afresh, so where reads are cut never
-hides bytes the fold wants. A TCP direction whose SYN is in the read and whose first segment
+hides bytes the fold wants (a thread's budgets are :meth:`FirstBytes.reset` for each read). A TCP direction whose SYN is in the read and whose first segment
 can match no signature (:meth:`Signatures.possible`) sends that segment as OPAQUE, without its
 bytes, and nothing after it: the fold needs only to know that it came.
 """
@@ -16,7 +16,7 @@ import numpy as np
 
 from libc.stdint cimport int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 from libc.stdlib cimport calloc, free
-from libc.string cimport memcpy
+from libc.string cimport memcpy, memset
 
 from pcapflow._kernels.constants cimport IPPROTO_TCP, IPPROTO_UDP, OK, TCP_SYN
 from pcapflow._kernels.hashing cimport mix64
@@ -48,6 +48,12 @@ cdef class FirstBytes:
 
     def __dealloc__(self):
         free(self.slots)
+
+    def reset(self):
+        """Empty the budgets for a new read, keeping the table's memory: a fresh table's pages
+        would each be faulted in again as the read's flows land on them."""
+        memset(self.slots, 0, (self.mask + 1) * sizeof(Budget))
+        self.used = 0
 
     cdef Budget *_budget(self, uint64_t src_hi, uint64_t src_lo, uint64_t dst_hi, uint64_t dst_lo, uint16_t src_port,
                          uint16_t dst_port, uint8_t proto) noexcept nogil:

@@ -91,3 +91,30 @@ def test_a_table_pickled_after_the_move_goes_on_the_same(tmp_path):
         names.append(tracker.finish(int(read.tables[-1].ts_ns.max()))["server_name"].tolist())
     assert len(read.tables) > 3
     assert names[0] == names[1] and "moved.example" in names[0]
+
+
+def test_a_thread_reuses_its_budgets_emptied_for_each_read(tmp_path):
+    from pcapflow._kernels.firstbytes import FirstBytes
+    from pcapflow.apps import compiled_signatures
+    from pcapflow.decode import decode
+
+    packets = split_session(80, long_request("again.example"), b"HTTP/1.1 200 OK\r\n\r\n", client_port=50013) + dns_exchanges(3000)
+    packets += [eth() / IP(src=CLIENT, dst=SERVER) / UDP(sport=32000, dport=9999) / Raw(b"\xee" * 1000) for _ in range(4)]
+    path = write(tmp_path / "again.pcap", pcap_bytes(stamped(packets)))
+    piece = Piece(str(path), 0, 0, None)
+    first, second = (read_piece(piece, "fast", 1 << 20, 1, inspect_payload=True) for _ in range(2))  # the second on reset budgets
+    with piece.open() as capture:
+        batch = next(iter(capture.batches(1 << 20)))
+        table = decode(batch, "fast", False)
+        fresh = FirstBytes(compiled_signatures()[0]).take(
+            batch.buffer, batch.data_offset, batch.caplen, table.status, table.ip_proto, table.src_ip_hi, table.src_ip_lo,
+            table.dst_ip_hi, table.dst_ip_lo, table.src_port, table.dst_port, table.tcp_flags, table.tcp_seq, table.payload_offset,
+            table.payload_bytes)
+    assert len(first.early) == len(second.early) == 1  # one batch: what a fresh table takes of it, each time
+    for got in (first.early[0], second.early[0]):
+        for column, expected in zip(got, fresh):
+            np.testing.assert_array_equal(column, expected)
+    # the HTTP request's 3 segments and its response, every DNS message, and the datagrams that
+    # start within their direction's 2,048 bytes (a budget left taken would give them none)
+    assert int((fresh[1] > 0).sum()) == 4 + 2 * 3000 + 3
+    assert fresh[1][-4:].tolist() == [1000, 1000, 1000, 0]
