@@ -268,7 +268,9 @@ def port_app_rows(group: np.ndarray, groups: int, app: np.ndarray, service: np.n
     names = np.array(APP_NAMES, dtype=object)
     dominant[pairs[first] // len(APP_NAMES)] = names[pairs[first] % len(APP_NAMES)]
     share[pairs[first] // len(APP_NAMES)] = counts[first] / totals[pairs[first] // len(APP_NAMES)]
-    mismatched = np.bincount(group, weights=mismatches(app, service[group]), minlength=groups).astype(np.int64)
+    # a verdict per (group, app) pair, not per conversation: the pairs are few, the conversations many
+    contradicts = mismatches(pairs % len(APP_NAMES), service[pairs // len(APP_NAMES)])
+    mismatched = np.bincount(pairs // len(APP_NAMES), weights=counts * contradicts, minlength=groups).astype(np.int64)
     return {"app": dominant, "app_share": share, "mismatched": mismatched}
 
 

@@ -35,6 +35,7 @@ while the next reads go on. A task that fails raises in the caller, naming its f
 from __future__ import annotations
 
 import logging
+import threading
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
@@ -159,11 +160,26 @@ def _take_decoded(read: PieceRead, batch: RawBatch, engine: str, partitions: int
         read.take(decode(batch, engine), partitions, batch, budgets)
 
 
+_budgets_of_thread = threading.local()
+
+
+def _thread_budgets() -> FirstBytes:
+    """This thread's payload budgets, emptied for a new read. They are kept from read to read
+    (a read runs in one thread, to its end): a new table per read had its memory faulted in
+    anew, the larger part of what the budgets cost the kernel."""
+    budgets = getattr(_budgets_of_thread, "budgets", None)
+    if budgets is None:
+        budgets = _budgets_of_thread.budgets = FirstBytes(compiled_signatures()[0])
+    else:
+        budgets.reset()
+    return budgets
+
+
 def read_piece(piece: Piece, engine: str, chunk_bytes: int, partitions: int, inspect_payload: bool = False,
                decapsulate: bool = False) -> PieceRead:
     """Read, decode and label one piece (not a stream), in chunks of about ``chunk_bytes``."""
     read = PieceRead(piece)
-    budgets = FirstBytes(compiled_signatures()[0]) if inspect_payload else None
+    budgets = _thread_budgets() if inspect_payload else None
     with piece.open() as capture:
         for batch in capture.batches(chunk_bytes, reuse=True):
             _take_decoded(read, batch, engine, partitions, budgets, decapsulate)
@@ -176,7 +192,7 @@ def decode_batch(piece: Piece, batch: RawBatch, report: FileReport, engine: str,
                  inspect_payload: bool = False, decapsulate: bool = False) -> PieceRead:
     """Decode and label one batch of a stream (``report``: the stream's, filled as it is read)."""
     read = PieceRead(piece, report=report, position=position)
-    _take_decoded(read, batch, engine, partitions, FirstBytes(compiled_signatures()[0]) if inspect_payload else None, decapsulate)
+    _take_decoded(read, batch, engine, partitions, _thread_budgets() if inspect_payload else None, decapsulate)
     return read
 
 

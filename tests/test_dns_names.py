@@ -125,6 +125,32 @@ def test_dns_answers_parser():
     assert dns_answers(bytes(DNS(id=2, rd=1, qd=DNSQR(qname="q.example"))), tcp=False) == []
 
 
+def test_dns_answers_of_tcp_ipv6_and_odd_names():
+    first = bytes(DNS(id=3, qr=1, qd=DNSQR(qname="six.example", qtype="AAAA"), an=DNSRR(rrname="six.example", type="AAAA",
+                                                                                        rdata="2001:db8::1")))
+    second = bytes(DNS(id=4, qr=1, qd=DNSQR(qname=b"Caf\xe9.Example"), an=DNSRR(rrname=b"Caf\xe9.Example", rdata="192.0.2.9")))
+    framed = b"".join(len(message).to_bytes(2) + message for message in (first, second))
+    six = (0x2001_0DB8_0000_0000, 1, "six.example")
+    nine = (0, 0xFFFF_C000_0209, "caf\ufffd.example")  # lower-cased, a byte beyond ASCII as U+FFFD
+    assert dns_answers(framed, tcp=True) == [six, nine]
+    assert dns_answers(framed[:-1], tcp=True) == [six]  # the second message cut off
+    assert dns_answers(first + second, tcp=False) == [six, nine]
+    assert dns_answers(b"", tcp=False) == dns_answers(b"\x00", tcp=True) == []
+
+
+def test_dns_answers_of_every_cut_and_damage_end_quietly():
+    message = bytes(DNS(id=1, qr=1, qd=DNSQR(qname="a.example"), an=[DNSRR(rrname="a.example", type="CNAME", rdata="b.example"),
+                                                                 DNSRR(rrname="b.example", rdata="192.0.2.1")]))
+    whole = [(0, 0xFFFF_C000_0201, "a.example")]
+    for end in range(len(message)):  # cut anywhere inside its records: no answer, no error
+        assert dns_answers(message[:end], tcp=False) == []
+    assert dns_answers(message, tcp=False) == whole
+    for at in range(len(message)):  # any byte damaged (lengths, pointers, counts): answers or none, never an error
+        for byte in (0x00, 0x3F, 0x40, 0xBF, 0xC0, 0xFF):
+            for answer in dns_answers(message[:at] + bytes([byte]) + message[at + 1 :], tcp=False):
+                assert len(answer) == 3 and isinstance(answer[2], str)
+
+
 def server_hello(version: int, supported: int | None) -> bytes:
     extensions = struct.pack("!HHH", 43, 2, supported) if supported else b""
     body = struct.pack("!H", version) + b"\x22" * 32 + b"\x00" + b"\x13\x01" + b"\x00" + struct.pack("!H", len(extensions)) + extensions

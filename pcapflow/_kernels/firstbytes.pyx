@@ -7,7 +7,7 @@ payload inspection may need are copied out as a read is decoded: for each direct
 each and :data:`EARLY_BYTES` in all (the fold keeps at most that much per direction, and only
 while the conversation's protocol is undecided). Memory is thus bounded by the flows of one
 read, never by its packets; a later read starts its budgets afresh, so where reads are cut never
-hides bytes the fold wants. A TCP direction whose SYN is in the read and whose first segment
+hides bytes the fold wants (a thread's budgets are :meth:`FirstBytes.reset` for each read). A TCP direction whose SYN is in the read and whose first segment
 can match no signature (:meth:`Signatures.possible`) sends that segment as OPAQUE, without its
 bytes, and nothing after it: the fold needs only to know that it came.
 """
@@ -16,10 +16,10 @@ import numpy as np
 
 from libc.stdint cimport int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 from libc.stdlib cimport calloc, free
-from libc.string cimport memcpy
+from libc.string cimport memcpy, memset
 
 from pcapflow._kernels.constants cimport IPPROTO_TCP, IPPROTO_UDP, OK, TCP_SYN
-from pcapflow._kernels.hashing cimport hash_address, mix64
+from pcapflow._kernels.hashing cimport mix64
 from pcapflow._kernels.signatures cimport EARLY_BYTES, OPAQUE, Side, Signatures
 
 #: The flag bit of :meth:`FirstBytes.take`'s ``length`` that marks a first segment sent without its bytes.
@@ -49,13 +49,19 @@ cdef class FirstBytes:
     def __dealloc__(self):
         free(self.slots)
 
+    def reset(self):
+        """Empty the budgets for a new read, keeping the table's memory: a fresh table's pages
+        would each be faulted in again as the read's flows land on them."""
+        memset(self.slots, 0, (self.mask + 1) * sizeof(Budget))
+        self.used = 0
+
     cdef Budget *_budget(self, uint64_t src_hi, uint64_t src_lo, uint64_t dst_hi, uint64_t dst_lo, uint16_t src_port,
                          uint16_t dst_port, uint8_t proto) noexcept nogil:
         cdef uint64_t at
         cdef Budget *b
         if (self.used + 1) * 2 > self.mask + 1 and self._grow() < 0:
             return NULL
-        at = mix64(hash_address(src_hi, src_lo) ^ mix64(hash_address(dst_hi, dst_lo) ^ (src_port | (<uint64_t>dst_port << 16) | (<uint64_t>proto << 32)))) & self.mask
+        at = _hash(src_hi, src_lo, dst_hi, dst_lo, src_port, dst_port, proto) & self.mask
         while True:
             b = &self.slots[at]
             if not b.used:
@@ -78,8 +84,8 @@ cdef class FirstBytes:
         self.mask = old_size * 2 - 1
         for i in range(old_size):
             if old[i].used:
-                at = mix64(hash_address(old[i].src_hi, old[i].src_lo) ^ mix64(hash_address(old[i].dst_hi, old[i].dst_lo) ^ (
-                    old[i].src_port | (<uint64_t>old[i].dst_port << 16) | (<uint64_t>old[i].proto << 32)))) & self.mask
+                at = _hash(old[i].src_hi, old[i].src_lo, old[i].dst_hi, old[i].dst_lo, old[i].src_port, old[i].dst_port,
+                           old[i].proto) & self.mask
                 while self.slots[at].used:
                     at = (at + 1) & self.mask
                 self.slots[at] = old[i]
@@ -152,3 +158,11 @@ cdef class FirstBytes:
                 if length[row] and not length[row] & OPAQUE:
                     memcpy(&data[at[row]], &buffer[data_offset[row] + payload_offset[row]], length[row])
         return at_out, length_out, data_out
+
+
+cdef inline uint64_t _hash(uint64_t src_hi, uint64_t src_lo, uint64_t dst_hi, uint64_t dst_lo, uint16_t src_port, uint16_t dst_port,
+                           uint8_t proto) noexcept nogil:
+    """A direction's hash: one mix of the key's words, each weighted by its own odd constant (the
+    keys are compared whole, so the hash only has to spread them; it is looked up per packet)."""
+    return mix64(src_lo * <uint64_t>0x9E3779B97F4A7C15 + dst_lo * <uint64_t>0xC2B2AE3D27D4EB4F + src_hi * <uint64_t>0x165667B19E3779F9
+                 + dst_hi * <uint64_t>0xD6E8FEB86659FD93 + (src_port | (<uint64_t>dst_port << 16) | (<uint64_t>proto << 32)))

@@ -19,6 +19,10 @@ cdef enum:
     ENDED_REUSE = 1
     ENDED_IDLE = 2
     TUNNEL_HAS_ID = 0x80  # in a conversation's tunnel: its encapsulation names an id (0 is one)
+    POOL_SMALL = 0  # the pool a conversation's first bytes start in: SMALL_ROOM per direction
+    POOL_LARGE = 1  # and the one they move to when a direction outgrows it: EARLY_BYTES per direction
+    POOLS = 2
+    SMALL_ROOM = 512  # most DNS messages, SSH banners and HTTP requests fit
 
 
 cdef struct Conversation:
@@ -37,9 +41,10 @@ cdef struct Conversation:
     int64_t first_record, first_seen
     int64_t first_letter[12]  # first record showing each letter, per direction: letter * 2 + direction
     # payload inspection: the app (signatures.pxd: APP_UNDECIDED until decided), and while the
-    # first bytes are kept, their slot in the table's pool (-1: none) and per direction what is kept
+    # first bytes are kept, their slot in one of the table's pools (-1: none) and per direction what is kept
     int16_t app
     uint8_t app_basis, seq_started  # seq_started: bit per direction, next_seq is known
+    uint8_t early_pool  # POOL_SMALL or POOL_LARGE
     int32_t early
     uint16_t early_length[2], early_first[2]
     uint8_t early_segments[2]
@@ -60,6 +65,14 @@ cdef struct Packet:
     uint32_t seq, ack, wirelen, ip_bytes, payload_bytes, ip_id, tunnel_id
     uint64_t carrier_a_hi, carrier_a_lo, carrier_b_hi, carrier_b_lo  # of a tunnelled packet, else 0
     int64_t parent  # the conversation of its carrier, -1 for none
+
+
+cdef struct Pool:
+    # fixed-size slots of first bytes, room bytes per direction, and the free ones
+    uint8_t *data
+    int32_t *free_slots
+    Py_ssize_t slots, free_count
+    int room
 
 
 cdef struct Key:
@@ -113,9 +126,7 @@ cdef class FlowTable:
     cdef public int64_t orphan_fragments
     cdef Signatures signatures  # None: no payload inspection
     cdef const uint8_t[::1] keeps_bytes  # per app: its first bytes stay for server names
-    cdef uint8_t *pool  # EARLY_BYTES per direction per slot
-    cdef int32_t *free_slots
-    cdef Py_ssize_t pool_slots, free_count
+    cdef Pool pools[POOLS]
 
     cdef void _key(self, const Packet *p, Key *key) noexcept nogil
     cdef int64_t _packet(self, const Packet *p, const Key *key) noexcept nogil
@@ -128,4 +139,3 @@ cdef class FlowTable:
     cdef int _expire(self, bint everything) noexcept nogil
     cdef int _grow_conversations(self) noexcept nogil
     cdef int _grow_flows(self) noexcept nogil
-    cdef int _grow_pool(self) noexcept nogil

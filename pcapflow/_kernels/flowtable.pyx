@@ -26,9 +26,10 @@ same result however the packets were cut into batches or partitions.
 With payload inspection on (:meth:`FlowTable.inspect`), each conversation keeps its first
 payload bytes per direction (early.pxd: TCP in sequence order, retransmitted and overlapping
 bytes dropped, nothing after a gap; UDP its first datagrams), ``EARLY_BYTES`` at most, in a
-slot of the table's pool, while the compiled signatures cannot decide its protocol yet; then
+slot of the table's pools, while the compiled signatures cannot decide its protocol yet; then
 the slot is freed (apps that name their server keep it until the table is exported) and later
-packets cost one check.
+packets cost one check. A slot is small (``SMALL_ROOM`` per direction) until a direction
+outgrows it, so that what the naming apps keep (most often a DNS exchange) takes little memory.
 """
 
 import numpy as np
@@ -40,7 +41,7 @@ from libc.string cimport memcpy
 
 from pcapflow._kernels.bytes cimport pf_grow
 from pcapflow._kernels.constants cimport *
-from pcapflow._kernels.early cimport early_append, early_decide, early_in_order, early_sequence
+from pcapflow._kernels.early cimport early_append, early_bytes, early_decide, early_in_order, early_sequence, pool_give, pool_take
 from pcapflow._kernels.entries cimport (
     _datagram_hash, _entries_append, _entries_find, _entries_init, _entries_point, _entries_rebuild, _entry,
 )
@@ -90,6 +91,7 @@ cdef class FlowTable:
         self.vlan_in_key, self.colliding = vlan_in_key, colliding_hashes
         self.clock = INT64_MIN
         self.signatures = None
+        self.pools[POOL_SMALL].room, self.pools[POOL_LARGE].room = SMALL_ROOM, EARLY_BYTES
         if (index_init(&self.flows, 1 << 14) < 0 or _entries_init(&self.firsts, sizeof(FirstFragment), colliding_hashes) < 0
                 or _entries_init(&self.held, sizeof(HeldFragment), colliding_hashes) < 0):
             raise MemoryError("no memory for a flow table")
@@ -101,8 +103,10 @@ cdef class FlowTable:
         index_free(&self.firsts.index)
         free(self.held.data)
         index_free(&self.held.index)
-        free(self.pool)
-        free(self.free_slots)
+        cdef int pool
+        for pool in range(POOLS):
+            free(self.pools[pool].data)
+            free(self.pools[pool].free_slots)
 
     def __len__(self):
         return self.count
@@ -121,7 +125,15 @@ cdef class FlowTable:
         cdef Conversation *c = &self.conversations[index]
         if c.early < 0:
             return b""
-        return (<char *>self.pool + (<int64_t>c.early * 2 + direction) * EARLY_BYTES)[:c.early_length[direction]]
+        return (<char *>early_bytes(self.pools, c, direction))[:c.early_length[direction]]
+
+    def first_bytes_memory(self):
+        """What the first bytes take: (slots in use in the small pool, in the large pool, bytes
+        the pools hold)."""
+        cdef Pool *small = &self.pools[POOL_SMALL]
+        cdef Pool *large = &self.pools[POOL_LARGE]
+        return (small.slots - small.free_count, large.slots - large.free_count,
+                small.slots * 2 * small.room + large.slots * 2 * large.room)
 
     def first_data_record(self, Py_ssize_t index, int direction):
         """The record of the first packet with payload one direction of a conversation sent (-1: none)."""
@@ -294,7 +306,7 @@ cdef class FlowTable:
         for slot in range(2 * LETTERS):
             c.first_letter[slot] = NEVER
         c.app = APP_UNDECIDED if self.signatures is not None else APP_NONE
-        c.app_basis, c.seq_started, c.early = 0, 0, -1
+        c.app_basis, c.seq_started, c.early, c.early_pool = 0, 0, -1, POOL_SMALL
         c.early_length[0] = c.early_length[1] = c.early_first[0] = c.early_first[1] = 0
         c.early_segments[0] = c.early_segments[1] = c.early_opaque = 0
         self._add(c, p, key.direction)
@@ -343,24 +355,24 @@ cdef class FlowTable:
         if c.early < 0:
             if c.app != APP_UNDECIDED:
                 return 0
-            if self.free_count == 0 and self._grow_pool() < 0:
+            c.early, c.early_pool = pool_take(&self.pools[POOL_SMALL]), POOL_SMALL
+            if c.early < 0:
                 return -1
-            self.free_count -= 1
-            c.early = self.free_slots[self.free_count]
             c.early_length[0] = c.early_length[1] = c.early_segments[0] = c.early_segments[1] = c.early_opaque = 0
         if opaque:
             c.early_opaque |= 1 << direction
             if c.early_segments[direction] < 255:
                 c.early_segments[direction] += 1
         else:
-            early_append(c, self.pool, direction, data + skip, length - skip)
+            if early_append(c, self.pools, direction, data + skip, length - skip) < 0:
+                return -1
         if c.app == APP_UNDECIDED:
             self._identify(c, False)
         return 0
 
     cdef void _identify(self, Conversation *c, bint final) noexcept nogil:
         cdef uint8_t basis = 0
-        cdef int app = early_decide(self.signatures, c, self.pool, final, &basis)
+        cdef int app = early_decide(self.signatures, c, self.pools, final, &basis)
         if app == APP_UNDECIDED:
             return
         c.app, c.app_basis = app, basis if app >= 0 else 0
@@ -368,19 +380,8 @@ cdef class FlowTable:
             self._release(c)
 
     cdef void _release(self, Conversation *c) noexcept nogil:
-        self.free_slots[self.free_count] = c.early
-        self.free_count += 1
+        pool_give(&self.pools[c.early_pool], c.early)
         c.early = -1
-
-    cdef int _grow_pool(self) noexcept nogil:
-        cdef Py_ssize_t slots = self.pool_slots * 2 + 256, at
-        if pf_grow(<void **>&self.pool, slots, 2 * EARLY_BYTES) < 0 or pf_grow(<void **>&self.free_slots, slots, sizeof(int32_t)) < 0:
-            return -1
-        for at in range(self.pool_slots, slots):  # every slot before is taken: the free list is empty
-            self.free_slots[self.free_count] = <int32_t>at
-            self.free_count += 1
-        self.pool_slots = slots
-        return 0
 
     cdef int _fragment(self, const Packet *p) noexcept nogil:
         """A non-first fragment joins its datagram's conversation, or waits for its first fragment."""
@@ -493,9 +494,8 @@ cdef class FlowTable:
         fragment arrays, whatever their structs hold, with the structs' sizes to check them by."""
         settings = (self.tcp_timeout, self.udp_timeout, self.other_timeout, self.vlan_in_key, self.colliding)
         inspection = None
-        if self.signatures is not None:  # with the pool of first bytes, free slots and all
-            inspection = (self.signatures, np.asarray(self.keeps_bytes), _raw(self.pool, self.pool_slots * 2 * EARLY_BYTES),
-                          _raw(self.free_slots, self.pool_slots * sizeof(int32_t)), self.free_count)
+        if self.signatures is not None:  # with the pools of first bytes, free slots and all
+            inspection = (self.signatures, np.asarray(self.keeps_bytes), tuple([_pool_state(&self.pools[pool]) for pool in range(POOLS)]))
         state = ((sizeof(Conversation), sizeof(FirstFragment), sizeof(HeldFragment)), self.clock, self.orphan_fragments,
                  _raw(self.conversations, self.count * sizeof(Conversation)), _index_state(&self.flows),
                  _entries_state(&self.firsts), _entries_state(&self.held), inspection)
@@ -512,13 +512,15 @@ cdef class FlowTable:
         _entries_restore(&self.firsts, firsts)
         _entries_restore(&self.held, held)
         if inspection is not None:
-            self.signatures, self.keeps_bytes, pool, free_slots, self.free_count = inspection
-            free(self.pool)
-            free(self.free_slots)
-            self.pool, self.free_slots = NULL, NULL  # not left dangling should a copy fail
-            self.pool = <uint8_t *>_copied(pool)
-            self.free_slots = <int32_t *>_copied(free_slots)
-            self.pool_slots = len(free_slots) // sizeof(int32_t)
+            self.signatures, self.keeps_bytes, pools = inspection
+            for pool, (data, free_slots, free_count) in enumerate(pools):
+                free(self.pools[pool].data)
+                free(self.pools[pool].free_slots)
+                self.pools[pool].data, self.pools[pool].free_slots = NULL, NULL  # not left dangling should a copy fail
+                self.pools[pool].slots = self.pools[pool].free_count = 0
+                self.pools[pool].data = <uint8_t *>_copied(data)
+                self.pools[pool].free_slots = <int32_t *>_copied(free_slots)
+                self.pools[pool].slots, self.pools[pool].free_count = len(free_slots) // sizeof(int32_t), free_count
 
     def close(self):
         """The end of the capture: fragments still held are orphans; protocols still undecided
@@ -560,6 +562,10 @@ cdef void *_copied(bytes raw) except? NULL:
         raise MemoryError("no memory for a flow table")
     memcpy(data, PyBytes_AS_STRING(raw), size)
     return data
+
+
+cdef tuple _pool_state(const Pool *pool):
+    return (_raw(pool.data, pool.slots * 2 * pool.room), _raw(pool.free_slots, pool.slots * sizeof(int32_t)), pool.free_count)
 
 
 cdef tuple _index_state(const Index *index):

@@ -25,12 +25,25 @@ cdef struct Side:
 cdef class Signatures:
     cdef Py_ssize_t count
     cdef const uint8_t[::1] transport, both, checks, blob, mask
+    # per (signature, side): the offset of its patterns' key byte, and 32 bytes, a bit per byte
+    # a pattern may have there (see _key_bytes)
+    cdef const int32_t[::1] key_at
+    cdef const uint8_t[::1] key_bytes
+    # possible()'s screen per transport kind (TCP, UDP, other): its slots with patterns (from
+    # screen_slots_first[kind]; from screen_deep[kind] those keyed past the first byte) and the
+    # union of the others' key bytes, its distinct checks (from screen_first[kind]), whether any
+    # signature applies
+    cdef const uint8_t[::1] screen_leading, screen_checks, screen_applies
+    cdef const int32_t[::1] screen_slots, screen_slots_first, screen_deep, screen_first
+    cdef const int32_t[::1] kind_signatures, kind_first  # per transport kind, its signatures (from kind_first[kind])
     cdef const uint16_t[::1] port
     cdef const int16_t[::1] app
     cdef const int32_t[::1] first_pattern, pattern_start, pattern_length  # first_pattern: per (signature, side), + 1
 
     cdef int _pattern(self, Py_ssize_t at, const Side *side) noexcept nogil
     cdef int _side(self, Py_ssize_t signature, int which, const Side *side, int proto) noexcept nogil
+    cdef bint _may_match(self, Py_ssize_t slot, const Side *side) noexcept nogil
+    cdef int _patterns(self, Py_ssize_t slot, const Side *side) noexcept nogil
     cdef bint possible(self, const Side *side, int proto) noexcept nogil
     cdef int identify(self, const Side *client, const Side *server, int proto, int server_port, bint final,
                       uint8_t *basis) noexcept nogil

@@ -61,14 +61,81 @@ def compile_signatures(signatures, app_names):
     compiled.first_pattern = np.array(firsts, dtype=np.int32)
     compiled.pattern_start = np.array(starts or [0], dtype=np.int32)
     compiled.pattern_length = np.array(lengths or [0], dtype=np.int32)
+    compiled.key_at, compiled.key_bytes = _key_bytes(blob, mask, starts, lengths, firsts)
+    _screening(compiled, signatures, checks, np.asarray(compiled.key_at), np.asarray(compiled.key_bytes).reshape(-1, 32))
     return compiled
+
+
+def _key_bytes(blob, mask, starts, lengths, firsts):
+    """Per (signature, side), the key byte of its patterns: the first offset every one of them
+    fixes (not ``?``), and the 256-bit set of the bytes they have there. A side with a byte
+    there that is not in the set matches none of them, which one bit test tells; a side
+    shorter than the offset is matched pattern by pattern. A side with an empty pattern, or
+    without a fixed offset common to its patterns, gets the set of every byte at offset 0."""
+    slots = max(len(firsts) - 1, 1)
+    key_at = np.zeros(slots, dtype=np.int32)
+    key_bytes = np.zeros((slots, 32), dtype=np.uint8)
+    for slot in range(len(firsts) - 1):
+        patterns = range(firsts[slot], firsts[slot + 1])
+        shortest = min((lengths[at] for at in patterns), default=0)
+        fixed = [k for k in range(shortest) if all(mask[starts[at] + k] for at in patterns)]
+        if not fixed:
+            key_bytes[slot] = 0xFF if len(patterns) else 0  # no pattern: nothing to match
+            continue
+        key_at[slot] = fixed[0]
+        for at in patterns:
+            byte = blob[starts[at] + fixed[0]]
+            key_bytes[slot, byte >> 3] |= 1 << (byte & 7)
+    return key_at, key_bytes.reshape(-1)
+
+
+def _screening(Signatures compiled, signatures, checks, key_at, key_bytes):
+    """What :meth:`Signatures.identify` and :meth:`Signatures.possible` need per transport kind
+    (TCP, UDP, other): its signatures, in table order; the (signature, side) slots of its signatures that have patterns, those keyed at the first byte
+    first, with the union of those slots' key bytes; the distinct checks of its signatures; and
+    whether any signature applies at all."""
+    leading = np.zeros((3, 32), dtype=np.uint8)
+    slots, slots_first, deep = [], [0], np.zeros(3, dtype=np.int32)
+    applicable, applicable_first = [], [0]
+    distinct, first, applies = [], [0], np.zeros(3, dtype=np.uint8)
+    for kind, proto in enumerate((6, 17, -1)):
+        found, shallow, deeper = [], [], []
+        for index, signature in enumerate(signatures):
+            if TRANSPORTS[signature.transport] not in (0, proto):
+                continue
+            applies[kind] = 1
+            applicable.append(index)
+            for slot, patterns in ((index * 2, signature.client), (index * 2 + 1, signature.server)):
+                if patterns:
+                    (deeper if key_at[slot] else shallow).append(slot)
+                    if not key_at[slot]:
+                        leading[kind] |= key_bytes[slot]
+                if checks[slot] != 0 and checks[slot] not in found:
+                    found.append(checks[slot])
+        deep[kind] = len(slots) + len(shallow)
+        slots.extend(shallow + deeper)
+        slots_first.append(len(slots))
+        applicable_first.append(len(applicable))
+        distinct.extend(found)
+        first.append(len(distinct))
+    compiled.screen_leading = leading.reshape(-1)
+    compiled.screen_slots = np.array(slots or [0], dtype=np.int32)
+    compiled.screen_slots_first = np.array(slots_first, dtype=np.int32)
+    compiled.screen_deep = deep
+    compiled.screen_checks = np.array(distinct or [0], dtype=np.uint8)
+    compiled.screen_first = np.array(first, dtype=np.int32)
+    compiled.screen_applies = applies
+    compiled.kind_signatures = np.array(applicable or [0], dtype=np.int32)
+    compiled.kind_first = np.array(applicable_first, dtype=np.int32)
 
 
 def _restored(count, arrays):
     compiled = Signatures()
     compiled.count = count
     (compiled.transport, compiled.both, compiled.port, compiled.app, compiled.checks, compiled.blob, compiled.mask,
-     compiled.first_pattern, compiled.pattern_start, compiled.pattern_length) = arrays
+     compiled.first_pattern, compiled.pattern_start, compiled.pattern_length, compiled.key_at, compiled.key_bytes,
+     compiled.screen_leading, compiled.screen_slots, compiled.screen_slots_first, compiled.screen_deep, compiled.screen_checks,
+     compiled.screen_first, compiled.screen_applies, compiled.kind_signatures, compiled.kind_first) = arrays
     return compiled
 
 
@@ -80,7 +147,13 @@ cdef class Signatures:
         return _restored, (self.count, (np.asarray(self.transport), np.asarray(self.both), np.asarray(self.port),
                                         np.asarray(self.app), np.asarray(self.checks), np.asarray(self.blob),
                                         np.asarray(self.mask), np.asarray(self.first_pattern),
-                                        np.asarray(self.pattern_start), np.asarray(self.pattern_length)))
+                                        np.asarray(self.pattern_start), np.asarray(self.pattern_length),
+                                        np.asarray(self.key_at), np.asarray(self.key_bytes), np.asarray(self.screen_leading),
+                                        np.asarray(self.screen_slots), np.asarray(self.screen_slots_first),
+                                        np.asarray(self.screen_deep),
+                                        np.asarray(self.screen_checks), np.asarray(self.screen_first),
+                                        np.asarray(self.screen_applies), np.asarray(self.kind_signatures),
+                                        np.asarray(self.kind_first)))
 
     cdef int _pattern(self, Py_ssize_t at, const Side *side) noexcept nogil:
         cdef int32_t start = self.pattern_start[at], length = self.pattern_length[at], i
@@ -90,21 +163,36 @@ cdef class Signatures:
                 return 0
         return MATCHES if limit == length else NEEDS_MORE
 
-    cdef int _side(self, Py_ssize_t signature, int which, const Side *side, int proto) noexcept nogil:
-        cdef Py_ssize_t slot = signature * 2 + which, at
-        cdef int result = 0, one
+    cdef inline int _side(self, Py_ssize_t signature, int which, const Side *side, int proto) noexcept nogil:
+        """A side's match of one signature: most sides are ruled out by a key byte here,
+        without a call (the matcher runs for every signature on each new segment)."""
+        cdef Py_ssize_t slot = signature * 2 + which
+        cdef int patterns = 0, checked = 0
         if side.opaque:
             return 0
         if side.length == 0:
             return NEEDS_MORE
+        if self._may_match(slot, side):
+            patterns = self._patterns(slot, side)
+            if patterns == MATCHES:
+                return MATCHES
+        if self.checks[slot] != NO_CHECK:
+            checked = _check(self.checks[slot], side, proto)
+            if checked == MATCHES:
+                return MATCHES
+        return NEEDS_MORE if patterns == NEEDS_MORE or checked == NEEDS_MORE else 0
+
+    cdef inline bint _may_match(self, Py_ssize_t slot, const Side *side) noexcept nogil:
+        """False when the side's key byte rules out every pattern of (signature, side) ``slot``."""
+        cdef int32_t at = self.key_at[slot]
+        return side.length <= at or _has(self.key_bytes, slot, side.data[at])
+
+    cdef int _patterns(self, Py_ssize_t slot, const Side *side) noexcept nogil:
+        """A side's match of one (signature, side)'s patterns."""
+        cdef Py_ssize_t at
+        cdef int result = 0, one
         for at in range(self.first_pattern[slot], self.first_pattern[slot + 1]):
             one = self._pattern(at, side)
-            if one == MATCHES:
-                return MATCHES
-            if one == NEEDS_MORE:
-                result = NEEDS_MORE
-        if self.checks[slot] != NO_CHECK:
-            one = _check(self.checks[slot], side, proto)
             if one == MATCHES:
                 return MATCHES
             if one == NEEDS_MORE:
@@ -112,24 +200,35 @@ cdef class Signatures:
         return result
 
     cdef bint possible(self, const Side *side, int proto) noexcept nogil:
-        """Whether some signature may still match a side that starts so, on either side."""
-        cdef Py_ssize_t signature
-        for signature in range(self.count):
-            if self.transport[signature] and self.transport[signature] != proto:
-                continue
-            if self._side(signature, 0, side, proto) or self._side(signature, 1, side, proto):
+        """Whether some signature may still match a side that starts so, on either side: the
+        patterns its key bytes do not rule out (those keyed at the first byte only when some
+        may begin with it), then each distinct check of the transport once."""
+        cdef Py_ssize_t at, slot, kind = _kind(proto)
+        if side.opaque:
+            return False
+        if side.length == 0:
+            return self.screen_applies[kind] != 0
+        for at in range(self.screen_slots_first[kind] if _has(self.screen_leading, kind, side.data[0]) else self.screen_deep[kind],
+                        self.screen_slots_first[kind + 1]):
+            slot = self.screen_slots[at]
+            if self._may_match(slot, side) and self._patterns(slot, side):
+                return True
+        for at in range(self.screen_first[kind], self.screen_first[kind + 1]):
+            if _check(self.screen_checks[at], side, proto):
                 return True
         return False
 
     cdef int identify(self, const Side *client, const Side *server, int proto, int server_port, bint final,
                       uint8_t *basis) noexcept nogil:
         """The app number, APP_NONE, or APP_UNDECIDED (see the module docstring); ``basis`` set with an app."""
-        cdef Py_ssize_t signature, alone = -1
+        cdef Py_ssize_t signature, at, alone = -1, kind = _kind(proto)
+        cdef Py_ssize_t start = self.kind_first[kind], stop = self.kind_first[kind + 1]
         cdef int c, s, alone_basis = 0
         cdef bint waiting = False
-        for signature in range(self.count):
-            if self.transport[signature] and self.transport[signature] != proto:
-                continue
+        if client.opaque and server.opaque:
+            stop = start  # an opaque side matches nothing: no signature can
+        for at in range(start, stop):
+            signature = self.kind_signatures[at]
             if self.port[signature] and self.port[signature] != server_port:
                 continue
             c = self._side(signature, 0, client, proto)
@@ -159,6 +258,16 @@ cdef class Signatures:
         if client.length >= EARLY_BYTES or server.length >= EARLY_BYTES:
             return APP_NONE
         return APP_UNDECIDED
+
+
+cdef inline Py_ssize_t _kind(int proto) noexcept nogil:
+    """The transport kind the screens and lists are made per: TCP, UDP, other."""
+    return 0 if proto == 6 else (1 if proto == 17 else 2)
+
+
+cdef inline bint _has(const uint8_t[::1] sets, Py_ssize_t index, uint8_t byte) noexcept nogil:
+    """Whether the ``index``-th of 256-bit ``sets`` holds ``byte``."""
+    return (sets[index * 32 + (byte >> 3)] >> (byte & 7)) & 1
 
 
 cdef inline bint _sent(const Side *side) noexcept nogil:
