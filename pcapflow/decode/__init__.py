@@ -5,7 +5,9 @@ Contract
 ``decode(batch, engine, decapsulate)`` returns one :class:`PacketTable` row per record of the batch, in
 record order, with the columns and dtypes of :data:`~pcapflow.decode.table.COLUMN_DTYPES`.
 It never raises on packet contents: every row gets a :class:`DecodeStatus` saying whether it
-can be tracked and, if not, why.
+can be tracked and, if not, why. What conversation tracking folds of a decapsulated batch (a
+carrier row before each tunnelled record's inner row) comes from
+:func:`pcapflow.decode.carriers.decode_with_carriers`.
 
 Engines
 -------
