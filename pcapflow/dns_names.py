@@ -6,9 +6,9 @@ The flow table keeps the first payload bytes (up to 2,048 per direction) of conv
 identifies as ``dns``. :func:`dns_answers` (compiled: :mod:`pcapflow._kernels.dnsanswers`) reads
 the DNS responses in them: for each A or AAAA record, the address (as the ``hi``/``lo`` halves
 pcapflow keeps addresses in) and the name the client asked for (the record's owner, followed back
-through the response's CNAME chain to its question). The tracker gives, per conversation, ``dns_answers`` (object: None, or a tuple of
-``(ip_hi, ip_lo, name, record)``, ``record`` the number of the record that carried the DNS
-conversation's first response). :func:`dns_server_names` joins them, after the partitions are
+through the response's CNAME chain to its question). The tracker gives, per conversation,
+``dns_answers`` (object: None, or a tuple of ``(ip_hi, ip_lo, name, record)``, ``record`` the
+number of the record that carried the DNS conversation's first response). :func:`dns_server_names` joins them, after the partitions are
 combined, to the conversations that have no other server name: a conversation's name is the one
 of the latest answer for its server address whose record precedes the conversation's first
 record. Results do not depend on batches, workers, partitions or piece cuts: the bytes kept, the

@@ -115,9 +115,9 @@ class PieceRead:
         self.tables.append(table)
         self.labels.append(_labels(table, partitions))
         self.early.append(None if budgets is None or batch is None else budgets.take(
-            batch.buffer, *_record_columns(batch, rows), table.status, table.ip_proto, table.src_ip_hi, table.src_ip_lo,
-            table.dst_ip_hi, table.dst_ip_lo, table.src_port, table.dst_port, table.tcp_flags, table.tcp_seq, table.payload_offset,
-            table.payload_bytes))
+            batch.buffer, batch.data_offset if rows is None else batch.data_offset[rows], table.caplen, table.status,
+            table.ip_proto, table.src_ip_hi, table.src_ip_lo, table.dst_ip_hi, table.dst_ip_lo, table.src_port, table.dst_port,
+            table.tcp_flags, table.tcp_seq, table.payload_offset, table.payload_bytes))
         # a record's own row is its innermost packet's; its carrier's row (status OK, tunnel
         # NO_TUNNEL) counts in neither tally
         carriers = 0 if rows is None else int(np.count_nonzero(carrier_rows(table)))
@@ -131,11 +131,6 @@ class PieceRead:
         self.records += len(table) - carriers
         if len(table):
             self.latest_ts = max(self.latest_ts, int(table.ts_ns.max()))
-
-
-def _record_columns(batch: RawBatch, rows: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-    """Where each row's record starts in the batch's buffer and its captured length."""
-    return (batch.data_offset, batch.caplen) if rows is None else (batch.data_offset[rows], batch.caplen[rows])
 
 
 def _labels(table: PacketTable, partitions: int) -> np.ndarray | None:

@@ -6,10 +6,11 @@ payload inspection may need are copied out as a read is decoded: for each direct
 5-tuple, the payloads of its first packets in this read, :data:`EARLY_BYTES` bytes at most of
 each and :data:`EARLY_BYTES` in all (the fold keeps at most that much per direction, and only
 while the conversation's protocol is undecided). Memory is thus bounded by the flows of one
-read, never by its packets; a later read starts its budgets afresh, so where reads are cut never
-hides bytes the fold wants (a thread's budgets are :meth:`FirstBytes.reset` for each read). A TCP direction whose SYN is in the read and whose first segment
-can match no signature (:meth:`Signatures.possible`) sends that segment as OPAQUE, without its
-bytes, and nothing after it: the fold needs only to know that it came.
+read, never by its packets; a later read starts its budgets afresh (a thread's budgets are
+:meth:`FirstBytes.reset` for each read), so where reads are cut never hides bytes the fold
+wants. A TCP direction whose SYN is in the read and whose first segment can match no signature
+(:meth:`Signatures.possible`) sends that segment as OPAQUE, without its bytes, and nothing after
+it: the fold needs only to know that it came.
 """
 
 import numpy as np

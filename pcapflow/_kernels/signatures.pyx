@@ -15,6 +15,7 @@ import numpy as np
 from libc.stdint cimport int16_t, int32_t, uint8_t, uint16_t, uint32_t
 
 from pcapflow._kernels.bytes cimport pf_be16, pf_be32
+from pcapflow._kernels.constants cimport IPPROTO_TCP, IPPROTO_UDP
 
 cdef enum:
     ONE_SIDED = 3  # segments of a side that matched alone before it decides without the other
@@ -33,7 +34,7 @@ CHECKS = {name: number for number, name in enumerate((
     "ntp", "snmp", "wireguard_initiation", "wireguard_response", "openvpn_client_reset", "openvpn_server_reset",
     "tftp_request", "telnet", "syslog", "rtcp", "rtp",
 ))}
-TRANSPORTS = {"any": 0, "tcp": 6, "udp": 17}
+TRANSPORTS = {"any": 0, "tcp": IPPROTO_TCP, "udp": IPPROTO_UDP}
 
 
 def compile_signatures(signatures, app_names):
@@ -91,14 +92,15 @@ def _key_bytes(blob, mask, starts, lengths, firsts):
 
 def _screening(Signatures compiled, signatures, checks, key_at, key_bytes):
     """What :meth:`Signatures.identify` and :meth:`Signatures.possible` need per transport kind
-    (TCP, UDP, other): its signatures, in table order; the (signature, side) slots of its signatures that have patterns, those keyed at the first byte
-    first, with the union of those slots' key bytes; the distinct checks of its signatures; and
-    whether any signature applies at all."""
+    (TCP, UDP, other): its signatures, in table order; the (signature, side) slots of its
+    signatures that have patterns, those keyed at the first byte first, with the union of those
+    slots' key bytes; the distinct checks of its signatures; and whether any signature applies
+    at all."""
     leading = np.zeros((3, 32), dtype=np.uint8)
     slots, slots_first, deep = [], [0], np.zeros(3, dtype=np.int32)
     applicable, applicable_first = [], [0]
     distinct, first, applies = [], [0], np.zeros(3, dtype=np.uint8)
-    for kind, proto in enumerate((6, 17, -1)):
+    for kind, proto in enumerate((IPPROTO_TCP, IPPROTO_UDP, -1)):
         found, shallow, deeper = [], [], []
         for index, signature in enumerate(signatures):
             if TRANSPORTS[signature.transport] not in (0, proto):
@@ -262,7 +264,7 @@ cdef class Signatures:
 
 cdef inline Py_ssize_t _kind(int proto) noexcept nogil:
     """The transport kind the screens and lists are made per: TCP, UDP, other."""
-    return 0 if proto == 6 else (1 if proto == 17 else 2)
+    return 0 if proto == IPPROTO_TCP else (1 if proto == IPPROTO_UDP else 2)
 
 
 cdef inline bint _has(const uint8_t[::1] sets, Py_ssize_t index, uint8_t byte) noexcept nogil:

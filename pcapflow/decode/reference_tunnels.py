@@ -253,6 +253,7 @@ def _ip_in_ip(rec: _Record, at: int, left: int) -> tuple[int, int, int]:
 #: offset, inner ethertype and id; _NotTunnel when the header is not the tunnel's.
 _Opener = Callable[[_Record, int, int], tuple[int, int, int, int]]
 
+
 def _coded(tunnel: int, open_tunnel: Callable[[_Record, int, int], tuple[int, int, int]]) -> _Opener:
     """An opener of one tunnel type as one of those that name their tunnel, as _gre does."""
     return lambda rec, at, left: (tunnel, *open_tunnel(rec, at, left))
