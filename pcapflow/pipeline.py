@@ -54,7 +54,7 @@ from pcapflow.capture.pieces import plan_spans
 from pcapflow.capture.source import input_size
 from pcapflow.decode import LINKTYPE_NAMES, SUPPORTED_LINKTYPES, DecodeStatus, PacketTable, decode
 from pcapflow.decode.carriers import carrier_rows, decode_with_carriers
-from pcapflow.decode.table import TRACKED_BELOW, TUNNEL_NAMES
+from pcapflow.decode.table import ONE_ROW_PER_RECORD, TRACKED_BELOW, TUNNEL_NAMES
 from pcapflow.errors import PcapflowError, UnsupportedLinkTypeError
 from pcapflow.options import AnalysisOptions
 from pcapflow.report import CaptureReport
@@ -107,6 +107,7 @@ class PieceRead:
     position: int = 0  # file bytes read when it was done (for progress)
     records: int = 0
     first_record: int = 0  # the number of its first record in its file, once the reads before it are taken
+    carriers: int = 0  # carrier rows of its tables
 
     def take(self, table: PacketTable, partitions: int, batch: RawBatch | None = None, budgets: FirstBytes | None = None,
              rows: np.ndarray | None = None) -> None:
@@ -115,12 +116,14 @@ class PieceRead:
         self.tables.append(table)
         self.labels.append(_labels(table, partitions))
         self.early.append(None if budgets is None or batch is None else budgets.take(
-            batch.buffer, batch.data_offset if rows is None else batch.data_offset[rows], table.caplen, table.status,
+            batch.buffer, batch.data_offset, ONE_ROW_PER_RECORD if rows is None else rows, table.caplen, table.status,
             table.ip_proto, table.src_ip_hi, table.src_ip_lo, table.dst_ip_hi, table.dst_ip_lo, table.src_port, table.dst_port,
             table.tcp_flags, table.tcp_seq, table.payload_offset, table.payload_bytes))
         # a record's own row is its innermost packet's; its carrier's row (status OK, tunnel
-        # NO_TUNNEL) counts in neither tally
-        carriers = 0 if rows is None else int(np.count_nonzero(carrier_rows(table)))
+        # NO_TUNNEL), the one row more a tunnelled record has, counts in neither tally (every
+        # record has a row: the last row's record is the batch's last)
+        carriers = 0 if rows is None else len(rows) - int(rows[-1]) - 1
+        self.carriers += carriers
         status_counts = np.bincount(table.status, minlength=256)
         status_counts[DecodeStatus.OK] -= carriers
         self.status_counts += status_counts
@@ -149,7 +152,8 @@ def _take_decoded(read: PieceRead, batch: RawBatch, engine: str, partitions: int
     """Decode a batch into a read; with ``decapsulate``, its tunnels opened and their carriers
     given rows of their own (:func:`~pcapflow.decode.carriers.decode_with_carriers`), for tracking."""
     if decapsulate:
-        table, rows = decode_with_carriers(batch, engine)
+        # a piece with tunnelled records has more to come: their room is made at once
+        table, rows = decode_with_carriers(batch, engine, tunnelled=read.carriers > 0)
         read.take(table, partitions, batch, budgets, rows)
     else:
         read.take(decode(batch, engine), partitions, batch, budgets)

@@ -93,24 +93,31 @@ cdef class FirstBytes:
         free(old)
         return 0
 
-    def take(self, const uint8_t[::1] buffer, const int64_t[::1] data_offset, const uint32_t[::1] caplen,
-             const uint8_t[::1] status, const uint8_t[::1] ip_proto, const uint64_t[::1] src_ip_hi,
-             const uint64_t[::1] src_ip_lo, const uint64_t[::1] dst_ip_hi, const uint64_t[::1] dst_ip_lo,
-             const uint16_t[::1] src_port, const uint16_t[::1] dst_port, const uint16_t[::1] tcp_flags,
-             const uint32_t[::1] tcp_seq, const uint32_t[::1] payload_offset, const uint32_t[::1] payload_bytes):
+    def take(self, const uint8_t[::1] buffer, const int64_t[::1] data_offset, const int64_t[::1] row_record,
+             const uint32_t[::1] caplen, const uint8_t[::1] status, const uint8_t[::1] ip_proto,
+             const uint64_t[::1] src_ip_hi, const uint64_t[::1] src_ip_lo, const uint64_t[::1] dst_ip_hi,
+             const uint64_t[::1] dst_ip_lo, const uint16_t[::1] src_port, const uint16_t[::1] dst_port,
+             const uint16_t[::1] tcp_flags, const uint32_t[::1] tcp_seq, const uint32_t[::1] payload_offset,
+             const uint32_t[::1] payload_bytes):
         """The first bytes of a decoded batch: (``at``: int64 per packet, where its bytes start in
-        ``data``; ``length``: uint16 per packet, 0 for none; ``data``: uint8)."""
-        cdef Py_ssize_t count = status.shape[0], row, size = buffer.shape[0]
-        lengths = (data_offset.shape[0], caplen.shape[0], ip_proto.shape[0], src_ip_hi.shape[0], src_ip_lo.shape[0],
+        ``data``; ``length``: uint16 per packet, 0 for none; ``data``: uint8). ``data_offset`` is
+        per record; ``row_record`` the record of each row (empty: row i is record i), the other
+        columns per row."""
+        cdef Py_ssize_t count = status.shape[0], row, size = buffer.shape[0], records = data_offset.shape[0]
+        cdef bint by_record = row_record.shape[0] != 0
+        lengths = (caplen.shape[0], ip_proto.shape[0], src_ip_hi.shape[0], src_ip_lo.shape[0],
                    dst_ip_hi.shape[0], dst_ip_lo.shape[0], src_port.shape[0], dst_port.shape[0], tcp_flags.shape[0],
-                   tcp_seq.shape[0], payload_offset.shape[0], payload_bytes.shape[0])
+                   tcp_seq.shape[0], payload_offset.shape[0], payload_bytes.shape[0]) + ((row_record.shape[0],) if by_record else (records,))
         if any(length != count for length in lengths):
             raise ValueError("every column of a batch must have one entry per record")
+        for row in range(count if by_record else 0):
+            if not 0 <= row_record[row] < records:
+                raise IndexError(f"row {row} names record {row_record[row]} of a batch of {records}")
         at_out = np.zeros(count, dtype=np.int64)
         length_out = np.zeros(count, dtype=np.uint16)
         cdef int64_t[::1] at = at_out
         cdef uint16_t[::1] length = length_out
-        cdef int64_t total = 0, start, end, n
+        cdef int64_t total = 0, start, end, n, record_start
         cdef Budget *b
         cdef Side side
         cdef bint failed = False, screening = self.signatures is not None
@@ -126,8 +133,9 @@ cdef class FirstBytes:
                     b.has_syn, b.syn_seq = 1, tcp_seq[row]
                 if payload_bytes[row] == 0 or payload_offset[row] == 0:  # 0: a carrier's, not inspected
                     continue
-                start = data_offset[row] + payload_offset[row]
-                end = data_offset[row] + caplen[row]
+                record_start = data_offset[row_record[row] if by_record else row]
+                start = record_start + payload_offset[row]
+                end = record_start + caplen[row]
                 if end > size or start >= end:
                     continue
                 n = end - start
@@ -157,7 +165,7 @@ cdef class FirstBytes:
         with nogil:
             for row in range(count):
                 if length[row] and not length[row] & OPAQUE:
-                    memcpy(&data[at[row]], &buffer[data_offset[row] + payload_offset[row]], length[row])
+                    memcpy(&data[at[row]], &buffer[data_offset[row_record[row] if by_record else row] + payload_offset[row]], length[row])
         return at_out, length_out, data_out
 
 

@@ -30,13 +30,12 @@ import numpy as np
 from pcapflow._kernels.constants import LinkType
 from pcapflow._kernels.decode import decode_records
 from pcapflow.capture.batch import RawBatch
-from pcapflow.decode.table import COLUMN_DTYPES, NO_VLAN, DecodeStatus, PacketTable, allocated_table
+from pcapflow.decode.table import COLUMN_DTYPES, NO_VLAN, ONE_ROW_PER_RECORD, DecodeStatus, PacketTable, allocated_table
 from pcapflow.errors import OptionsError
 from pcapflow.options import ENGINES as ENGINE_NAMES
 
 __all__ = ["ENGINES", "LINKTYPE_NAMES", "NO_VLAN", "SUPPORTED_LINKTYPES", "DecodeStatus", "PacketTable", "decode"]
 
-_ONE_ROW_PER_RECORD = np.zeros(0, dtype=np.int64)  # decode_records' row_record when it writes no carrier rows
 _RECORD_COLUMNS = ("record_index", "ts_ns", "linktype", "caplen", "wirelen")  # a row's are its record's, as read
 _DECODED_COLUMNS = tuple(name for name in COLUMN_DTYPES if name not in _RECORD_COLUMNS and name != "file_index")
 
@@ -63,19 +62,21 @@ LINKTYPE_NAMES: dict[int, str] = {
 def decode_fast(batch: RawBatch, decapsulate: bool = False) -> PacketTable:
     """Decode a batch with the compiled kernel (see the module docstring)."""
     table = allocated_table(len(batch))
-    _decode_into(table, batch, decapsulate, _ONE_ROW_PER_RECORD)
+    _decode_into(table, batch, decapsulate, ONE_ROW_PER_RECORD)
     return _with_record_columns(table, batch, None)
 
 
-def decode_fast_with_carriers(batch: RawBatch) -> tuple[PacketTable, np.ndarray | None]:
+def decode_fast_with_carriers(batch: RawBatch, tunnelled: bool = False) -> tuple[PacketTable, np.ndarray | None]:
     """The rows conversation tracking folds, decoded in one pass with the compiled kernel (see
     :func:`pcapflow.decode.carriers.decode_with_carriers`).
 
-    The columns get one row per record, as most batches carry no tunnel; the kernel stops at the
-    first tunnelled record that finds no room, and goes on in columns with room for two rows for
+    As most batches carry no tunnel, the columns get one row per record, unless ``tunnelled``
+    says that the batches before were (then two: no second pass). The kernel stops at the first
+    tunnelled record that finds no room, and goes on in columns with room for two rows for
     every record left."""
     count = len(batch)
-    table, row_record = allocated_table(count), np.empty(count, dtype=np.int64)
+    room = 2 * count if tunnelled else count
+    table, row_record = allocated_table(room), np.empty(room, dtype=np.int64)
     rows, decoded = _decode_into(table, batch, True, row_record)
     if decoded < count:
         room = rows + 2 * (count - decoded)
@@ -83,7 +84,9 @@ def decode_fast_with_carriers(batch: RawBatch) -> tuple[PacketTable, np.ndarray 
         for name in _DECODED_COLUMNS:
             getattr(wider, name)[:rows] = getattr(table, name)[:rows]
         rows, decoded = _decode_into(wider, batch, True, row_record, decoded, rows)
-        table = wider.take(slice(0, rows))
+        table = wider
+    if rows < room:
+        table = table.take(slice(0, rows))
     if rows == count:  # no record was tunnelled: row i is record i
         return _with_record_columns(table, batch, None), None
     return _with_record_columns(table, batch, row_record[:rows]), row_record[:rows]

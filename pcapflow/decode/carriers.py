@@ -20,13 +20,15 @@ from pcapflow.decode.table import PacketTable
 __all__ = ["carrier_rows", "decode_with_carriers"]
 
 
-def decode_with_carriers(batch: RawBatch, engine: str) -> tuple[PacketTable, np.ndarray | None]:
+def decode_with_carriers(batch: RawBatch, engine: str, tunnelled: bool = False) -> tuple[PacketTable, np.ndarray | None]:
     """The rows tracking folds of ``batch`` (see the module docstring), and the record of each
-    row (None when they are the records: no frame was tunnelled)."""
+    row (None when they are the records: no frame was tunnelled). ``tunnelled``: the batches
+    before it were, so that the fast engine makes room for their carrier rows at once (the
+    rows are the same either way)."""
     from pcapflow.decode import decode, decode_fast_with_carriers
 
     if engine == "fast":
-        return decode_fast_with_carriers(batch)
+        return decode_fast_with_carriers(batch, tunnelled)
     table = decode(batch, engine, True)
     tunnelled = np.flatnonzero(table.tunnel_depth)
     if not len(tunnelled):

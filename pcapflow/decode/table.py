@@ -150,6 +150,10 @@ COLUMN_DTYPES: dict[str, np.dtype] = {
 }
 
 
+#: The record of each row when row i is record i (no carrier rows), for the kernels that take one.
+ONE_ROW_PER_RECORD = np.zeros(0, dtype=np.int64)
+
+
 def allocated_table(rows: int) -> PacketTable:
     """A table of ``rows`` rows whose columns are allocated, not filled (the decoder fills them)."""
     return PacketTable(**{name: np.empty(rows, dtype=dtype) for name, dtype in COLUMN_DTYPES.items()})

@@ -35,7 +35,6 @@ from pcapflow._kernels.flowexport import export_columns
 from pcapflow._kernels.flowtable import FlowTable
 from pcapflow._kernels.partition import partition_labels
 from pcapflow.apps import APP_NAMES, NAMING_APPS, VERSIONED_APPS, app_version, compiled_signatures, server_name
-from pcapflow.decode.carriers import carrier_rows
 from pcapflow.decode.table import PacketTable
 from pcapflow.dns_names import dns_answers
 from pcapflow.options import AnalysisOptions
@@ -202,11 +201,8 @@ def packet_partitions(table: PacketTable, partitions: int) -> np.ndarray:
     """The partition of every packet (255: untracked) by its address pair; the inner row of a
     tunnelled frame (:func:`~pcapflow.decode.carriers.decode_with_carriers`) goes with the carrier row
     before it, so that a tunnelled conversation and its parent are tracked together."""
-    labels = partition_labels(table.status, table.src_ip_hi, table.src_ip_lo, table.dst_ip_hi, table.dst_ip_lo, partitions)
-    inner = np.flatnonzero(table.tunnel[1:]) + 1
-    inner = inner[carrier_rows(table)[inner - 1] & (labels[inner] != 255)]
-    labels[inner] = labels[inner - 1]
-    return labels
+    return partition_labels(table.status, table.src_ip_hi, table.src_ip_lo, table.dst_ip_hi, table.dst_ip_lo, table.tunnel,
+                            table.tunnel_depth, partitions)
 
 
 def split(table: PacketTable, partitions: int, early: FirstPayloadBytes | None = None) -> list[tuple[PacketTable, FirstPayloadBytes | None]]:
@@ -237,8 +233,10 @@ def _early_rows(early: FirstPayloadBytes, rows: np.ndarray) -> FirstPayloadBytes
 def combine(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
     """One conversations table from those of trackers that each saw one partition of a capture
     (the parts are emptied on the way)."""
-    if len(parts) == 1:
-        return parts[0]
+    holding = [part for part in parts if len(part["first_record"])]
+    if len(holding) <= 1:  # its ids are already the capture's: one partition held every conversation
+        return holding[0] if holding else parts[0]
+    parts = holding
     order = np.argsort(np.concatenate([part["first_record"] for part in parts]), kind="stable")
     parents = [part["parent_id"] for part in parts]
     # column by column, giving up the parts' columns as they are merged: memory holds the

@@ -10,6 +10,7 @@ from scapy.layers.dns import DNS, DNSQR, DNSRR
 from scapy.layers.inet import IP, UDP
 from scapy.packet import Raw
 
+from pcapflow.decode.table import ONE_ROW_PER_RECORD
 from pcapflow.pipeline import Piece, read_piece
 from pcapflow.tracking import ConversationTracker
 from tests.factories import CLIENT, SERVER, eth, pcap_bytes, stamped, write
@@ -107,7 +108,7 @@ def test_a_thread_reuses_its_budgets_emptied_for_each_read(tmp_path):
         batch = next(iter(capture.batches(1 << 20)))
         table = decode(batch, "fast", False)
         fresh = FirstBytes(compiled_signatures()[0]).take(
-            batch.buffer, batch.data_offset, batch.caplen, table.status, table.ip_proto, table.src_ip_hi, table.src_ip_lo,
+            batch.buffer, batch.data_offset, ONE_ROW_PER_RECORD, batch.caplen, table.status, table.ip_proto, table.src_ip_hi, table.src_ip_lo,
             table.dst_ip_hi, table.dst_ip_lo, table.src_port, table.dst_port, table.tcp_flags, table.tcp_seq, table.payload_offset,
             table.payload_bytes)
     assert len(first.early) == len(second.early) == 1  # one batch: what a fresh table takes of it, each time
