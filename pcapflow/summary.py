@@ -40,23 +40,30 @@ _PORT_SPACE = 1 << 16
 
 
 def _peak_concurrent(group: np.ndarray, first: np.ndarray, last: np.ndarray, groups: int) -> np.ndarray:
-    """Most intervals [first, last] of each group that contain one instant."""
-    times = np.concatenate([first, last])
-    # each opening and closing as one integer, sorted once: (group, time rank, closing?), so that
+    """Most intervals [first, last] of each group (0 to ``groups`` - 1, each holding one at
+    least) that contain one instant."""
+    if not len(group):
+        return np.zeros(groups, dtype=np.int64)
+    # each opening and closing as one integer, sorted once: (group, time, closing?), so that
     # within a group openings come before closings at equal times (intervals that touch overlap)
-    order = np.argsort(times)
-    rank = np.empty(len(times), dtype=np.int64)
-    rank[order] = np.cumsum(np.diff(times[order], prepend=times[order[:1]]) != 0)
-    rank_bits = max(1, int(rank.max(initial=0)).bit_length())
-    closing = np.repeat(np.array([0, 1], dtype=np.int64), len(first))
-    events = np.sort((np.concatenate([group, group]).astype(np.int64) << (rank_bits + 1)) | (rank << 1) | closing)
-    # every group's openings and closings cancel out, so a running sum restarts at 0 in each group
+    origin = int(first.min())
+    time_bits = max(1, (int(last.max()) - origin).bit_length())
+    opened, closed = first - origin, last - origin
+    if time_bits + max(1, groups.bit_length()) + 1 > 63:  # a span of centuries: the times' ranks instead
+        times = np.concatenate([opened, closed])
+        order = np.argsort(times)
+        rank = np.empty(len(times), dtype=np.int64)
+        rank[order] = np.cumsum(np.diff(times[order], prepend=times[order[:1]]) != 0)
+        time_bits = max(1, int(rank.max()).bit_length())
+        opened, closed = rank[:len(first)], rank[len(first):]
+    owner = group.astype(np.int64) << (time_bits + 1)
+    events = np.concatenate([owner | (opened << 1), owner | (closed << 1) | 1])
+    events.sort()
+    # every group's openings and closings cancel out, so a running sum restarts at 0 in each
+    # group, whose events start where the groups before it end
     running = np.cumsum(1 - 2 * (events & 1))
-    owners = events >> (rank_bits + 1)
-    peak = np.zeros(groups, dtype=np.int64)
-    present = np.flatnonzero(np.diff(owners, prepend=-1))
-    peak[owners[present]] = np.maximum.reduceat(running, present) if len(present) else peak[:0]
-    return peak
+    starts = np.concatenate([[0], np.cumsum(2 * np.bincount(group, minlength=groups))[:-1]])
+    return np.maximum.reduceat(running, starts)
 
 
 def _distinct_per_group(group: np.ndarray, values: np.ndarray, groups: int) -> np.ndarray:

@@ -9,11 +9,12 @@ import sys
 import numpy as np
 import pandas as pd
 from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import pcapflow
 from pcapflow.addresses import parse_address
 from pcapflow.schema import PORT_COLUMNS, ports_frame
-from pcapflow.summary import summarize_columns
+from pcapflow.summary import _peak_concurrent, summarize_columns
 from pcapflow.tracking.state import CONN_STATES
 from tests.factories import pcap_bytes, write
 from tests.tracking.test_properties import traffic
@@ -141,3 +142,17 @@ def test_the_terminal_summary_never_imports_pandas():
     )
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 3), st.integers(0, 40), st.integers(0, 12)), min_size=1, max_size=40),
+       st.sampled_from([1, S, 1 << 57]))
+def test_peak_concurrent_counts_the_most_intervals_open_at_one_instant(intervals, unit):
+    """By brute force, at every opening; ``unit`` 2**57 ns makes the span too wide for the
+    times themselves in one sort key (their ranks are sorted instead)."""
+    groups = sorted({group for group, _, _ in intervals})
+    group = np.array([groups.index(g) for g, _, _ in intervals], dtype=np.int64)
+    first = np.array([start for _, start, _ in intervals], dtype=np.int64) * unit
+    last = first + np.array([length for _, _, length in intervals], dtype=np.int64) * unit
+    expected = [max(int(((first[group == g] <= t) & (last[group == g] >= t)).sum()) for t in first[group == g]) for g in range(len(groups))]
+    assert _peak_concurrent(group, first, last, len(groups)).tolist() == expected
