@@ -18,6 +18,12 @@ from pathlib import Path
 
 import click
 
+# numpy's BLAS gets one thread (unless the environment says otherwise) before the imports below
+# load numpy, which starts BLAS's threads: pcapflow does no linear algebra, and BLAS threads
+# spin for work at start-up on the cores the workers need (about a tenth of a second of CPU
+# per run). This module is the command line's, which owns its process.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
 from pcapflow.capture.location import is_url
 from pcapflow.errors import PcapflowError
 from pcapflow.export import FORMATS
@@ -122,10 +128,8 @@ def _tune_process() -> None:
       mapped on their own and given back when freed: kept in the worker threads' arenas, they
       would stay resident while the main thread allocates afresh (on 10 M packets, a peak of
       330 MiB instead of 380 to 440). (Elsewhere than glibc this does nothing.)
-    - numpy's BLAS gets one thread (unless the environment says otherwise): pcapflow does no
-      linear algebra, and BLAS threads that wait for work spin on the cores its workers need.
+    (numpy's BLAS threads are set at the top of this module, before numpy is loaded.)
     """
-    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     if not sys.platform.startswith("linux"):
         return
     import ctypes

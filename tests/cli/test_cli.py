@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -119,6 +120,16 @@ def test_help(command):
 def test_python_dash_m():
     result = subprocess.run([sys.executable, "-m", "pcapflow", "--help"], capture_output=True, text=True, check=True)
     assert "analyze" in result.stdout
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="threads are counted in /proc")
+def test_the_command_line_starts_no_blas_threads():
+    """numpy's BLAS would start a thread per core as numpy loads, spinning at first on the cores
+    the workers need: the command line asks for one before anything loads numpy."""
+    script = "import os, pcapflow.cli, numpy; print(len(os.listdir('/proc/self/task')), os.environ['OPENBLAS_NUM_THREADS'])"
+    environment = {name: value for name, value in os.environ.items() if name != "OPENBLAS_NUM_THREADS"}
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, env=environment)
+    assert result.stdout.split() == ["1", "1"]
 
 
 def test_bad_services_file_is_one_error_line(tmp_path):
