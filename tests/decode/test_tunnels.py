@@ -279,8 +279,17 @@ def test_carrier_rows_do_not_depend_on_the_batch(kinds, size):
               "nested": bytes(eth() / OUTER4 / GRE(proto=0x0800) / OUTER4 / UDP(sport=9, dport=4789) / VXLAN(vni=5) / INNER)}
     frames["cut"] = frames["vxlan"]
     records = [Record(1, frames[kind], 70 if kind == "cut" else None) for kind in kinds]  # the inner IP header cut
-    whole, _ = decode_with_carriers(raw_batch(records), "fast")
+    batch = raw_batch(records)
+    whole, rows = decode_with_carriers(batch, "fast")
     sliced = [decode_with_carriers(raw_batch(records[at:at + size]), "fast")[0] for at in range(0, len(records), size)]
     names = tuple(name for name in PacketTable.column_names() if name not in ("record_index", "ts_ns"))  # counted per batch
     assert _rows(whole, names) == [row for table in sliced for row in _rows(table, names)]
     assert len(whole) == len(records) + sum(kind != "plain" for kind in kinds)
+    # room made at once for a batch said to follow tunnelled ones: the same rows
+    hinted, hinted_rows = decode_with_carriers(batch, "fast", tunnelled=True)
+    assert _rows(hinted, PacketTable.column_names()) == _rows(whole, PacketTable.column_names())
+    assert (rows is None and hinted_rows is None) or rows.tolist() == hinted_rows.tolist()
+    # every row has its record's own columns
+    for name in ("record_index", "ts_ns", "linktype", "caplen", "wirelen"):
+        expected = getattr(batch, name) if rows is None else getattr(batch, name)[rows]
+        assert getattr(whole, name).tolist() == expected.tolist(), name
