@@ -12,7 +12,7 @@ from Cython.Build import cythonize
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
-KERNELS = ("constants", "walk", "pcapng", "decode", "partition", "signatures", "firstbytes", "flowtable", "flowexport", "dnsanswers")
+KERNELS = ("constants", "walk", "pcapng", "decode", "partition", "signatures", "firstbytes", "flowtable", "flowexport", "dnsanswers", "grouping")
 DEBUG = os.environ.get("PCAPFLOW_DEBUG_KERNELS") == "1"
 SANITIZE = os.environ.get("PCAPFLOW_SANITIZE")
 

@@ -11,8 +11,9 @@ Rows are sorted by conversations, then bytes (both descending), then protocol an
 The counting itself (:func:`port_rows`) works on numpy columns, so that the terminal summary of
 ``pcapflow analyze`` needs no DataFrame; :func:`summarize_ports` is its DataFrame face.
 Input of :func:`port_rows`, one entry per conversation: ``protocol`` (codes into
-``protocol_names``), ``server_port``, ``client_ip`` and ``server_ip`` (integers, equal for equal
-addresses), ``client_port``, ``client_packets``/``server_packets``, ``client_bytes``/
+``protocol_names``), ``server_port``, ``client_ip_hi``/``client_ip_lo`` and
+``server_ip_hi``/``server_ip_lo`` (uint64 pairs, equal for equal addresses: an address's two
+halves, or any number per address in ``_lo`` with ``_hi`` 0), ``client_port``, ``client_packets``/``server_packets``, ``client_bytes``/
 ``server_bytes``, ``first_seen``/``last_seen`` (ns), ``conn_state`` (codes into
 :data:`~pcapflow.tracking.state.CONN_STATES`) and, with payload inspection, ``app`` (codes into
 :data:`~pcapflow.apps.APP_NAMES`, -1 for none: then the rows have ``app``, ``app_share`` and
@@ -27,6 +28,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from pcapflow._kernels.grouping import distinct_per_group
 from pcapflow.apps import port_app_rows
 from pcapflow.protocols import protocol_names
 from pcapflow.services import ServiceTable, default_services, protocol_positions
@@ -37,6 +39,7 @@ if TYPE_CHECKING:
 
 ESTABLISHED_TCP = ("S1", "S2", "S3", "SF", "RSTO", "RSTR")
 _PORT_SPACE = 1 << 16
+_NO_PORTS = np.zeros(0, dtype=np.uint16)  # distinct_per_group's values without their port
 
 
 def _peak_concurrent(group: np.ndarray, first: np.ndarray, last: np.ndarray, groups: int) -> np.ndarray:
@@ -64,14 +67,6 @@ def _peak_concurrent(group: np.ndarray, first: np.ndarray, last: np.ndarray, gro
     running = np.cumsum(1 - 2 * (events & 1))
     starts = np.concatenate([[0], np.cumsum(2 * np.bincount(group, minlength=groups))[:-1]])
     return np.maximum.reduceat(running, starts)
-
-
-def _distinct_per_group(group: np.ndarray, values: np.ndarray, groups: int) -> np.ndarray:
-    """How many distinct ``values`` (non-negative integers) each group holds."""
-    span = int(values.max(initial=0)) + 1
-    pairs = np.sort(group * span + values)  # a sort, then runs: faster here than np.unique's hash table
-    distinct = pairs[np.flatnonzero(np.diff(pairs, prepend=-1))]
-    return np.bincount(distinct // span, minlength=groups).astype(np.int64)
 
 
 def port_rows(conversations: Mapping[str, np.ndarray], protocol_names: list[str], services: ServiceTable | None = None) -> dict[str, np.ndarray]:
@@ -107,8 +102,8 @@ def port_rows(conversations: Mapping[str, np.ndarray], protocol_names: list[str]
     is_tcp, is_udp = (protocol == "tcp")[group], (protocol == "udp")[group]
     state = {code: conn_state == CONN_STATES.index(code) for code in ("SF", "REJ", "S0")}
     handshake_done = np.isin(conn_state, [CONN_STATES.index(code) for code in ESTABLISHED_TCP])
-    client_ip = column["client_ip"].astype(np.int64)
-    client_socket = client_ip * _PORT_SPACE + column["client_port"].astype(np.int64)
+    client, server = (tuple(np.ascontiguousarray(column[f"{side}_ip_{half}"], dtype=np.uint64) for half in ("hi", "lo"))
+                      for side in ("client", "server"))
     client_bytes, server_bytes = reduce(np.add, column["client_bytes"]), reduce(np.add, column["server_bytes"])
     service, description = services.describe(protocol_positions(protocol.tolist()), server_port)
     rows = {
@@ -117,9 +112,9 @@ def port_rows(conversations: Mapping[str, np.ndarray], protocol_names: list[str]
         "service": service,
         "description": description,
         "conversations": count(np.ones(len(group), dtype=bool)),
-        "clients": _distinct_per_group(group, client_ip, groups),
-        "client_sockets": _distinct_per_group(group, client_socket, groups),
-        "servers": _distinct_per_group(group, column["server_ip"].astype(np.int64), groups),
+        "clients": distinct_per_group(group, *client, _NO_PORTS, groups),
+        "client_sockets": distinct_per_group(group, *client, np.ascontiguousarray(column["client_port"], dtype=np.uint16), groups),
+        "servers": distinct_per_group(group, *server, _NO_PORTS, groups),
         "packets": reduce(np.add, column["client_packets"]) + reduce(np.add, column["server_packets"]),
         "bytes": client_bytes + server_bytes,
         "client_bytes": client_bytes,
@@ -137,22 +132,6 @@ def port_rows(conversations: Mapping[str, np.ndarray], protocol_names: list[str]
     return {name: values[order] for name, values in rows.items()}
 
 
-def _address_ids(hi: np.ndarray, lo: np.ndarray) -> np.ndarray:
-    """An integer per address (two uint64 halves), equal for equal addresses, from 0 up."""
-    ids = np.empty(len(hi), dtype=np.int64)
-    short = hi == 0  # every IPv4 address (stored IPv4-mapped): the low half alone tells them apart
-    ids[short] = np.unique(lo[short], return_inverse=True)[1].reshape(-1)
-    first_long = int(ids[short].max(initial=-1)) + 1
-    long = np.flatnonzero(~short)
-    if len(long):
-        order = np.lexsort((lo[long], hi[long]))
-        sorted_hi, sorted_lo = hi[long][order], lo[long][order]
-        new = np.ones(len(order), dtype=bool)
-        new[1:] = (sorted_hi[1:] != sorted_hi[:-1]) | (sorted_lo[1:] != sorted_lo[:-1])
-        ids[long[order]] = first_long + np.cumsum(new) - 1
-    return ids
-
-
 def summarize_columns(columns: Mapping[str, np.ndarray], services: ServiceTable | None = None) -> dict[str, np.ndarray]:
     """:func:`port_rows` of the conversations a tracker finished (its columns, see
     :mod:`pcapflow.tracking`)."""
@@ -161,8 +140,6 @@ def summarize_columns(columns: Mapping[str, np.ndarray], services: ServiceTable 
     protocol, names = protocol_names(columns["proto"])
     inputs = {name: columns[name] for name in (*_TRACKER_INPUTS, "app") if name != "proto" and name in columns}
     inputs["protocol"] = protocol
-    inputs["client_ip"] = _address_ids(np.asarray(columns["client_ip_hi"]), np.asarray(columns["client_ip_lo"]))
-    inputs["server_ip"] = _address_ids(np.asarray(columns["server_ip_hi"]), np.asarray(columns["server_ip_lo"]))
     return port_rows(inputs, names, services)
 
 
@@ -183,10 +160,13 @@ def summarize_ports(conversations: pd.DataFrame, services: ServiceTable | None =
     from pcapflow.schema import ports_frame
 
     protocol = pd.Categorical(conversations["protocol"].astype(str))
+    no_high_half = np.zeros(len(conversations), dtype=np.uint64)
     columns = {
         "protocol": protocol.codes,
-        "client_ip": pd.factorize(conversations["client_ip"])[0],
-        "server_ip": pd.factorize(conversations["server_ip"])[0],
+        "client_ip_hi": no_high_half,
+        "client_ip_lo": pd.factorize(conversations["client_ip"])[0].astype(np.uint64),
+        "server_ip_hi": no_high_half,
+        "server_ip_lo": pd.factorize(conversations["server_ip"])[0].astype(np.uint64),
         "first_seen": conversations["first_seen"].to_numpy("int64"),
         "last_seen": conversations["last_seen"].to_numpy("int64"),
         "conn_state": pd.Categorical(conversations["conn_state"], categories=CONN_STATES).codes,

@@ -8,10 +8,12 @@ import sys
 
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import pcapflow
+from pcapflow._kernels.grouping import distinct_per_group
 from pcapflow.addresses import parse_address
 from pcapflow.schema import PORT_COLUMNS, ports_frame
 from pcapflow.summary import _peak_concurrent, summarize_columns
@@ -156,3 +158,24 @@ def test_peak_concurrent_counts_the_most_intervals_open_at_one_instant(intervals
     last = first + np.array([length for _, _, length in intervals], dtype=np.int64) * unit
     expected = [max(int(((first[group == g] <= t) & (last[group == g] >= t)).sum()) for t in first[group == g]) for g in range(len(groups))]
     assert _peak_concurrent(group, first, last, len(groups)).tolist() == expected
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 3), st.integers(0, 2), st.integers(0, 5), st.integers(0, 3)), max_size=60), st.booleans())
+def test_distinct_per_group_counts_each_value_once_per_group(entries, with_port):
+    """Against Python sets; few distinct halves, so that equal values and equal hashes are common."""
+    groups = 5
+    group = np.array([entry[0] for entry in entries], dtype=np.int64)
+    hi = np.array([(0, 1 << 63, 1)[entry[1]] for entry in entries], dtype=np.uint64)  # the high bit too
+    lo = np.array([entry[2] for entry in entries], dtype=np.uint64)
+    port = np.array([entry[3] for entry in entries], dtype=np.uint16) if with_port else np.zeros(0, dtype=np.uint16)
+    expected = [len({entry[1:] if with_port else entry[1:3] for entry in entries if entry[0] == g}) for g in range(groups)]
+    assert distinct_per_group(group, hi, lo, port, groups).tolist() == expected
+
+
+def test_distinct_per_group_refuses_entries_outside_its_groups():
+    values = np.zeros(2, dtype=np.uint64)
+    with pytest.raises(IndexError, match="group 2"):
+        distinct_per_group(np.array([0, 2], dtype=np.int64), values, values, np.zeros(0, dtype=np.uint16), 2)
+    with pytest.raises(ValueError, match="one entry per value"):
+        distinct_per_group(np.array([0], dtype=np.int64), values, values, np.zeros(0, dtype=np.uint16), 2)

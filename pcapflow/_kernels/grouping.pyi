@@ -1,0 +1,3 @@
+import numpy as np
+
+def distinct_per_group(group: np.ndarray, hi: np.ndarray, lo: np.ndarray, port: np.ndarray, groups: int) -> np.ndarray: ...
