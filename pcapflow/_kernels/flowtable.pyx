@@ -3,7 +3,7 @@
 
 A :class:`FlowTable` takes the tracked packets of one partition in capture order, batch after
 batch (:meth:`FlowTable.fold`), and keeps one record per conversation (its layout is in
-flowtable.pxd; :func:`pcapflow._kernels.flowexport.export_columns` makes columns of them). A conversation is the transport protocol and both
+flowtable.pxd; :mod:`pcapflow._kernels.flowexport` makes columns of them). A conversation is the transport protocol and both
 (address, port) endpoints, direction-free: endpoint A is the smaller (address, then port), and a
 packet's direction is 0 when A sent it. A packet starts a new conversation on its key when
 

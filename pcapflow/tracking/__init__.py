@@ -16,7 +16,10 @@ The packets are folded into conversations by the compiled flow table
 idle timeout and TCP port reuse, and how non-first fragments join their datagram's conversation
 in whatever order they come); tracked records are those with status OK, PORTS_ONLY and FRAGMENT.
 See :mod:`~pcapflow.tracking.roles` for who the client is, :mod:`~pcapflow.tracking.state` for
-``conn_state``, ``history`` and ``end_reason``.
+``conn_state``, ``history`` and ``end_reason``: ``finish`` has the compiled
+:func:`~pcapflow._kernels.flowexport.role_columns` apply those rules and orient every column by
+role in one pass over the table, and reads the server names, app versions and DNS answers
+(Python objects) from the first bytes the table kept.
 
 Conversations never share packets across pairs of IP addresses (a non-first fragment travels
 between the addresses of its first fragment), so the capture can also be tracked in

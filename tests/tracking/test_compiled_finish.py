@@ -146,8 +146,10 @@ def test_compiled_columns_equal_the_reference(tracking):
 
 
 def _folded() -> tuple[FlowTable, np.ndarray]:
+    """A table of two conversations: a VXLAN carrier, and the one its packet carried."""
     table = empty_table(2)
     table.ip_version[:], table.ip_proto[:], table.src_ip_lo[:], table.dst_ip_lo[:] = 4, IPPROTO_UDP, [1, 3], [2, 4]
+    table.dst_port[0], table.tunnel_depth[:], table.tunnel[1], table.tunnel_id[1] = 4789, 1, Tunnel.TUNNEL_VXLAN, 5
     tracker = ConversationTracker()
     tracker.add(table)
     flows = tracker._table()
@@ -173,3 +175,14 @@ def test_role_columns_refuses_outputs_of_another_length_or_dtype():
         role_columns(flows, order, 0, outputs)
     with pytest.raises(IndexError, match="no conversation 2 in a table of 2"):
         role_columns(flows, np.array([0, 2], dtype=np.int64), 0, _outputs(2))
+
+
+def test_parents_are_positions_in_the_order():
+    flows, _ = _folded()
+    outputs = _outputs(2)
+    role_columns(flows, np.array([1, 0], dtype=np.int64), 0, outputs)
+    assert outputs["parent_id"].tolist() == [1, -1]
+    assert outputs["is_tunnel"].tolist() == [False, True]
+    assert (outputs["tunnel"].tolist(), outputs["tunnel_id"].tolist()) == ([Tunnel.TUNNEL_VXLAN, 0], [5, -1])
+    with pytest.raises(ValueError, match="parent is not among the conversations listed"):
+        role_columns(flows, np.array([1], dtype=np.int64), 0, _outputs(1))
