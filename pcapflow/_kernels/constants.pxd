@@ -142,6 +142,37 @@ cpdef enum TcpFlag:
     TCP_PSH = 0x08
     TCP_ACK = 0x10
 
+cpdef enum RoleBasis:
+    # the rule that named a conversation's client (pcapflow.tracking.roles): the ``role_basis`` codes
+    ROLE_SYN = 0
+    ROLE_SYN_ACK = 1
+    ROLE_PORT = 2
+    ROLE_FIRST_PACKET = 3
+
+cpdef enum ConnState:
+    # Zeek's conn_state codes (pcapflow.tracking.state)
+    CONN_S0 = 0
+    CONN_S1 = 1
+    CONN_SF = 2
+    CONN_REJ = 3
+    CONN_S2 = 4
+    CONN_S3 = 5
+    CONN_RSTO = 6
+    CONN_RSTR = 7
+    CONN_RSTOS0 = 8
+    CONN_RSTRH = 9
+    CONN_SH = 10
+    CONN_SHR = 11
+    CONN_OTH = 12
+
+cpdef enum EndReason:
+    # why a conversation ended (pcapflow.tracking.state): the ``end_reason`` codes
+    REASON_FIN = 0
+    REASON_RST = 1
+    REASON_REUSE = 2
+    REASON_IDLE_TIMEOUT = 3
+    REASON_END_OF_CAPTURE = 4
+
 cpdef enum Limit:
     NO_VLAN = 0xFFFF  # the vlan_id of an untagged frame
     MAX_RECORD_BYTES = 262144  # Wireshark's WTAP_MAX_PACKET_SIZE_STANDARD

@@ -129,6 +129,34 @@ class TcpFlag(enum.IntEnum):
     TCP_PSH = 0x08
     TCP_ACK = 0x10
 
+class RoleBasis(enum.IntEnum):
+    ROLE_SYN = 0
+    ROLE_SYN_ACK = 1
+    ROLE_PORT = 2
+    ROLE_FIRST_PACKET = 3
+
+class ConnState(enum.IntEnum):
+    CONN_S0 = 0
+    CONN_S1 = 1
+    CONN_SF = 2
+    CONN_REJ = 3
+    CONN_S2 = 4
+    CONN_S3 = 5
+    CONN_RSTO = 6
+    CONN_RSTR = 7
+    CONN_RSTOS0 = 8
+    CONN_RSTRH = 9
+    CONN_SH = 10
+    CONN_SHR = 11
+    CONN_OTH = 12
+
+class EndReason(enum.IntEnum):
+    REASON_FIN = 0
+    REASON_RST = 1
+    REASON_REUSE = 2
+    REASON_IDLE_TIMEOUT = 3
+    REASON_END_OF_CAPTURE = 4
+
 class Limit(enum.IntEnum):
     NO_VLAN = 0xFFFF
     MAX_RECORD_BYTES = 262144

@@ -139,3 +139,4 @@ cdef class FlowTable:
     cdef int _expire(self, bint everything) noexcept nogil
     cdef int _grow_conversations(self) noexcept nogil
     cdef int _grow_flows(self) noexcept nogil
+    cdef void _check_open(self) except *

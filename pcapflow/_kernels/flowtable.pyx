@@ -3,7 +3,7 @@
 
 A :class:`FlowTable` takes the tracked packets of one partition in capture order, batch after
 batch (:meth:`FlowTable.fold`), and keeps one record per conversation (its layout is in
-flowtable.pxd; :func:`pcapflow._kernels.flowexport.export_columns` makes columns of them). A conversation is the transport protocol and both
+flowtable.pxd; :mod:`pcapflow._kernels.flowexport` makes columns of them). A conversation is the transport protocol and both
 (address, port) endpoints, direction-free: endpoint A is the smaller (address, then port), and a
 packet's direction is 0 when A sent it. A packet starts a new conversation on its key when
 
@@ -164,6 +164,7 @@ cdef class FlowTable:
         inner packet's key adds its tunnel, tunnel id and the carrier's address pair to its
         5-tuple, and a conversation it starts has the carrier's conversation for parent."""
         cdef Py_ssize_t count = status.shape[0], row
+        self._check_open()
         lengths = (record_index.shape[0], ts_ns.shape[0], wirelen.shape[0], vlan_id.shape[0], ip_version.shape[0],
                    src_ip_hi.shape[0], src_ip_lo.shape[0], dst_ip_hi.shape[0], dst_ip_lo.shape[0], ip_proto.shape[0],
                    ip_bytes.shape[0], ip_id.shape[0], frag_offset.shape[0], more_fragments.shape[0], src_port.shape[0],
@@ -491,7 +492,9 @@ cdef class FlowTable:
 
     def __reduce__(self):
         """Pickled as its settings and its memory: the raw bytes of the conversation, index and
-        fragment arrays, whatever their structs hold, with the structs' sizes to check them by."""
+        fragment arrays, whatever their structs hold, with the structs' sizes to check them by
+        (a closed table is not pickled: it has no index)."""
+        self._check_open()
         settings = (self.tcp_timeout, self.udp_timeout, self.other_timeout, self.vlan_in_key, self.colliding)
         inspection = None
         if self.signatures is not None:  # with the pools of first bytes, free slots and all
@@ -524,7 +527,9 @@ cdef class FlowTable:
 
     def close(self):
         """The end of the capture: fragments still held are orphans; protocols still undecided
-        are decided with the bytes there are."""
+        are decided with the bytes there are. The table takes no more packets, and lets go of
+        the index that found a packet's conversation: its columns are made next, and on a large
+        capture the finishing partitions are the peak of memory."""
         cdef Py_ssize_t index
         cdef Conversation *c
         with nogil:
@@ -536,6 +541,11 @@ cdef class FlowTable:
                         self._identify(c, True)
                     else:
                         c.app = APP_NONE
+            index_free(&self.flows)
+
+    cdef void _check_open(self) except *:
+        if self.flows.slots == NULL:
+            raise ValueError("this flow table is closed: it takes no more packets")
 
     def first_records(self):
         """The first record of every conversation, in the order they started."""

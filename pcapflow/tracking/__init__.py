@@ -16,7 +16,10 @@ The packets are folded into conversations by the compiled flow table
 idle timeout and TCP port reuse, and how non-first fragments join their datagram's conversation
 in whatever order they come); tracked records are those with status OK, PORTS_ONLY and FRAGMENT.
 See :mod:`~pcapflow.tracking.roles` for who the client is, :mod:`~pcapflow.tracking.state` for
-``conn_state``, ``history`` and ``end_reason``.
+``conn_state``, ``history`` and ``end_reason``: ``finish`` has the compiled
+:func:`~pcapflow._kernels.flowexport.role_columns` apply those rules and orient every column by
+role in one pass over the table, and reads the server names, app versions and DNS answers
+(Python objects) from the first bytes the table kept.
 
 Conversations never share packets across pairs of IP addresses (a non-first fragment travels
 between the addresses of its first fragment), so the capture can also be tracked in
@@ -31,18 +34,15 @@ from __future__ import annotations
 import numpy as np
 
 from pcapflow._kernels.firstbytes import OPAQUE_LENGTH
-from pcapflow._kernels.flowexport import export_columns
+from pcapflow._kernels.flowexport import ROLE_FIELDS, role_columns
 from pcapflow._kernels.flowtable import FlowTable
 from pcapflow._kernels.partition import partition_labels
 from pcapflow.apps import APP_NAMES, NAMING_APPS, VERSIONED_APPS, app_version, compiled_signatures, server_name
 from pcapflow.decode.table import PacketTable
 from pcapflow.dns_names import dns_answers
 from pcapflow.options import AnalysisOptions
-from pcapflow.protocols import IPPROTO_TCP, IPPROTO_UDP
+from pcapflow.protocols import IPPROTO_TCP
 from pcapflow.tracking.columns import TRACKER_COLUMNS
-from pcapflow.tracking.history import letter_ranks
-from pcapflow.tracking.roles import assign_roles
-from pcapflow.tracking.state import by_role, conn_states, end_reasons
 
 __all__ = ["ConversationTracker", "combine", "packet_partitions", "partition_labels", "split"]
 
@@ -82,12 +82,6 @@ class ConversationTracker:
             raise RuntimeError("this tracker has finished: it tracks no more packets")
         return self._flows
 
-    def timeout_ns(self, proto: np.ndarray) -> np.ndarray:
-        """The idle timeout, in ns, of each protocol number."""
-        o = self.options
-        seconds = np.select([proto == IPPROTO_TCP, proto == IPPROTO_UDP], [o.tcp_idle_timeout, o.udp_idle_timeout], o.other_idle_timeout)
-        return (seconds * NS).astype(np.int64)
-
     def add(self, table: PacketTable, records_before: int = 0, *, labels: np.ndarray | None = None, partition: int = 0,
             early: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> None:
         """Track the packets of one batch (batches must come in capture order).
@@ -112,42 +106,15 @@ class ConversationTracker:
         flows = self._table()
         flows.close()
         order = np.argsort(flows.first_records(), kind="stable")
-        rows = export_columns(flows, order)
-        names, name_sources = _server_names(flows, order, rows)
-        versions, answers = _versions_and_answers(flows, order, rows)
-        # the table is let go of before the columns are made, and each exported column once it
-        # is used: on a large capture the finishing partitions are the peak of memory
+        # each column is made once, in its final dtype, by the kernel (roles, states, counters by
+        # role) or from the first bytes the table kept (what needs Python objects)
+        columns = {spec.name: np.empty(len(order), dtype=spec.dtype) for spec in TRACKER_COLUMNS if spec.name in ROLE_FIELDS}
+        role_columns(flows, order, capture_end, columns)
+        columns["conversation_id"] = np.arange(len(order), dtype=np.int64)
+        columns["server_name"], columns["server_name_source"] = _server_names(flows, order, columns)
+        columns["app_version"], columns["dns_answers"] = _versions_and_answers(flows, order, columns)
         self._orphans, self._flows = flows.orphan_fragments, None
-        del flows
-        ranks = letter_ranks(rows["history_order"])
-        a_is_client, basis = assign_roles(rows, ranks)
-        columns: dict[str, np.ndarray] = {
-            "conversation_id": np.arange(len(order), dtype=np.int64),
-            "first_record": rows["first_record"],
-            "proto": rows["proto"],
-            "ip_version": rows["ip_version"],
-            "vlan": rows["vlan"],
-            "role_basis": basis,
-            "first_seen": rows["first_seen"],
-            "last_seen": rows["last_seen"],
-        }
-        for part in ("ip_hi", "ip_lo", "port"):
-            a, b = (rows.pop("a_port"), rows.pop("b_port")) if part == "port" else (rows.pop(f"a_{part}"), rows.pop(f"b_{part}"))
-            columns[f"client_{part}"] = np.where(a_is_client, a, b)
-            columns[f"server_{part}"] = np.where(a_is_client, b, a)
-            del a, b
-        for measure in ("packets", "bytes", "ip_bytes", "payload_bytes"):
-            columns[f"client_{measure}"], columns[f"server_{measure}"] = by_role(rows, measure, a_is_client)
-        columns["conn_state"] = conn_states(rows, ranks, a_is_client)
-        columns["client_first"] = np.where(a_is_client, rows["first_sender"] == 0, rows["first_sender"] == 1)
-        columns["history_order"], columns["client_is_a"] = rows["history_order"], a_is_client
-        columns["end_reason"] = end_reasons(rows, ranks, capture_end, self.timeout_ns(rows["proto"]))
-        columns["app"], columns["app_basis"] = rows["app"], np.where(rows["app"] >= 0, rows["app_basis"], 0)
-        columns["server_name"], columns["server_name_source"] = names, name_sources
-        columns["app_version"], columns["dns_answers"] = versions, answers
-        columns["tunnel"], columns["tunnel_id"], columns["is_tunnel"] = rows["tunnel"], rows["tunnel_id"], rows["is_tunnel"]
-        columns["parent_id"] = _positions(rows["parent"], order)
-        return {spec.name: columns[spec.name].astype(spec.dtype, copy=False) for spec in TRACKER_COLUMNS}
+        return {spec.name: columns[spec.name] for spec in TRACKER_COLUMNS}
 
 
 def _positions(indexes: np.ndarray, order: np.ndarray) -> np.ndarray:
@@ -157,13 +124,13 @@ def _positions(indexes: np.ndarray, order: np.ndarray) -> np.ndarray:
     return np.where(indexes >= 0, position[np.maximum(indexes, 0)], -1) if len(order) else indexes
 
 
-def _server_names(flows: FlowTable, order: np.ndarray, rows: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+def _server_names(flows: FlowTable, order: np.ndarray, columns: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """The server name of each conversation whose app names one, from its client's first bytes
     (the client by the kernel's guess, the direction it keeps bytes of: the one that sent them)."""
     names = np.full(len(order), None, dtype=object)
     sources = np.zeros(len(order), dtype=np.uint8)
     for code in (APP_NAMES.index(app) for app in NAMING_APPS):
-        for row in np.flatnonzero(rows["app"] == code):
+        for row in np.flatnonzero(columns["app"] == code):
             index = int(order[row])
             for direction in (0, 1):
                 name, source = server_name(APP_NAMES[code], flows.first_bytes(index, direction))
@@ -173,17 +140,19 @@ def _server_names(flows: FlowTable, order: np.ndarray, rows: dict[str, np.ndarra
     return names, sources
 
 
-def _versions_and_answers(flows: FlowTable, order: np.ndarray, rows: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+def _versions_and_answers(flows: FlowTable, order: np.ndarray, columns: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """Per conversation, its app's version (the server: the side that did not send first) and,
     for DNS, the answers of the side that sent them with the record of its first response."""
     versions = np.full(len(order), None, dtype=object)
     answers = np.full(len(order), None, dtype=object)
     for code in (APP_NAMES.index(app) for app in VERSIONED_APPS):
-        of_app = np.flatnonzero(rows["app"] == code)
-        for row, index, client in zip(of_app.tolist(), order[of_app].tolist(), rows["first_sender"][of_app].tolist()):
+        of_app = np.flatnonzero(columns["app"] == code)
+        # the direction (0: endpoint A) that sent first: A when the client is A and sent first, or neither
+        first_sender = (columns["client_first"][of_app] != columns["client_is_a"][of_app]).astype(np.int64)
+        for row, index, client in zip(of_app.tolist(), order[of_app].tolist(), first_sender.tolist()):
             versions[row] = app_version(APP_NAMES[code], flows.first_bytes(index, client), flows.first_bytes(index, 1 - client))
-    dns = np.flatnonzero(rows["app"] == APP_NAMES.index("dns"))
-    for row, index, tcp in zip(dns.tolist(), order[dns].tolist(), (rows["proto"][dns] == IPPROTO_TCP).tolist()):
+    dns = np.flatnonzero(columns["app"] == APP_NAMES.index("dns"))
+    for row, index, tcp in zip(dns.tolist(), order[dns].tolist(), (columns["proto"][dns] == IPPROTO_TCP).tolist()):
         found = list[tuple[int, int, str, int]]()
         for direction in (0, 1):
             data = flows.first_bytes(index, direction)

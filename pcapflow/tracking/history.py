@@ -2,10 +2,10 @@
 
 The flow table keeps, per conversation, the letters it showed (s h a d f r, per endpoint) in
 order of first appearance, 5 bits each in one uint64 (see ``_history_order`` in
-``pcapflow/_kernels/flowtable.pyx``). :func:`letter_ranks` turns that into the rank of each
-letter's first appearance (equal ranks for letters first seen in one packet), which is all the
-rules of roles and states compare; :func:`histories` into Zeek's history strings. Both work on
-the distinct orders only: a capture has few of them, however many conversations it has.
+``pcapflow/_kernels/flowexport.pyx``). :func:`histories` turns that into Zeek's history strings,
+working on the distinct orders only: a capture has few of them, however many conversations it
+has. (The rules of roles and states compare the records that first showed the letters; the
+kernel that applies them reads those from the table itself.)
 """
 
 from __future__ import annotations
@@ -16,13 +16,6 @@ from pcapflow._kernels.flowexport import HISTORY_TIE_FLAG, LETTER_NAMES
 
 #: Zeek's history letter of each flow-table letter, in the flow table's order.
 HISTORY_LETTERS = dict(zip(LETTER_NAMES, "shadfr"))
-#: The rank of a letter never seen (beyond any real rank).
-NOT_SEEN = np.int8(99)
-
-
-def slot(letter: str, side: str) -> int:
-    """The column of ``letter`` (a name of LETTER_NAMES) sent by endpoint ``side`` ("a" or "b")."""
-    return LETTER_NAMES.index(letter) * 2 + "ab".index(side)
 
 
 def _entries(code: int) -> list[tuple[int, bool]]:
@@ -32,19 +25,6 @@ def _entries(code: int) -> list[tuple[int, bool]]:
         entry, code = code & 31, code >> 5
         out.append(((entry & 15) - 1, bool(entry & HISTORY_TIE_FLAG)))
     return out
-
-
-def letter_ranks(history_order: np.ndarray) -> np.ndarray:
-    """(conversations, 12) int8: the rank of each letter's first appearance (columns by
-    :func:`slot`), NOT_SEEN where it never showed."""
-    codes, inverse = np.unique(history_order, return_inverse=True)
-    table = np.full((len(codes), 2 * len(LETTER_NAMES)), NOT_SEEN, dtype=np.int8)
-    for row, code in enumerate(codes.tolist()):
-        rank = -1
-        for column, tie in _entries(code):
-            rank += not tie
-            table[row, column] = rank
-    return table[inverse.reshape(-1)]
 
 
 def histories(history_order: np.ndarray, a_is_client: np.ndarray, client_first: np.ndarray) -> np.ndarray:

@@ -93,3 +93,18 @@ def test_pickled_with_first_bytes_kept_the_apps_and_names_are_the_same(inspected
     for name in ("app", "server_name"):
         np.testing.assert_array_equal(got[name], expected[name], err_msg=name)
     assert sorted(expected["server_name"][expected["server_name"] != None].tolist()) == [f"site{i}.example" for i in (1, 3, 5)]  # noqa: E711
+
+
+def test_a_closed_table_takes_no_more_packets_and_is_not_pickled(batches):
+    """close() lets go of the table's index of keys, which folding and pickling need."""
+    tracker = ConversationTracker()
+    for table in batches[:-1]:
+        tracker.add(table)
+    table = tracker._table()
+    table.close()
+    table.close()  # closing again changes nothing
+    with pytest.raises(ValueError, match="closed"):
+        tracker.add(batches[-1])
+    with pytest.raises(ValueError, match="closed"):
+        pickle.dumps(tracker)
+    assert len(table.first_records()) == len(table) > 0

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from scapy.layers.dns import DNS, DNSQR
 from scapy.layers.inet import ICMP, IP, TCP, UDP, IPerror, UDPerror, fragment
-from scapy.layers.inet6 import IPv6
+from scapy.layers.inet6 import ICMPv6EchoReply, ICMPv6EchoRequest, IPv6
 from scapy.layers.l2 import Dot1Q
 from scapy.packet import Raw
 
@@ -55,6 +55,56 @@ def test_syn_answered_by_rst_is_rejected(tmp_path):
     frame = conversations(tmp_path, stamped([c2s(flags="S", seq=10), s2c(flags="RA", ack=11)]))
     r = row(frame)
     assert (r["conn_state"], r["end_reason"], r["role_basis"], r["history"]) == ("REJ", "rst", "syn", "Sr")
+
+
+#: TCP exchanges (c: the client sent it, s: the server) and Zeek's conn_state and history of each
+#: (rules in pcapflow.tracking.state)
+TCP_OUTCOMES = {
+    "handshake": ([("c", "S"), ("s", "SA"), ("c", "A")], "S1", "ShA", "end_of_capture"),
+    "client_closes": ([("c", "S"), ("s", "SA"), ("c", "FA")], "S2", "ShF", "end_of_capture"),
+    "server_closes": ([("c", "S"), ("s", "SA"), ("c", "A"), ("s", "FA")], "S3", "ShAf", "end_of_capture"),
+    "half_open_close": ([("c", "S"), ("c", "F")], "SH", "SF", "end_of_capture"),
+    "server_only_closes": ([("s", "SA"), ("s", "F")], "SHR", "^hf", "end_of_capture"),
+    "client_resets": ([("c", "S"), ("s", "SA"), ("c", "A"), ("c", "R")], "RSTO", "ShAR", "rst"),
+    "server_resets": ([("c", "S"), ("s", "SA"), ("c", "A"), ("s", "R")], "RSTR", "ShAr", "rst"),
+    "syn_then_reset": ([("c", "S"), ("c", "R")], "RSTOS0", "SR", "rst"),
+    "syn_fin_then_reset": ([("c", "S"), ("c", "F"), ("c", "R")], "OTH", "SFR", "rst"),
+    "server_only_resets": ([("s", "SA"), ("s", "RA")], "RSTRH", "^hr", "rst"),
+    "both_reset_without_data": ([("c", "S"), ("s", "RA"), ("c", "R")], "REJ", "SrR", "rst"),
+    "both_reset_after_data": ([("c", "S"), ("c", "PA", b"x"), ("s", "RA"), ("c", "R")], "RSTR", "SDrR", "rst"),
+}
+
+
+@pytest.mark.parametrize("name", TCP_OUTCOMES)
+def test_tcp_outcomes(tmp_path, name):
+    exchange, state, history, end_reason = TCP_OUTCOMES[name]
+    packets = [(c2s if sender == "c" else s2c)(flags=flags, seq=10) / Raw(data[0] if data else b"") for sender, flags, *data in exchange]
+    r = row(conversations(tmp_path, stamped(packets)))
+    assert (r["conn_state"], r["history"], r["end_reason"], r["client_port"], r["server_port"]) == (state, history, end_reason, 50000, 443)
+
+
+def test_udp_that_only_the_server_sent(tmp_path):
+    answer = eth() / IP(src="10.0.0.53", dst=CLIENT) / UDP(sport=53, dport=53001) / Raw(b"a")
+    r = row(conversations(tmp_path, stamped([answer, answer.copy()])))
+    assert (r["server_port"], r["role_basis"], r["conn_state"], r["history"], r["client_packets"], r["server_packets"]) == (
+        53, "port", "SHR", "^d", 0, 2)
+
+
+def test_icmpv6_echo_reply_seen_first_names_the_requester_the_client(tmp_path):
+    packets = stamped([
+        eth() / IPv6(src="2001:db8::2", dst="2001:db8::1") / ICMPv6EchoReply(id=1, seq=1),
+        eth() / IPv6(src="2001:db8::1", dst="2001:db8::2") / ICMPv6EchoRequest(id=1, seq=1),
+    ])
+    r = row(conversations(tmp_path, packets))
+    assert (r["protocol"], r["client_ip"], r["client_port"], r["server_port"], r["role_basis"], r["conn_state"]) == (
+        "icmpv6", "2001:db8::1", 128, 129, "port", "OTH")
+
+
+def test_ports_of_one_rank_leave_the_first_packet_to_decide(tmp_path):
+    packets = stamped([eth() / IP(src=SERVER, dst=CLIENT) / UDP(sport=5000, dport=6000), eth() / IP(src=CLIENT, dst=SERVER) / UDP(sport=6000, dport=5000)])
+    r = row(conversations(tmp_path, packets))
+    assert (r["client_ip"], r["client_port"], r["server_port"], r["role_basis"], r["conn_state"], r["history"]) == (
+        SERVER, 5000, 6000, "first_packet", "SF", "")
 
 
 def test_lone_syn(tmp_path):
