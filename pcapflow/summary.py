@@ -102,8 +102,8 @@ def port_rows(conversations: Mapping[str, np.ndarray], protocol_names: list[str]
     is_tcp, is_udp = (protocol == "tcp")[group], (protocol == "udp")[group]
     state = {code: conn_state == CONN_STATES.index(code) for code in ("SF", "REJ", "S0")}
     handshake_done = np.isin(conn_state, [CONN_STATES.index(code) for code in ESTABLISHED_TCP])
-    client, server = (tuple(np.ascontiguousarray(column[f"{side}_ip_{half}"], dtype=np.uint64) for half in ("hi", "lo"))
-                      for side in ("client", "server"))
+    client_hi, client_lo, server_hi, server_lo = (np.ascontiguousarray(column[f"{side}_ip_{half}"], dtype=np.uint64)
+                                                  for side in ("client", "server") for half in ("hi", "lo"))
     client_bytes, server_bytes = reduce(np.add, column["client_bytes"]), reduce(np.add, column["server_bytes"])
     service, description = services.describe(protocol_positions(protocol.tolist()), server_port)
     rows = {
@@ -112,9 +112,9 @@ def port_rows(conversations: Mapping[str, np.ndarray], protocol_names: list[str]
         "service": service,
         "description": description,
         "conversations": count(np.ones(len(group), dtype=bool)),
-        "clients": distinct_per_group(group, *client, _NO_PORTS, groups),
-        "client_sockets": distinct_per_group(group, *client, np.ascontiguousarray(column["client_port"], dtype=np.uint16), groups),
-        "servers": distinct_per_group(group, *server, _NO_PORTS, groups),
+        "clients": distinct_per_group(group, client_hi, client_lo, _NO_PORTS, groups),
+        "client_sockets": distinct_per_group(group, client_hi, client_lo, np.ascontiguousarray(column["client_port"], dtype=np.uint16), groups),
+        "servers": distinct_per_group(group, server_hi, server_lo, _NO_PORTS, groups),
         "packets": reduce(np.add, column["client_packets"]) + reduce(np.add, column["server_packets"]),
         "bytes": client_bytes + server_bytes,
         "client_bytes": client_bytes,

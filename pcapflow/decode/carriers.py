@@ -30,19 +30,19 @@ def decode_with_carriers(batch: RawBatch, engine: str, tunnelled: bool = False) 
     if engine == "fast":
         return decode_fast_with_carriers(batch, tunnelled)
     table = decode(batch, engine, True)
-    tunnelled = np.flatnonzero(table.tunnel_depth)
-    if not len(tunnelled):
+    opened = np.flatnonzero(table.tunnel_depth)
+    if not len(opened):
         return table, None
-    outer = RawBatch(batch.buffer, batch.data_offset[tunnelled], batch.caplen[tunnelled], batch.wirelen[tunnelled],
-                     batch.ts_ns[tunnelled], batch.linktype[tunnelled], batch.bad_record[tunnelled], batch.record_index[tunnelled],
+    outer = RawBatch(batch.buffer, batch.data_offset[opened], batch.caplen[opened], batch.wirelen[opened],
+                     batch.ts_ns[opened], batch.linktype[opened], batch.bad_record[opened], batch.record_index[opened],
                      batch.file_index)
     carriers = decode(outer, engine, False)
     rows = np.repeat(np.arange(len(table)), 1 + (table.tunnel_depth > 0))
     folded = table.take(rows)
-    at = tunnelled + np.arange(len(tunnelled))  # each tunnelled record before one adds a row
+    at = opened + np.arange(len(opened))  # each tunnelled record before one adds a row
     for name in PacketTable.column_names():
         getattr(folded, name)[at] = getattr(carriers, name)
-    folded.tunnel_depth[at] = table.tunnel_depth[tunnelled]
+    folded.tunnel_depth[at] = table.tunnel_depth[opened]
     folded.payload_offset[at] = 0
     return folded, rows
 
