@@ -27,11 +27,14 @@ def dns_answers(const uint8_t[::1] data not None, bint tcp):
     order (UDP: datagrams one after another; TCP: each with its two-byte length); the name is
     the one the client asked for (the record's owner, followed back through the response's CNAME
     chain to its question)."""
-    cdef Py_ssize_t size = data.shape[0], at = 0, end, length
+    return answers_in(&data[0], data.shape[0], tcp) if data.shape[0] else []
+
+
+cdef list answers_in(const uint8_t *d, Py_ssize_t size, bint tcp):
+    """:func:`dns_answers` of the ``size`` bytes at ``d`` (for the flow table, which reads them
+    where it keeps them)."""
+    cdef Py_ssize_t at = 0, end, length
     answers = []
-    if size == 0:
-        return answers
-    cdef const uint8_t *d = &data[0]
     while at < size:
         if tcp:
             if at + 2 > size:

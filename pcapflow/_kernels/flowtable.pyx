@@ -41,6 +41,7 @@ from libc.string cimport memcpy
 
 from pcapflow._kernels.bytes cimport pf_grow
 from pcapflow._kernels.constants cimport *
+from pcapflow._kernels.dnsanswers cimport answers_in
 from pcapflow._kernels.early cimport early_append, early_bytes, early_decide, early_in_order, early_sequence, pool_give, pool_take
 from pcapflow._kernels.entries cimport (
     _datagram_hash, _entries_append, _entries_find, _entries_init, _entries_point, _entries_rebuild, _entry,
@@ -135,12 +136,33 @@ cdef class FlowTable:
         return (small.slots - small.free_count, large.slots - large.free_count,
                 small.slots * 2 * small.room + large.slots * 2 * large.room)
 
-    def first_data_record(self, Py_ssize_t index, int direction):
-        """The record of the first packet with payload one direction of a conversation sent (-1: none)."""
-        if not 0 <= index < self.count or direction not in (0, 1):
-            raise IndexError(f"no conversation {index} direction {direction}")
-        cdef int64_t record = self.conversations[index].first_letter[LETTER_DATA * 2 + direction]
-        return -1 if record == NEVER else record
+    def dns_answers(self, const int64_t[::1] indexes, const uint8_t[::1] tcp):
+        """Per conversation of ``indexes`` (``tcp``: nonzero where it runs over TCP), the address
+        answers of each direction whose first message kept is a response
+        (:func:`pcapflow._kernels.dnsanswers.dns_answers`), each with the record of that
+        direction's first packet with payload: a tuple of (hi, lo, name, record), or None."""
+        cdef Py_ssize_t count = indexes.shape[0], at
+        cdef int direction, length
+        cdef int64_t record
+        cdef const uint8_t *data
+        cdef Conversation *c
+        if tcp.shape[0] != count:
+            raise ValueError("every conversation needs its transport")
+        for at in range(count):
+            if not 0 <= indexes[at] < self.count:
+                raise IndexError(f"no conversation {indexes[at]} in a table of {self.count}")
+        found = []
+        for at in range(count):
+            c = &self.conversations[indexes[at]]
+            answers = []
+            for direction in range(2 if c.early >= 0 else 0):
+                data, length = early_bytes(self.pools, c, direction), c.early_length[direction]
+                if length > 4 and data[4 if tcp[at] else 2] & 0x80:
+                    record = c.first_letter[LETTER_DATA * 2 + direction]
+                    record = -1 if record == NEVER else record
+                    answers.extend([(hi, lo, name, record) for hi, lo, name in answers_in(data, length, tcp[at])])
+            found.append(tuple(answers) if answers else None)
+        return found
 
     def fold(self, int64_t records_before, const uint8_t[::1] labels, int partition,
              const uint8_t[::1] status, const int64_t[::1] record_index, const int64_t[::1] ts_ns,

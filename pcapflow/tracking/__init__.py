@@ -39,7 +39,6 @@ from pcapflow._kernels.flowtable import FlowTable
 from pcapflow._kernels.partition import partition_labels
 from pcapflow.apps import APP_NAMES, NAMING_APPS, VERSIONED_APPS, app_version, compiled_signatures, server_name
 from pcapflow.decode.table import PacketTable
-from pcapflow.dns_names import dns_answers
 from pcapflow.options import AnalysisOptions
 from pcapflow.protocols import IPPROTO_TCP
 from pcapflow.tracking.columns import TRACKER_COLUMNS
@@ -152,14 +151,9 @@ def _versions_and_answers(flows: FlowTable, order: np.ndarray, columns: dict[str
         for row, index, client in zip(of_app.tolist(), order[of_app].tolist(), first_sender.tolist()):
             versions[row] = app_version(APP_NAMES[code], flows.first_bytes(index, client), flows.first_bytes(index, 1 - client))
     dns = np.flatnonzero(columns["app"] == APP_NAMES.index("dns"))
-    for row, index, tcp in zip(dns.tolist(), order[dns].tolist(), (columns["proto"][dns] == IPPROTO_TCP).tolist()):
-        found = list[tuple[int, int, str, int]]()
-        for direction in (0, 1):
-            data = flows.first_bytes(index, direction)
-            if len(data) > 4 and data[4 if tcp else 2] & 0x80:  # its first message is a response
-                record = flows.first_data_record(index, direction)
-                found.extend((hi, lo, name, record) for hi, lo, name in dns_answers(data, tcp))
-        answers[row] = tuple(found) or None
+    found = flows.dns_answers(np.ascontiguousarray(order[dns]), (columns["proto"][dns] == IPPROTO_TCP).view(np.uint8))
+    for row, conversation_answers in zip(dns.tolist(), found):
+        answers[row] = conversation_answers
     return versions, answers
 
 
