@@ -15,5 +15,6 @@ cdef extern from "src/bytes.h" nogil:
     void pf_prefetch_far(const uint8_t *p, const uint8_t *end)
     int pf_add_overflows(int64_t a, int64_t b, int64_t *out)
     int pf_mul_overflows(int64_t a, int64_t b, int64_t *out)
+    void *pf_zeroed(size_t count, size_t item)
     int pf_grow(void **buffer, size_t count, size_t item)
     int pf_units_to_ns(uint64_t units, int binary, int resolution, int64_t offset_ns, int64_t limit, int64_t *out)

@@ -16,9 +16,10 @@ it: the fold needs only to know that it came.
 import numpy as np
 
 from libc.stdint cimport int64_t, uint8_t, uint16_t, uint32_t, uint64_t
-from libc.stdlib cimport calloc, free
+from libc.stdlib cimport free
 from libc.string cimport memcpy, memset
 
+from pcapflow._kernels.bytes cimport pf_zeroed
 from pcapflow._kernels.constants cimport IPPROTO_TCP, IPPROTO_UDP, OK, TCP_SYN
 from pcapflow._kernels.hashing cimport mix64
 from pcapflow._kernels.signatures cimport EARLY_BYTES, OPAQUE, Side, Signatures
@@ -43,7 +44,7 @@ cdef class FirstBytes:
     def __cinit__(self, Signatures signatures=None):
         self.signatures = signatures
         self.mask, self.used = 1023, 0
-        self.slots = <Budget *>calloc(self.mask + 1, sizeof(Budget))
+        self.slots = <Budget *>pf_zeroed(self.mask + 1, sizeof(Budget))
         if self.slots == NULL:
             raise MemoryError("no memory for payload budgets")
 
@@ -78,7 +79,7 @@ cdef class FirstBytes:
     cdef int _grow(self) noexcept nogil:
         cdef Budget *old = self.slots
         cdef uint64_t old_size = self.mask + 1, i, at
-        self.slots = <Budget *>calloc(old_size * 2, sizeof(Budget))
+        self.slots = <Budget *>pf_zeroed(old_size * 2, sizeof(Budget))
         if self.slots == NULL:
             self.slots = old
             return -1

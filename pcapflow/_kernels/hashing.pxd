@@ -4,7 +4,9 @@
 # so two keys with one hash never merge.
 
 from libc.stdint cimport uint32_t, uint64_t
-from libc.stdlib cimport calloc, free
+from libc.stdlib cimport free
+
+from pcapflow._kernels.bytes cimport pf_zeroed
 
 cdef enum:
     SLOT_EMPTY = 0
@@ -33,7 +35,7 @@ cdef struct Index:
 
 
 cdef inline int index_init(Index *index, uint64_t capacity) noexcept nogil:
-    index.slots = <uint64_t *>calloc(capacity, sizeof(uint64_t))
+    index.slots = <uint64_t *>pf_zeroed(capacity, sizeof(uint64_t))
     index.mask = capacity - 1
     index.used = 0
     index.shift = 64
