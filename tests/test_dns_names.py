@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import struct
 
+import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import given, settings
@@ -185,3 +186,31 @@ def test_version_column(tmp_path):
     assert frame["app_version"].astype(object).where(frame["app_version"].notna(), None).to_dict() == {
         50001: "SSH-2.0", 50002: "TLSv1.3", 50003: None}
     assert pcapflow.read_conversations(captured(tmp_path, packets), workers=1, inspect_payload=False)["app_version"].isna().all()
+
+
+def test_each_dns_conversation_keeps_its_answers_with_the_record_of_its_first_response(tmp_path):
+    """Over UDP and over TCP (two-byte lengths); the query's direction holds no answer."""
+    from pcapflow.options import AnalysisOptions
+    from pcapflow.pipeline import CaptureRun
+
+    udp = dns_answer(40001, "a.example", [DNSRR(rrname="a.example", type="A", rdata="10.0.1.7")])
+    query = bytes(DNS(id=7, rd=1, qd=DNSQR(qname="b.example")))
+    response = bytes(DNS(id=7, qr=1, ra=1, qd=DNSQR(qname="b.example"), an=[DNSRR(rrname="b.example", type="A", rdata="10.0.1.8")]))
+    tcp = to_server(tcp_session(40002, 53, struct.pack("!H", len(query)) + query, struct.pack("!H", len(response)) + response), RESOLVER)
+    path = captured(tmp_path, udp + tcp)
+    columns = CaptureRun([str(path)], engine="fast", chunk_bytes=1 << 20, workers=1).conversations(AnalysisOptions())
+    by_client_port = dict(zip(columns["client_port"].tolist(), columns["dns_answers"]))
+    assert by_client_port[40001] == ((0, 0xFFFF_0A00_0107, "a.example", 1),)  # the response is record 1
+    response_record = next(index for index, packet in enumerate(tcp) if bytes(packet).endswith(response)) + len(udp)
+    assert by_client_port[40002] == ((0, 0xFFFF_0A00_0108, "b.example", response_record),)
+
+
+def test_the_flow_tables_dns_answers_refuse_what_it_does_not_hold():
+    from pcapflow._kernels.flowtable import FlowTable
+
+    table = FlowTable(1, 1, 1, False)
+    with pytest.raises(IndexError, match="no conversation 0"):
+        table.dns_answers(np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.uint8))
+    with pytest.raises(ValueError, match="transport"):
+        table.dns_answers(np.zeros(1, dtype=np.int64), np.zeros(0, dtype=np.uint8))
+    assert table.dns_answers(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.uint8)) == []
