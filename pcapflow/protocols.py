@@ -36,5 +36,8 @@ PROTOCOL_NAMES = {
 def protocol_names(numbers: np.ndarray) -> tuple[np.ndarray, list[str]]:
     """The name of each protocol number, as codes into a list of the distinct names (in order of
     protocol number)."""
-    distinct, codes = np.unique(np.asarray(numbers), return_inverse=True)
-    return codes.reshape(-1), [PROTOCOL_NAMES.get(number, f"ip-{number}") for number in distinct.tolist()]
+    numbers = np.asarray(numbers).reshape(-1).astype(np.intp, copy=False)
+    # protocol numbers are bytes: the distinct ones from a count of each, no sort
+    present = np.bincount(numbers, minlength=256) > 0
+    codes = (np.cumsum(present) - 1)[numbers]
+    return codes, [PROTOCOL_NAMES.get(number, f"ip-{number}") for number in np.flatnonzero(present).tolist()]

@@ -38,6 +38,9 @@ if TYPE_CHECKING:
     import pandas as pd
 
 ESTABLISHED_TCP = ("S1", "S2", "S3", "SF", "RSTO", "RSTR")
+#: Per conn_state code, whether it says the handshake completed; last, False for code -1 (a
+#: frame's missing state).
+_HANDSHAKE_DONE = np.isin(np.arange(len(CONN_STATES) + 1), [CONN_STATES.index(code) for code in ESTABLISHED_TCP])
 _PORT_SPACE = 1 << 16
 _NO_PORTS = np.zeros(0, dtype=np.uint16)  # distinct_per_group's values without their port
 
@@ -101,7 +104,7 @@ def port_rows(conversations: Mapping[str, np.ndarray], protocol_names: list[str]
     server_port = (keys % _PORT_SPACE).astype(np.uint16)
     is_tcp, is_udp = (protocol == "tcp")[group], (protocol == "udp")[group]
     state = {code: conn_state == CONN_STATES.index(code) for code in ("SF", "REJ", "S0")}
-    handshake_done = np.isin(conn_state, [CONN_STATES.index(code) for code in ESTABLISHED_TCP])
+    handshake_done = _HANDSHAKE_DONE[conn_state]
     client_hi, client_lo, server_hi, server_lo = (np.ascontiguousarray(column[f"{side}_ip_{half}"], dtype=np.uint64)
                                                   for side in ("client", "server") for half in ("hi", "lo"))
     client_bytes, server_bytes = reduce(np.add, column["client_bytes"]), reduce(np.add, column["server_bytes"])

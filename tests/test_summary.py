@@ -179,3 +179,17 @@ def test_distinct_per_group_refuses_entries_outside_its_groups():
         distinct_per_group(np.array([0, 2], dtype=np.int64), values, values, np.zeros(0, dtype=np.uint16), 2)
     with pytest.raises(ValueError, match="one entry per value"):
         distinct_per_group(np.array([0], dtype=np.int64), values, values, np.zeros(0, dtype=np.uint16), 2)
+
+
+def test_distinct_per_group_of_thousands_of_values():
+    """Thousands of distinct values in a few groups, against np.unique."""
+    rng = np.random.default_rng(7)
+    group = rng.integers(0, 3, 20_000).astype(np.int64)
+    hi, lo = rng.integers(0, 2, 20_000).astype(np.uint64), rng.integers(0, 6_000, 20_000).astype(np.uint64)
+    port = rng.integers(0, 4, 20_000).astype(np.uint16)
+    for ports in (port, np.zeros(0, dtype=np.uint16)):
+        values = np.stack([group, hi.astype(np.int64), lo.astype(np.int64)] + ([ports.astype(np.int64)] if len(ports) else []), axis=1)
+        distinct = np.unique(values, axis=0)
+        expected = np.bincount(distinct[:, 0], minlength=3).tolist()
+        assert distinct_per_group(group, hi, lo, ports, 3).tolist() == expected
+        assert sum(expected) > 2_000
