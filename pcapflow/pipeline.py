@@ -62,8 +62,12 @@ from pcapflow.tracking import ConversationTracker, combine, packet_partitions
 
 #: Bytes of an uncompressed file per piece (a file this size or smaller is one piece).
 PIECE_BYTES = 32 << 20
-#: Reads in flight ahead of the one the caller takes next, per worker.
-LOOKAHEAD_PER_WORKER = 2
+#: Reads in flight ahead of the one the caller takes next, per worker. One each keeps every
+#: worker busy, and the folds (queued behind the reads) close behind them: with two each, the
+#: reads ran ahead, the folds of the last ones ran alone at the end, and their tables stayed in
+#: memory meanwhile (measured on 1 M and 10 M packets: the same wall time or less, and 14 to
+#: 38 MiB less peak memory).
+LOOKAHEAD_PER_WORKER = 1
 
 NO_TIME = np.iinfo(np.int64).min
 
