@@ -13,9 +13,9 @@ The counting itself (:func:`port_rows`) works on numpy columns, so that the term
 Input of :func:`port_rows`, one entry per conversation: ``protocol`` (codes into
 ``protocol_names``), ``server_port``, ``client_ip_hi``/``client_ip_lo`` and
 ``server_ip_hi``/``server_ip_lo`` (uint64 pairs, equal for equal addresses: an address's two
-halves, or any number per address in ``_lo`` with ``_hi`` 0), ``client_port``, ``client_packets``/``server_packets``, ``client_bytes``/
-``server_bytes``, ``first_seen``/``last_seen`` (ns), ``conn_state`` (codes into
-:data:`~pcapflow.tracking.state.CONN_STATES`) and, with payload inspection, ``app`` (codes into
+halves, or any number per address in ``_lo`` with ``_hi`` 0), ``client_port``,
+``client_packets``/``server_packets``, ``client_bytes``/``server_bytes``, ``first_seen``/
+``last_seen`` (ns), ``conn_state`` (codes into :data:`~pcapflow.tracking.state.CONN_STATES`) and, with payload inspection, ``app`` (codes into
 :data:`~pcapflow.apps.APP_NAMES`, -1 for none: then the rows have ``app``, ``app_share`` and
 ``mismatched``, see :func:`~pcapflow.apps.port_app_rows`). Output: the :data:`~pcapflow.schema.PORT_COLUMNS`
 as numpy arrays (text as objects, None where there is no name; times in ns).

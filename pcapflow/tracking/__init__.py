@@ -146,7 +146,7 @@ def _versions_and_answers(flows: FlowTable, order: np.ndarray, columns: dict[str
     answers = np.full(len(order), None, dtype=object)
     for code in (APP_NAMES.index(app) for app in VERSIONED_APPS):
         of_app = np.flatnonzero(columns["app"] == code)
-        # the direction (0: endpoint A) that sent first: A when the client is A and sent first, or neither
+        # the direction that sent first: 0 (endpoint A) when the client is A and sent first, or is B and did not
         first_sender = (columns["client_first"][of_app] != columns["client_is_a"][of_app]).astype(np.int64)
         for row, index, client in zip(of_app.tolist(), order[of_app].tolist(), first_sender.tolist()):
             versions[row] = app_version(APP_NAMES[code], flows.first_bytes(index, client), flows.first_bytes(index, 1 - client))

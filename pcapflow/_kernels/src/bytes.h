@@ -51,8 +51,6 @@ static inline int pf_units_to_ns(uint64_t units, int binary, int resolution, int
     *out = (int64_t)ns;
     return 0;
 }
-/* Resize *buffer to count items of item bytes each: 0, or -1 with the buffer unchanged when the
- * size overflows or memory runs out. */
 /* count * item zeroed bytes, or NULL. Not calloc: its fresh pages map the shared zero page, and
  * a hash table reads a slot before it writes it, so that each first write would then replace the
  * mapping and flush the TLB of every core the process runs on. Written at once, they do not. */
@@ -65,6 +63,8 @@ static inline void *pf_zeroed(size_t count, size_t item) {
     return memory;
 }
 
+/* Resize *buffer to count items of item bytes each: 0, or -1 with the buffer unchanged when the
+ * size overflows or memory runs out. */
 static inline int pf_grow(void **buffer, size_t count, size_t item) {
     size_t bytes;
     void *grown;
